@@ -1,0 +1,269 @@
+"""Shared fixtures: a real Redis, a temporary KLUIS_HOME, the real app over real HTTP.
+
+Factory fixtures return callables (``make_owner()``), so a test builds exactly
+the state it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+from werkzeug.serving import make_server
+
+from vault.app import create_app
+from vault.config import Settings
+from vault.storage.instance import init_home
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = (ROOT.parent / "shared" / "fixtures") if (ROOT.parent / "shared").exists() else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real redis-server on a free loopback port for the whole test session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run ./deploy.sh test")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="kluis-redis-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session Redis, emptied before each test."""
+    client = redis_lib.Redis.from_url(redis_server)
+    client.flushall()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
+    client = redis_lib.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, redis_url: str):
+    """Settings for a fresh KLUIS_HOME under tmp_path (the instance is initialised)."""
+
+    def make(name: str = "home", **overrides) -> Settings:
+        home = tmp_path / name
+        values = {"home": str(home), "redis_url": redis_url, "allow_private_urls": True,
+                  "secure_cookies": "never"}
+        values.update(overrides)
+        settings = Settings(**values)
+        init_home(settings)
+        return settings
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a subprocess (worker, CLI) see the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLUIS_")}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        env[f"KLUIS_{f.name.upper()}"] = str(value)
+    return env
+
+
+@pytest.fixture
+def app(settings: Settings):
+    app = create_app({"settings": settings, "TESTING": True})
+    yield app
+    app.extensions["kluis"].close()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    port: int
+
+
+@pytest.fixture
+def make_live_server():
+    """Serve an app over real HTTP on loopback (werkzeug, threaded) until the test ends."""
+    servers = []
+
+    def start(app, port: int | None = None) -> LiveServer:
+        server = make_server("127.0.0.1", port or 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append(server)
+        return LiveServer(f"http://127.0.0.1:{server.server_port}", app, server.server_port)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def live_server(make_live_server, settings: Settings):
+    """The real app over HTTP; its base URL is KLUIS_BASE_URL, as in production."""
+    port = free_port()
+    app = create_app({
+        "settings": settings.with_overrides(base_url=f"http://127.0.0.1:{port}"),
+        "TESTING": True,
+    })
+    server = make_live_server(app, port)
+    yield server
+    app.extensions["kluis"].close()
+
+
+@dataclass
+class OwnerClient:
+    """A signed-up owner with an app token and a requests session that sends it."""
+
+    base_url: str
+    username: str
+    password: str
+    recovery_code: str
+    vault_id: str
+    token: str
+    http: requests.Session
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def get(self, path: str, **kw):
+        return self.http.get(self.url(path), timeout=30, **kw)
+
+    def post(self, path: str, **kw):
+        return self.http.post(self.url(path), timeout=30, **kw)
+
+    def put(self, path: str, **kw):
+        return self.http.put(self.url(path), timeout=30, **kw)
+
+    def delete(self, path: str, **kw):
+        return self.http.delete(self.url(path), timeout=30, **kw)
+
+
+@pytest.fixture
+def make_owner(live_server):
+    """Sign up an owner through the API and get an app token for them."""
+    counter = iter(range(1_000_000))
+    made: list[requests.Session] = []
+
+    def make(username: str | None = None, password: str = "correct horse staple 42",
+             server=None) -> OwnerClient:
+        base = (server or live_server).url
+        username = username or f"owner{next(counter)}"
+        resp = requests.post(f"{base}/api/v1/accounts",
+                             json={"username": username, "password": password}, timeout=30)
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        resp = requests.post(f"{base}/api/v1/tokens",
+                             json={"username": username, "password": password, "name": "tests"},
+                             timeout=30)
+        assert resp.status_code == 201, resp.text
+        token = resp.json()["token"]
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {token}"
+        made.append(http)
+        return OwnerClient(base, username, password, body["recovery_code"], body["vault_id"],
+                           token, http)
+
+    yield make
+    for http in made:
+        http.close()
+
+
+@pytest.fixture
+def start_worker(settings: Settings):
+    """Start real ``kluis worker`` processes (rq with its scheduler) for ``settings``."""
+    procs: list[subprocess.Popen] = []
+
+    def start(the_settings: Settings | None = None, *, burst: bool = False) -> subprocess.Popen:
+        env = settings_env(the_settings or settings)
+        args = [sys.executable, "-m", "vault.cli", "worker"] + (["--burst"] if burst else [])
+        proc = subprocess.Popen(args, env=env, cwd=str(ROOT))
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class FakeClock:
+    """A clock tests move by hand; installed with vault.clock.set_clock for in-process servers."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime.now(UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    from vault import clock as clock_mod
+
+    fake = FakeClock()
+    clock_mod.set_clock(fake)
+    yield fake
+    clock_mod.set_clock(None)

@@ -1,0 +1,43 @@
+"""Every migration applied to an empty database and to one with data (STYLE item 9)."""
+
+from vault.crypto import keys
+from vault.storage import db, migrations
+
+
+def _tables(conn) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_instance_migrations_build_the_schema_from_empty(tmp_path):
+    conn = db.connect(tmp_path / "i.db", keys.random_key())
+    applied = migrations.apply(conn, "instance")
+    assert applied and applied[0] == "0001_init"
+    assert {"vaults", "key_slots", "inbox_items", "invites", "signing_keys"} <= _tables(conn)
+    assert migrations.current_version(conn) == max(m.number for m in migrations.load("instance"))
+    assert migrations.apply(conn, "instance") == []
+
+
+def test_vault_migrations_build_the_schema_from_empty(tmp_path):
+    conn = db.connect(tmp_path / "v.db", keys.random_key())
+    migrations.apply(conn, "vault")
+    assert {"meta", "records", "record_versions", "documents", "events"} <= _tables(conn)
+
+
+def test_later_migrations_keep_data_written_at_the_first(tmp_path):
+    for kind, insert, check in [
+        ("vault", "INSERT INTO meta (key, value) VALUES ('k', 'kept')",
+         "SELECT value FROM meta WHERE key = 'k'"),
+        ("instance", "INSERT INTO instance_meta (key, value) VALUES ('k', 'kept')",
+         "SELECT value FROM instance_meta WHERE key = 'k'"),
+    ]:
+        conn = db.connect(tmp_path / f"{kind}.db", keys.random_key())
+        first = migrations.load(kind)[0]
+        with db.transaction(conn):
+            for statement in migrations._split(first.sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {first.number}")
+            conn.execute(insert)
+        migrations.apply(conn, kind)
+        assert conn.execute(check).fetchone()[0] == "kept"
+        assert migrations.current_version(conn) == max(m.number for m in migrations.load(kind))

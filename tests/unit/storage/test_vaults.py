@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from vault.crypto import keys
+from vault.crypto.errors import WrongKey
+from vault.storage.instance import Instance
+from vault.storage.vaults import (
+    create_vault_file,
+    new_vault_id,
+    open_inbox,
+    open_vault,
+    seal_for_vault,
+)
+
+
+@pytest.fixture
+def instance(settings):
+    inst = Instance(settings)
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def vault_and_key(instance):
+    vault_id, dek = new_vault_id(), keys.random_key()
+    vault, public = create_vault_file(instance, vault_id, dek)
+    with instance.transaction() as tx:
+        instance.add_vault(tx, vault_id, "tester", public)
+    yield vault, dek
+    vault.close()
+
+
+def test_vault_file_does_not_open_with_another_key(instance, vault_and_key):
+    vault, _ = vault_and_key
+    with pytest.raises(WrongKey):
+        open_vault(instance, vault.id, keys.random_key())
+
+
+def test_event_log_detects_edit_removal_and_reorder(vault_and_key):
+    vault, _ = vault_and_key
+    with vault.transaction() as tx:
+        for i in range(4):
+            vault.append_event(tx, actor="org:x", action="grant.read", detail={"i": i})
+    assert vault.verify_log() == []
+
+    with vault.transaction() as tx:
+        tx.execute("UPDATE events SET detail = ? WHERE seq = 2", (json.dumps({"i": 99}),))
+    assert any("changed" in p for p in vault.verify_log())
+    with vault.transaction() as tx:
+        tx.execute("UPDATE events SET detail = ? WHERE seq = 2", (json.dumps({"i": 1}),))
+    assert vault.verify_log() == []
+
+    with vault.transaction() as tx:
+        tx.execute("DELETE FROM events WHERE seq = 3")
+    assert vault.verify_log()
+
+
+def test_removing_the_newest_event_is_detected(vault_and_key):
+    vault, _ = vault_and_key
+    with vault.transaction() as tx:
+        vault.append_event(tx, actor="owner", action="a")
+        vault.append_event(tx, actor="owner", action="b")
+    with vault.transaction() as tx:
+        tx.execute("DELETE FROM events WHERE seq = 2")
+    assert "the newest events were removed" in vault.verify_log()
+
+
+def test_inbox_items_are_sealed_and_open_only_inside_the_vault(instance, vault_and_key):
+    vault, _ = vault_and_key
+    seal_for_vault(instance, vault.id, "brp", {"surname": "Vermeulen-Sijbrands"})
+    raw = instance.conn.execute("SELECT sealed FROM inbox_items").fetchone()[0]
+    assert b"Vermeulen" not in bytes(raw)
+    items = open_inbox(vault)
+    assert [(source, payload) for _, source, payload in items] == [
+        ("brp", {"surname": "Vermeulen-Sijbrands"})
+    ]

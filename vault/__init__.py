@@ -1,0 +1,1 @@
+"""Kluis: a self-hosted personal data vault with consent management."""

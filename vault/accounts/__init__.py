@@ -1,0 +1,1 @@
+"""Registration, login, TOTP, recovery, owner app tokens and sessions."""

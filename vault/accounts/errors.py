@@ -1,0 +1,57 @@
+"""Account errors. Messages are safe to show; none says whether an account exists."""
+
+
+class AccountError(Exception):
+    status = 400
+    code = "account-error"
+
+
+class InvalidCredentials(AccountError):
+    """Username, password, token or code wrong, or the account does not exist."""
+
+    status = 401
+    code = "invalid-credentials"
+
+
+class TotpRequired(AccountError):
+    status = 401
+    code = "totp-required"
+
+
+class TotpInvalid(AccountError):
+    status = 401
+    code = "totp-invalid"
+
+
+class TotpReplayed(AccountError):
+    status = 401
+    code = "totp-replayed"
+
+
+class RateLimited(AccountError):
+    status = 429
+    code = "rate-limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class WeakPassword(AccountError):
+    status = 422
+    code = "weak-password"
+
+
+class UsernameTaken(AccountError):
+    status = 409
+    code = "username-taken"
+
+
+class RegistrationClosed(AccountError):
+    status = 403
+    code = "registration-closed"
+
+
+class InvalidUsername(AccountError):
+    status = 422
+    code = "invalid-username"

@@ -1,0 +1,380 @@
+"""Owner accounts: sign-up, unlock, TOTP, recovery, app tokens. Imports no Flask.
+
+Every way into a vault goes through a key slot. A password change, a reset or
+a TOTP reset re-wraps the data key in new slots; no record is re-encrypted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+
+from vault.accounts import sessions, totp
+from vault.accounts.errors import (
+    InvalidCredentials,
+    InvalidUsername,
+    RegistrationClosed,
+    TotpInvalid,
+    TotpRequired,
+    UsernameTaken,
+)
+from vault.accounts.passwords import check_password
+from vault.accounts.ratelimit import AttemptLimiter
+from vault.clock import now_iso, to_iso, utcnow
+from vault.config import Settings
+from vault.crypto import keys, slots
+from vault.crypto.errors import CryptoError
+from vault.crypto.kdf import Argon2Params
+from vault.storage import db
+from vault.storage.instance import Instance
+from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+APP_TOKEN_PREFIX = "kluis_at_"  # noqa: S105 - a public prefix, not a secret
+
+
+@dataclass
+class Unlocked:
+    """A vault's id and data key, after a slot opened."""
+
+    vault_id: str
+    dek: bytes
+    totp_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class AppToken:
+    id: str
+    name: str
+    created_at: str
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+class Accounts:
+    """Account operations over one instance and one Redis."""
+
+    def __init__(self, instance: Instance, redis, settings: Settings) -> None:
+        self.instance = instance
+        self.redis = redis
+        self.settings = settings
+        self.limiter = AttemptLimiter(
+            redis, max_failures=settings.login_max_failures, window=settings.login_window_seconds
+        )
+        self._dummy: slots.KeySlot | None = None
+
+    @property
+    def argon2_floor(self) -> Argon2Params:
+        s = self.settings
+        return Argon2Params(s.argon2_time_cost, s.argon2_memory_kib, s.argon2_lanes)
+
+    # -- sign-up ----------------------------------------------------------------------------
+
+    def register(self, username: str, password: str, *, invite: str | None = None) -> tuple[str, str]:
+        """Create an account and its vault. Returns ``(vault_id, recovery_code)``.
+
+        The recovery code is shown once; only a slot derived from it is kept.
+        """
+        username = normalise_username(username)
+        if not USERNAME.match(username):
+            raise InvalidUsername(
+                "A username has 3 to 64 characters: letters, digits, '.', '_' or '-'."
+            )
+        check_password(password, username=username)
+        mode = self.settings.registration
+        if mode == "closed":
+            raise RegistrationClosed("This instance does not accept new accounts.")
+        invite_hash = None
+        if mode == "invite":
+            if not invite:
+                raise RegistrationClosed("An invitation code is needed to sign up here.")
+            invite_hash = keys.token_hash(invite.strip())
+            row = self.instance.conn.execute(
+                "SELECT expires_at, used_at FROM invites WHERE code_hash = ?", (invite_hash,)
+            ).fetchone()
+            if row is None or row["used_at"] or row["expires_at"] < now_iso():
+                raise RegistrationClosed("This invitation code is not valid (any more).")
+        if self.instance.vault_by_username(username):
+            raise UsernameTaken("This username is taken.")
+
+        vault_id = new_vault_id()
+        dek = keys.random_key()
+        code = keys.recovery_code()
+        floor = self.argon2_floor
+        password_slot = slots.wrap_human(
+            dek, password, vault_id=vault_id, kind=slots.PASSWORD, params=floor,
+            created_at=now_iso(),
+        )
+        recovery_slot = slots.wrap_human(
+            dek, code, vault_id=vault_id, kind=slots.RECOVERY, params=floor, created_at=now_iso()
+        )
+        vault, public = create_vault_file(self.instance, vault_id, dek)
+        try:
+            with vault.transaction() as vtx:
+                vault.append_event(vtx, actor="owner", action="account.created")
+            with self.instance.transaction() as tx:
+                if invite_hash:
+                    used = tx.execute(
+                        "UPDATE invites SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+                        (now_iso(), invite_hash),
+                    ).rowcount
+                    if not used:
+                        raise RegistrationClosed("This invitation code was used already.")
+                self.instance.add_vault(tx, vault_id, username, public)
+                self.instance.put_slot(tx, password_slot)
+                self.instance.put_slot(tx, recovery_slot)
+        except BaseException:
+            vault.close()
+            _remove_vault_files(self.instance, vault_id)
+            raise
+        vault.close()
+        return vault_id, code
+
+    # -- unlocking --------------------------------------------------------------------------
+
+    def _dummy_slot(self) -> slots.KeySlot:
+        if self._dummy is None:
+            self._dummy = slots.wrap_human(
+                os.urandom(32), os.urandom(16).hex(), vault_id="0", kind=slots.PASSWORD,
+                params=self.argon2_floor,
+            )
+        return self._dummy
+
+    def _unwrap_human(self, username: str, secret: str, kind: str) -> tuple[str, bytes, slots.KeySlot]:
+        """Open the ``kind`` slot of ``username``; same work whether or not the account exists."""
+        vault_id = self.instance.vault_by_username(normalise_username(username))
+        candidates = self.instance.slots(vault_id, kind) if vault_id else []
+        if not candidates:
+            try:
+                slots.unwrap(self._dummy_slot(), secret or "x")
+            except CryptoError:
+                pass
+            raise InvalidCredentials("Username or password is wrong.")
+        for slot in candidates:
+            try:
+                return vault_id, slots.unwrap(slot, secret or ""), slot
+            except CryptoError:
+                continue
+        raise InvalidCredentials("Username or password is wrong.")
+
+    def unlock_password(self, username: str, password: str, *, client: str = "") -> Unlocked:
+        """Check the password; return the vault key. TOTP (if enabled) is the caller's next step.
+
+        Failures are counted per account and per client address.
+        """
+        subjects = [("user", normalise_username(username))]
+        if client:
+            subjects.append(("ip", client))
+        self.limiter.check(*subjects)
+        try:
+            vault_id, dek, slot = self._unwrap_human(username, password, slots.PASSWORD)
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
+        if slot.argon2_params.below(self.argon2_floor):
+            self._rewrap_human(vault_id, dek, password, slots.PASSWORD, replace=slot.id)
+        with self.open(vault_id, dek) as vault:
+            enabled = vault.get_meta("totp_secret") is not None
+        return Unlocked(vault_id, dek, totp_enabled=enabled)
+
+    def login(self, username: str, password: str, totp_code: str | None = None, *,
+              client: str = "") -> Unlocked:
+        """Password and (when enabled) TOTP in one call, as the token endpoint needs."""
+        unlocked = self.unlock_password(username, password, client=client)
+        if unlocked.totp_enabled:
+            if not totp_code:
+                raise TotpRequired("This account needs a code from the authenticator app.")
+            self.verify_totp(unlocked, totp_code, client=client)
+        with self.open(unlocked.vault_id, unlocked.dek) as vault, vault.transaction() as tx:
+            vault.append_event(tx, actor="owner", action="owner.signed-in",
+                               detail={"method": "password" + ("+totp" if totp_code else "")})
+        return unlocked
+
+    def open(self, vault_id: str, dek: bytes) -> VaultDB:
+        return open_vault(self.instance, vault_id, dek)
+
+    def unlock_token(self, token: str, *, kind: str | None = None) -> tuple[slots.KeySlot, bytes]:
+        """Find the slot for a bearer token by its SHA-256 and unwrap the data key."""
+        slot = self.instance.slot_by_token_hash(keys.token_hash(token or ""))
+        if slot is None or (kind is not None and slot.kind != kind):
+            raise InvalidCredentials("The token is not valid.")
+        try:
+            return slot, slots.unwrap(slot, token)
+        except CryptoError:
+            raise InvalidCredentials("The token is not valid.") from None
+
+    # -- TOTP -------------------------------------------------------------------------------
+
+    def verify_totp(self, unlocked: Unlocked, code: str, *, client: str = "") -> None:
+        """Check a TOTP code once; raises TotpInvalid / TotpReplayed / RateLimited."""
+        subjects = [("totp", unlocked.vault_id)] + ([("ip", client)] if client else [])
+        self.limiter.check(*subjects)
+        with self.open(unlocked.vault_id, unlocked.dek) as vault:
+            secret = vault.get_meta("totp_secret")
+            if secret is None:
+                return
+            try:
+                step = totp.matching_step(secret, code)
+            except TotpInvalid:
+                self.limiter.failed(*subjects)
+                raise
+            with vault.transaction() as tx:
+                last = tx.execute("SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
+                totp.claim_step(self.redis, unlocked.vault_id, step,
+                                int(last["value"]) if last else None)
+                vault.set_meta(tx, "totp_last_step", step)
+        self.limiter.succeeded(*subjects)
+
+    def enable_totp(self, vault: VaultDB, secret: str, code: str) -> None:
+        """Turn TOTP on after the owner proved their app shows the right code."""
+        step = totp.matching_step(secret, code)
+        with vault.transaction() as tx:
+            totp.claim_step(self.redis, vault.id, step, None)
+            vault.set_meta(tx, "totp_secret", secret)
+            vault.set_meta(tx, "totp_last_step", step)
+            vault.append_event(tx, actor="owner", action="totp.enabled")
+
+    # -- password and recovery --------------------------------------------------------------
+
+    def _rewrap_human(self, vault_id: str, dek: bytes, secret: str, kind: str, *,
+                      replace: str | None = None, conn: db.Connection | None = None) -> None:
+        slot = slots.wrap_human(dek, secret, vault_id=vault_id, kind=kind,
+                                params=self.argon2_floor, created_at=now_iso())
+
+        def write(tx) -> None:
+            for old in self.instance.slots(vault_id, kind):
+                self.instance.delete_slot(tx, old.id)
+            self.instance.put_slot(tx, slot)
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self.instance.transaction() as tx:
+                write(tx)
+
+    def change_password(self, vault_id: str, dek: bytes, old: str, new: str, *,
+                        keep_session: str | None = None) -> None:
+        username = self.instance.username(vault_id) or ""
+        self._unwrap_human(username, old, slots.PASSWORD)
+        check_password(new, username=username)
+        self._rewrap_human(vault_id, dek, new, slots.PASSWORD)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.append_event(tx, actor="owner", action="password.changed")
+        sessions.end_all(self.redis, vault_id, keep=keep_session)
+
+    def reset_password(self, username: str, recovery_code: str, new_password: str,
+                       totp_code: str | None = None, *, client: str = "") -> str:
+        """Forgotten password: recovery code + TOTP (when on). Returns a new recovery code."""
+        subjects = [("recover", normalise_username(username))] + ([("ip", client)] if client else [])
+        self.limiter.check(*subjects)
+        try:
+            vault_id, dek, _ = self._unwrap_human(
+                username, keys.normalise_recovery_code(recovery_code), slots.RECOVERY
+            )
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise InvalidCredentials("Username or recovery code is wrong.") from None
+        unlocked = Unlocked(vault_id, dek)
+        with self.open(vault_id, dek) as vault:
+            if vault.get_meta("totp_secret") is not None:
+                if not totp_code:
+                    raise TotpRequired("Also give a code from your authenticator app.")
+                self.verify_totp(unlocked, totp_code, client=client)
+        check_password(new_password, username=normalise_username(username))
+        new_code = keys.recovery_code()
+        with self.instance.transaction() as tx:
+            self._rewrap_human(vault_id, dek, new_password, slots.PASSWORD, conn=tx)
+            self._rewrap_human(vault_id, dek, new_code, slots.RECOVERY, conn=tx)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.append_event(tx, actor="owner", action="password.reset",
+                               detail={"with": "recovery-code" + ("+totp" if totp_code else "")})
+        sessions.end_all(self.redis, vault_id)
+        self.limiter.succeeded(*subjects)
+        return new_code
+
+    def reset_totp(self, username: str, password: str, recovery_code: str, *,
+                   client: str = "") -> str:
+        """Lost authenticator: password + recovery code turn TOTP off. Returns a new code."""
+        unlocked = self.unlock_password(username, password, client=client)
+        subjects = [("recover", normalise_username(username))] + ([("ip", client)] if client else [])
+        self.limiter.check(*subjects)
+        try:
+            vault_id, _dek, _ = self._unwrap_human(
+                username, keys.normalise_recovery_code(recovery_code), slots.RECOVERY
+            )
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise InvalidCredentials("Username, password or recovery code is wrong.") from None
+        if vault_id != unlocked.vault_id:
+            raise InvalidCredentials("Username, password or recovery code is wrong.")
+        new_code = keys.recovery_code()
+        self._rewrap_human(vault_id, unlocked.dek, new_code, slots.RECOVERY)
+        with self.open(vault_id, unlocked.dek) as vault, vault.transaction() as tx:
+            vault.delete_meta(tx, "totp_secret")
+            vault.delete_meta(tx, "totp_last_step")
+            vault.append_event(tx, actor="owner", action="totp.reset",
+                               detail={"with": "password+recovery-code"})
+        sessions.end_all(self.redis, vault_id)
+        return new_code
+
+    # -- app tokens -------------------------------------------------------------------------
+
+    def create_app_token(self, vault_id: str, dek: bytes, name: str = "") -> tuple[AppToken, str]:
+        """A new owner API token with its own key slot. The token is returned once."""
+        name = (name or "").strip()[:100] or "API token"
+        token = keys.new_token(APP_TOKEN_PREFIX)
+        slot = slots.wrap_token(
+            dek, token, vault_id=vault_id, kind=slots.APP_TOKEN,
+            token_hash=keys.token_hash(token), label=name, created_at=now_iso(),
+        )
+        with self.instance.transaction() as tx:
+            self.instance.put_slot(tx, slot)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.append_event(tx, actor="owner", action="app-token.created",
+                               detail={"token": slot.id, "name": name})
+        return AppToken(slot.id, name, slot.created_at), token
+
+    def app_tokens(self, vault_id: str) -> list[AppToken]:
+        return [AppToken(s.id, s.label, s.created_at)
+                for s in self.instance.slots(vault_id, slots.APP_TOKEN)]
+
+    def revoke_app_token(self, vault_id: str, dek: bytes, token_id: str) -> bool:
+        slot = self.instance.slot(token_id)
+        if slot is None or slot.vault_id != vault_id or slot.kind != slots.APP_TOKEN:
+            return False
+        with self.instance.transaction() as tx:
+            self.instance.delete_slot(tx, token_id)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.append_event(tx, actor="owner", action="app-token.revoked",
+                               detail={"token": token_id})
+        return True
+
+    # -- invites ----------------------------------------------------------------------------
+
+    def create_invite(self, note: str = "", days: int = 14) -> str:
+        from datetime import timedelta
+
+        code = keys.new_token("inv_")
+        with self.instance.transaction() as tx:
+            tx.execute(
+                "INSERT INTO invites (code_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (keys.token_hash(code), note, now_iso(), to_iso(utcnow() + timedelta(days=days))),
+            )
+        return code
+
+
+def _remove_vault_files(instance: Instance, vault_id: str) -> None:
+    path = instance.vault_path(vault_id)
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""JSON blueprints: owner API, organisation API, OAuth endpoints, OpenAPI document."""

@@ -1,0 +1,148 @@
+"""``create_app``: the only place that wires Flask."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from vault import services as services_mod
+from vault.accounts import web as accounts_web
+from vault.api.problems import Problem
+from vault.config import Settings, load_settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Kluis web app.
+
+    Settings come from the environment (``KLUIS_*``); ``test_config`` may hold
+    a ``settings`` dict of overrides (or a :class:`Settings`), and Flask config keys.
+    """
+    test_config = dict(test_config or {})
+    given = test_config.pop("settings", None)
+    if isinstance(given, Settings):
+        settings = given
+    else:
+        settings = load_settings(**(given or {}))
+
+    app = Flask(__name__, template_folder="ui/templates", static_folder="ui/static")
+    logging.basicConfig(level=settings.log_level)
+    svc = services_mod.build(settings)
+    app.extensions["kluis"] = svc
+    app.extensions["kluis_on_vault_open"] = []
+
+    app.config.update(
+        SECRET_KEY=svc.instance.subkey("flask-session-cookie"),
+        SESSION_COOKIE_NAME="kluis_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024,
+        JSON_SORT_KEYS=False,
+        PREFERRED_URL_SCHEME="https" if settings.https else "http",
+    )
+    app.config.update(test_config)
+
+    accounts_web.login_manager.init_app(app)
+    app.teardown_appcontext(accounts_web.close_vault)
+
+    _register_blueprints(app)
+    _register_errors(app)
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if settings.https:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith("/api/") or request.path.startswith("/oauth/"):
+            headers.setdefault("Cache-Control", "no-store")
+        elif not request.path.startswith("/static/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from vault.api.openapi import bp as openapi_bp
+    from vault.api.owner import bp as owner_api
+    from vault.ui.views import bp as ui
+
+    for blueprint in (owner_api, openapi_bp, ui):
+        app.register_blueprint(blueprint)
+
+
+def _wants_json() -> bool:
+    path = request.path
+    return (
+        path.startswith("/api/")
+        or path.startswith("/oauth/")
+        or path.startswith("/.well-known/")
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _register_errors(app: Flask) -> None:
+    from vault.accounts.errors import AccountError, RateLimited
+    from vault.records.service import InvalidRecord, RecordError
+
+    @app.errorhandler(Problem)
+    def problem(exc: Problem):
+        return exc.response()
+
+    @app.errorhandler(InvalidRecord)
+    def invalid_record(exc: InvalidRecord):
+        return Problem(422, "validation", "The record is not valid", errors=exc.errors).response()
+
+    @app.errorhandler(RecordError)
+    def record_error(exc: RecordError):
+        code = {404: "not-found", 413: "too-large"}.get(exc.status, "record-error")
+        titles = {404: "No such record", 413: "The record is too large"}
+        return Problem(exc.status, code, titles.get(exc.status, "Record error"),
+                       str(exc) if exc.status != 404 else None).response()
+
+    @app.errorhandler(AccountError)
+    def account_error(exc: AccountError):
+        headers = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        return Problem(exc.status, exc.code, str(exc), headers=headers).response()
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not _wants_json():
+            return exc
+        return Problem(
+            exc.code or 500,
+            (exc.name or "error").lower().replace(" ", "-"),
+            exc.name or "Error",
+            exc.description,
+        ).response()
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        # Log the type and place only: never request bodies, record values or secrets.
+        app.logger.error(
+            "unhandled %s in %s %s\n%s", type(exc).__name__, request.method, request.path,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        if _wants_json():
+            return Problem(500, "internal", "Something went wrong on our side").response()
+        return "Er ging iets mis / Something went wrong.", 500

@@ -1,0 +1,160 @@
+"""``kluis``: init | serve | worker | migrate | operator ... (and feature commands).
+
+Every command reads its settings from the environment (``KLUIS_*``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from vault.config import ConfigError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="kluis")
+def cli() -> None:
+    """Kluis, a personal data vault with consent management."""
+
+
+@cli.command()
+def init() -> None:
+    """Create KLUIS_HOME, the instance key and instance.db (safe to run again)."""
+    from vault.storage.instance import init_home
+
+    settings = _settings()
+    created = init_home(settings)
+    click.echo(f"{'Initialised' if created else 'Already initialised'}: {settings.home}")
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending instance.db migrations (vaults migrate when they are opened)."""
+    from vault.storage import migrations
+    from vault.storage.instance import Instance
+
+    instance = Instance(_settings())
+    click.echo(f"instance.db at migration {migrations.current_version(instance.conn)}")
+    instance.close()
+
+
+@cli.command()
+@click.option("--bind", default=None, help="host:port (default KLUIS_BIND)")
+@click.option("--workers", type=int, default=None, help="gunicorn workers (KLUIS_WEB_WORKERS)")
+def serve(bind: str | None, workers: int | None) -> None:
+    """Run the web server (gunicorn) in the foreground."""
+    from gunicorn.app.base import BaseApplication
+
+    from vault.app import create_app
+
+    settings = _settings()
+    options = {
+        "bind": bind or settings.bind,
+        "workers": workers or settings.web_workers,
+        "worker_class": "sync",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "limit_request_line": 8190,
+        "loglevel": settings.log_level.lower(),
+        # Each worker builds its own app, Redis and SQLCipher connections after the fork.
+        "preload_app": False,
+    }
+
+    class KluisServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    click.echo(f"Kluis listens on http://{options['bind']} (public URL {settings.public_url})")
+    KluisServer().run()
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then stop.")
+def worker(burst: bool) -> None:
+    """Run one rq worker with its scheduler (JSON serializer)."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from vault import services as services_mod
+
+    settings = _settings()
+    svc = services_mod.build(settings)
+    queues = [q.strip() for q in settings.worker_queues.split(",") if q.strip()]
+    w = Worker(queues, connection=svc.redis, serializer=JSONSerializer)
+    w.work(with_scheduler=True, burst=burst)
+
+
+@cli.group()
+def operator() -> None:
+    """Instance operator commands: never show a member's records."""
+
+
+@operator.command("stats")
+def operator_stats() -> None:
+    """Member count, disk use, inbox and queue sizes (no record contents)."""
+    from vault import services as services_mod
+
+    settings = _settings()
+    svc = services_mod.build(settings)
+    vaults_dir = settings.home_path / "vaults"
+    disk = sum(p.stat().st_size for p in vaults_dir.glob("*") if p.is_file())
+    inbox = svc.instance.conn.execute("SELECT count(*) FROM inbox_items").fetchone()[0]
+    counters = {r["name"]: r["value"]
+                for r in svc.instance.conn.execute("SELECT name, value FROM counters")}
+    try:
+        queued = {q: len(svc.queue(q)) for q in settings.worker_queues.split(",")}
+    except Exception as exc:  # noqa: BLE001 - Redis may be down; say so
+        queued = {"error": type(exc).__name__}
+    click.echo(json.dumps({
+        "vaults": svc.instance.count_vaults(),
+        "vault_disk_bytes": disk,
+        "inbox_items": inbox,
+        "queued_jobs": queued,
+        "counters": counters,
+    }, indent=2))
+
+
+@operator.command("invite")
+@click.option("--note", default="", help="A note for yourself (who the invite is for).")
+@click.option("--days", default=14, show_default=True, help="Days the code stays valid.")
+def operator_invite(note: str, days: int) -> None:
+    """Create a one-time invitation code (for KLUIS_REGISTRATION=invite)."""
+    from vault import services as services_mod
+
+    svc = services_mod.build(_settings())
+    click.echo(svc.accounts.create_invite(note, days))
+
+
+#: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
+FEATURE_COMMANDS: list[str] = []
+
+
+def _load_feature_commands() -> None:
+    import importlib
+
+    for module_name in FEATURE_COMMANDS:
+        module = importlib.import_module(module_name)
+        module.register_commands(cli)
+
+
+def main() -> None:
+    _load_feature_commands()
+    cli(prog_name="kluis")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

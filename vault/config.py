@@ -1,0 +1,130 @@
+"""Settings from the environment (``KLUIS_*``) with safe defaults.
+
+This module imports no Flask: the CLI, the worker and the web app all read
+their settings through :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+REGISTRATION_MODES = ("open", "invite", "closed")
+ORG_REGISTRATION_MODES = ("open", "approval")
+
+
+class ConfigError(ValueError):
+    """A setting has a value Kluis cannot use."""
+
+
+def _default_home() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "kluis")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Kluis reads. Field name ``x`` is read from ``KLUIS_X``."""
+
+    home: str = field(default_factory=_default_home)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    bind: str = "127.0.0.1:8080"
+    base_url: str = ""
+    registration: str = "open"
+    org_registration: str = "open"
+    allow_private_urls: bool = False
+    # How long a pushed data request (link / QR code) waits for the person to open it.
+    request_lifetime_hours: int = 168
+    # Hex of a 32-byte instance key; when empty the key file KLUIS_HOME/instance.key is used.
+    instance_key: str = ""
+    # Argon2id floor for password and recovery slots (RFC 9106 second recommendation).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+    argon2_lanes: int = 1
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_record_bytes: int = 64 * 1024
+    web_workers: int = 2
+    worker_queues: str = "kluis"
+    log_level: str = "INFO"
+    # SQLite synchronous level for vault writes: FULL survives power loss; NORMAL (WAL) survives
+    # process crashes. Access-log events are written with this level.
+    sqlite_synchronous: str = "FULL"
+    secure_cookies: str = "auto"
+    # Connector runner: the first retry waits this long, doubling per attempt (Retry-After wins
+    # when longer); after this many attempts the connection shows as failed until its next run.
+    connector_retry_base_seconds: int = 30
+    connector_max_attempts: int = 4
+    # Per-request timeout (seconds) when a connector talks to its source.
+    connector_timeout_seconds: int = 20
+
+    def __post_init__(self) -> None:
+        if self.registration not in REGISTRATION_MODES:
+            raise ConfigError(f"KLUIS_REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}")
+        if self.org_registration not in ORG_REGISTRATION_MODES:
+            raise ConfigError(
+                f"KLUIS_ORG_REGISTRATION must be one of {', '.join(ORG_REGISTRATION_MODES)}"
+            )
+        if self.argon2_time_cost < 2 or self.argon2_memory_kib < 19 * 1024:
+            raise ConfigError("Argon2id parameters below t=2, m=19 MiB are not allowed")
+        if self.sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ConfigError("KLUIS_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+        if self.secure_cookies not in ("auto", "always", "never"):
+            raise ConfigError("KLUIS_SECURE_COOKIES must be auto, always or never")
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def public_url(self) -> str:
+        """The URL people and organisations use to reach this instance (no trailing slash)."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return f"http://{self.bind}"
+
+    @property
+    def https(self) -> bool:
+        if self.secure_cookies == "always":
+            return True
+        if self.secure_cookies == "never":
+            return False
+        return self.public_url.startswith("https://")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"KLUIS_{name.upper()} must be 1 or 0")
+    if kind in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"KLUIS_{name.upper()} must be a whole number") from None
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``), then apply ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = f"KLUIS_{f.name.upper()}"
+        if key in env:
+            values[f.name] = _coerce(f.name, f.type, env[key])
+    values.update(overrides)
+    return Settings(**values)
+

@@ -1,0 +1,1 @@
+"""instance.db and vault files (SQLCipher), repositories, migration runner. Imports no Flask."""

@@ -1,0 +1,67 @@
+"""Opening SQLCipher databases with raw 256-bit keys.
+
+Raw keys (``PRAGMA key = "x'..'"``) skip SQLCipher's PBKDF2: an open costs
+about 0.2 ms instead of about 126 ms, so a vault can be opened per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlcipher3
+
+from vault.crypto.errors import WrongKey
+
+Connection = sqlcipher3.Connection
+DatabaseError = sqlcipher3.DatabaseError
+IntegrityError = sqlcipher3.IntegrityError
+
+
+def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Connection:
+    """Open (or create) the SQLCipher database at ``path`` keyed with ``key`` (32 bytes).
+
+    Raises :class:`WrongKey` when the file exists but ``key`` does not open it.
+    The connection runs in autocommit mode: use :func:`transaction` for writes.
+    """
+    if len(key) != 32:
+        raise ValueError("SQLCipher raw keys are 32 bytes")
+    conn = sqlcipher3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        # Reading the schema is the first operation that needs the key.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise WrongKey(f"the key does not open {Path(path).name}") from exc
+    conn.row_factory = sqlcipher3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Freed pages are overwritten, so deleted records leave no plaintext behind in the file.
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: Connection, *, immediate: bool = True) -> Iterator[Connection]:
+    """One all-or-nothing write: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def backup(conn: Connection, target: str | Path, key: bytes) -> None:
+    """Copy a live database to ``target`` with the SQLite backup API, keyed with ``key``."""
+    dest = connect(target, key)
+    try:
+        conn.backup(dest)
+    finally:
+        dest.close()

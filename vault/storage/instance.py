@@ -1,0 +1,293 @@
+"""instance.db: vault directory, key slots, inbox, invites, signing keys.
+
+Opened with the instance key (file ``KLUIS_HOME/instance.key`` or
+``KLUIS_INSTANCE_KEY``). It holds no record contents: only usernames, wrapped
+data keys, token digests, sealed inbox items and the instance's own keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from vault.clock import now_iso
+from vault.config import Settings
+from vault.crypto import keys, signing
+from vault.crypto.slots import KeySlot
+from vault.storage import db, migrations
+
+INSTANCE_KEY_FILE = "instance.key"
+INSTANCE_DB_FILE = "instance.db"
+VAULTS_DIR = "vaults"
+
+
+class NotInitialised(RuntimeError):
+    """KLUIS_HOME has no instance yet: run ``kluis init``."""
+
+
+def init_home(settings: Settings) -> bool:
+    """Create KLUIS_HOME, the instance key, instance.db and a signing key. Idempotent.
+
+    Returns True when something was created.
+    """
+    home = settings.home_path
+    created = False
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (home / VAULTS_DIR).mkdir(exist_ok=True, mode=0o700)
+    key_path = home / INSTANCE_KEY_FILE
+    if not settings.instance_key and not key_path.exists():
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(keys.random_key().hex() + "\n")
+        created = True
+    db_existed = (home / INSTANCE_DB_FILE).exists()
+    instance = Instance(settings)
+    try:
+        if instance.ensure_signing_key():
+            created = True
+    finally:
+        instance.close()
+    return created or not db_existed
+
+
+def read_instance_key(settings: Settings) -> bytes:
+    if settings.instance_key:
+        raw = settings.instance_key.strip()
+    else:
+        path = settings.home_path / INSTANCE_KEY_FILE
+        if not path.exists():
+            raise NotInitialised(f"{path} does not exist: run `kluis init`")
+        raw = path.read_text().strip()
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        raise NotInitialised("the instance key is not 64 hex characters") from None
+    if len(key) != 32:
+        raise NotInitialised("the instance key is not 64 hex characters")
+    return key
+
+
+class Instance:
+    """Access to instance.db. One SQLCipher connection per thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home_path
+        self.key = read_instance_key(settings)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[db.Connection] = []
+        self.conn  # noqa: B018 - open and migrate now, so errors surface at start-up
+
+    @property
+    def conn(self) -> db.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = db.connect(
+                self.home / INSTANCE_DB_FILE, self.key, synchronous=self.settings.sqlite_synchronous
+            )
+            migrations.apply(conn, "instance")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[db.Connection]:
+        with db.transaction(self.conn) as conn:
+            yield conn
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key derived from the instance key for one purpose (cookies, credentials)."""
+        from vault.crypto.kdf import hkdf
+
+        return hkdf(self.key, info=b"kluis instance subkey:" + purpose.encode())
+
+    def vault_path(self, vault_id: str) -> Path:
+        if not vault_id.isalnum():
+            raise ValueError("vault ids are alphanumeric")
+        return self.home / VAULTS_DIR / f"{vault_id}.db"
+
+    # -- vaults -----------------------------------------------------------------------------
+
+    def add_vault(self, conn: db.Connection, vault_id: str, username: str, public: bytes) -> None:
+        conn.execute(
+            "INSERT INTO vaults (id, username, created_at, inbox_public_key) VALUES (?, ?, ?, ?)",
+            (vault_id, username, now_iso(), public),
+        )
+
+    def vault_by_username(self, username: str) -> str | None:
+        row = self.conn.execute("SELECT id FROM vaults WHERE username = ?", (username,)).fetchone()
+        return row["id"] if row else None
+
+    def vault_exists(self, vault_id: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM vaults WHERE id = ?", (vault_id,)).fetchone()
+        return row is not None
+
+    def username(self, vault_id: str) -> str | None:
+        row = self.conn.execute("SELECT username FROM vaults WHERE id = ?", (vault_id,)).fetchone()
+        return row["username"] if row else None
+
+    def inbox_public_key(self, vault_id: str) -> bytes:
+        row = self.conn.execute(
+            "SELECT inbox_public_key FROM vaults WHERE id = ?", (vault_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(vault_id)
+        return bytes(row["inbox_public_key"])
+
+    def count_vaults(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM vaults").fetchone()[0])
+
+    # -- key slots --------------------------------------------------------------------------
+
+    def put_slot(self, conn: db.Connection, slot: KeySlot) -> None:
+        """Insert or replace one slot (inside the caller's transaction)."""
+        conn.execute(
+            "INSERT OR REPLACE INTO key_slots (id, vault_id, kind, kdf, params, salt, nonce,"
+            " wrapped, check_value, token_hash, label, grant_id, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                slot.id,
+                slot.vault_id,
+                slot.kind,
+                slot.kdf,
+                json.dumps(slot.params, sort_keys=True),
+                slot.salt,
+                slot.nonce,
+                slot.wrapped,
+                slot.check,
+                slot.token_hash,
+                slot.label,
+                slot.grant_id,
+                slot.created_at or now_iso(),
+                slot.expires_at,
+            ),
+        )
+
+    def slots(self, vault_id: str, kind: str | None = None) -> list[KeySlot]:
+        if kind is None:
+            rows = self.conn.execute(
+                "SELECT * FROM key_slots WHERE vault_id = ? ORDER BY created_at", (vault_id,)
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM key_slots WHERE vault_id = ? AND kind = ? ORDER BY created_at",
+                (vault_id, kind),
+            ).fetchall()
+        return [_slot(row) for row in rows]
+
+    def slot_by_token_hash(self, digest: str) -> KeySlot | None:
+        row = self.conn.execute(
+            "SELECT * FROM key_slots WHERE token_hash = ?", (digest,)
+        ).fetchone()
+        return _slot(row) if row else None
+
+    def slot(self, slot_id: str) -> KeySlot | None:
+        row = self.conn.execute("SELECT * FROM key_slots WHERE id = ?", (slot_id,)).fetchone()
+        return _slot(row) if row else None
+
+    def delete_slot(self, conn: db.Connection, slot_id: str) -> bool:
+        return conn.execute("DELETE FROM key_slots WHERE id = ?", (slot_id,)).rowcount > 0
+
+    # -- inbox ------------------------------------------------------------------------------
+
+    def deliver(self, vault_id: str, source: str, sealed: bytes) -> int:
+        """Store one sealed payload for ``vault_id``; returns the inbox item id."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO inbox_items (vault_id, source, created_at, sealed) VALUES (?, ?, ?, ?)",
+                (vault_id, source, now_iso(), sealed),
+            )
+            return int(cur.lastrowid)
+
+    def inbox(self, vault_id: str) -> list[tuple[int, str, str, bytes]]:
+        rows = self.conn.execute(
+            "SELECT id, source, created_at, sealed FROM inbox_items WHERE vault_id = ? ORDER BY id",
+            (vault_id,),
+        ).fetchall()
+        return [(r["id"], r["source"], r["created_at"], bytes(r["sealed"])) for r in rows]
+
+    def drop_inbox_items(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM inbox_items WHERE id = ?", [(i,) for i in ids])
+
+    # -- signing keys -----------------------------------------------------------------------
+
+    def ensure_signing_key(self) -> bool:
+        """Create the instance signing key if there is none. Returns True if one was made."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
+            ).fetchone()
+            if row:
+                return False
+            jwk = signing.new_signing_key()
+            conn.execute(
+                "INSERT INTO signing_keys (kid, private_jwk, created_at) VALUES (?, ?, ?)",
+                (jwk["kid"], json.dumps(jwk), now_iso()),
+            )
+            return True
+
+    def signing_key(self) -> dict:
+        """The current private signing JWK."""
+        row = self.conn.execute(
+            "SELECT private_jwk FROM signing_keys WHERE retired_at IS NULL"
+            " ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            self.ensure_signing_key()
+            return self.signing_key()
+        return json.loads(row["private_jwk"])
+
+    def public_jwks(self) -> list[dict]:
+        """Public JWKs of every signing key, current and retired (old signatures stay checkable)."""
+        rows = self.conn.execute(
+            "SELECT private_jwk, retired_at FROM signing_keys ORDER BY created_at"
+        ).fetchall()
+        out = []
+        for row in rows:
+            jwk = signing.public_jwk(json.loads(row["private_jwk"]))
+            if row["retired_at"]:
+                jwk["kluis_retired_at"] = row["retired_at"]
+            out.append(jwk)
+        return out
+
+    def bump_counter(self, conn: db.Connection, name: str, by: int = 1) -> None:
+        conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, by),
+        )
+
+
+def _slot(row) -> KeySlot:
+    return KeySlot(
+        id=row["id"],
+        vault_id=row["vault_id"],
+        kind=row["kind"],
+        kdf=row["kdf"],
+        params=json.loads(row["params"]),
+        salt=bytes(row["salt"]),
+        nonce=bytes(row["nonce"]),
+        wrapped=bytes(row["wrapped"]),
+        check=bytes(row["check_value"]),
+        token_hash=row["token_hash"],
+        label=row["label"],
+        grant_id=row["grant_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )

@@ -1,0 +1,250 @@
+"""Vault files: one SQLCipher database per owner, keyed with the vault's data key.
+
+A :class:`VaultDB` is an open vault. It is only ever obtained through a key
+slot (see :mod:`vault.accounts.service` and :mod:`vault.grants`), never from
+the instance key alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from vault.clock import now_iso
+from vault.crypto import sealing
+from vault.crypto.errors import SealError
+from vault.storage import db, migrations
+from vault.storage.instance import Instance
+
+GENESIS = "0" * 64
+
+
+def new_vault_id() -> str:
+    return os.urandom(16).hex()
+
+
+@dataclass
+class Event:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    grant_id: str | None
+    detail: dict
+    prev_hash: str
+    hash: str
+
+
+def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
+               grant_id: str | None, detail: dict) -> str:
+    body = json.dumps(
+        [prev_hash, seq, at, actor, action, grant_id, detail],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class VaultDB:
+    """An open vault file."""
+
+    def __init__(self, instance: Instance, vault_id: str, conn: db.Connection) -> None:
+        self.instance = instance
+        self.id = vault_id
+        self.conn = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> VaultDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[db.Connection]:
+        with db.transaction(self.conn) as conn:
+            yield conn
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_meta(self, conn: db.Connection, key: str, value: Any) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def delete_meta(self, conn: db.Connection, key: str) -> None:
+        conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    # -- event log (hash-chained) -----------------------------------------------------------
+
+    def append_event(
+        self,
+        conn: db.Connection,
+        *,
+        actor: str,
+        action: str,
+        grant_id: str | None = None,
+        detail: dict | None = None,
+        at: str | None = None,
+    ) -> Event:
+        """Append one event inside the caller's transaction.
+
+        The event's hash covers the previous hash, its sequence number and its
+        content, so an edited, removed or reordered event breaks the chain. The
+        head of the chain is also kept in ``meta`` to detect truncation.
+        """
+        detail = detail or {}
+        at = at or now_iso()
+        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        prev = last["hash"] if last else GENESIS
+        seq = (last["seq"] if last else 0) + 1
+        digest = event_hash(prev, seq, at, actor, action, grant_id, detail)
+        conn.execute(
+            "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, actor, action, grant_id, json.dumps(detail, sort_keys=True), prev, digest),
+        )
+        self.set_meta(conn, "log_head", f"{seq}:{digest}")
+        return Event(seq, at, actor, action, grant_id, detail, prev, digest)
+
+    def events(
+        self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None
+    ) -> list[Event]:
+        query = "SELECT * FROM events"
+        clauses, args = [], []
+        if grant_id is not None:
+            clauses.append("grant_id = ?")
+            args.append(grant_id)
+        if before is not None:
+            clauses.append("seq < ?")
+            args.append(before)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY seq DESC LIMIT ?"
+        args.append(limit)
+        return [_event(row) for row in self.conn.execute(query, args).fetchall()]
+
+    def verify_log(self) -> list[str]:
+        """Check the hash chain; return the problems found (empty when intact)."""
+        problems: list[str] = []
+        prev = GENESIS
+        expected_seq = None
+        count = 0
+        for row in self.conn.execute("SELECT * FROM events ORDER BY seq"):
+            event = _event(row)
+            count += 1
+            if expected_seq is not None and event.seq != expected_seq:
+                problems.append(f"event {expected_seq} is missing before event {event.seq}")
+            if event.prev_hash != prev:
+                problems.append(f"event {event.seq} does not follow the event before it")
+            digest = event_hash(
+                event.prev_hash, event.seq, event.at, event.actor, event.action,
+                event.grant_id, event.detail,
+            )
+            if digest != event.hash:
+                problems.append(f"event {event.seq} was changed after it was written")
+            prev = event.hash
+            expected_seq = event.seq + 1
+        head = self.get_meta("log_head")
+        if head:
+            head_seq, _, head_hash = str(head).partition(":")
+            if count == 0 or int(head_seq) != expected_seq - 1 or head_hash != prev:
+                problems.append("the newest events were removed")
+        elif count:
+            problems.append("the log head is missing")
+        return problems
+
+    # -- inbox ------------------------------------------------------------------------------
+
+    def inbox_private_key(self) -> bytes:
+        return bytes(self.get_meta("inbox_private_key"))
+
+
+def create_vault_file(instance: Instance, vault_id: str, dek: bytes) -> tuple[VaultDB, bytes]:
+    """Create and migrate a new vault file; returns it and the inbox public key."""
+    path = instance.vault_path(vault_id)
+    if path.exists():
+        raise FileExistsError(f"vault {vault_id} exists")
+    conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
+    migrations.apply(conn, "vault")
+    vault = VaultDB(instance, vault_id, conn)
+    private, public = sealing.new_inbox_keypair()
+    with vault.transaction() as tx:
+        vault.set_meta(tx, "vault_id", vault_id)
+        vault.set_meta(tx, "created_at", now_iso())
+        vault.set_meta(tx, "inbox_private_key", private)
+        vault.set_meta(tx, "inbox_public_key", public)
+    return vault, public
+
+
+_latest: dict[str, int] = {}
+
+
+def open_vault(instance: Instance, vault_id: str, dek: bytes) -> VaultDB:
+    """Open an existing vault with its data key, migrating it if it is behind.
+
+    Raises :class:`vault.crypto.WrongKey` when ``dek`` does not open the file.
+    """
+    path = instance.vault_path(vault_id)
+    if not path.exists():
+        raise FileNotFoundError(f"vault {vault_id} has no file")
+    conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
+    if "vault" not in _latest:
+        _latest["vault"] = max(m.number for m in migrations.load("vault"))
+    if migrations.current_version(conn) < _latest["vault"]:
+        migrations.apply(conn, "vault")
+    return VaultDB(instance, vault_id, conn)
+
+
+def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:
+    """Decrypt the vault's pending inbox items, oldest first.
+
+    Returns ``(item_id, source, payload)``. Items that do not open (sealed to an
+    older key, or corrupted) are skipped and reported as payload
+    ``{"error": "unreadable"}`` so the caller can drop them and tell the owner.
+    """
+    private = vault.inbox_private_key()
+    out: list[tuple[int, str, dict]] = []
+    for item_id, source, _created, sealed in vault.instance.inbox(vault.id):
+        try:
+            payload = json.loads(
+                sealing.unseal(private, sealed, context=vault.id.encode()).decode("utf-8")
+            )
+        except (SealError, ValueError):
+            payload = {"error": "unreadable"}
+        out.append((item_id, source, payload))
+    return out
+
+
+def seal_for_vault(instance: Instance, vault_id: str, source: str, payload: dict) -> int:
+    """Seal ``payload`` to ``vault_id``'s inbox key and store it. Needs no vault key."""
+    public = instance.inbox_public_key(vault_id)
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return instance.deliver(vault_id, source, sealing.seal(public, body, context=vault_id.encode()))
+
+
+def _event(row) -> Event:
+    return Event(
+        seq=row["seq"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        grant_id=row["grant_id"],
+        detail=json.loads(row["detail"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )

@@ -1,0 +1,1 @@
+"""Server-rendered owner pages (Jinja), Dutch first, English too."""
