@@ -1,0 +1,43 @@
+"""Fixtures for the grants integration tests: an organisation registered over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+INCOME = {"year": 2025, "source": "ACME BV", "kind": "employment",
+          "gross_amount_cents": 5_400_000, "net_amount_cents": 3_900_000}
+PERSON = {"given_names": "Annemarie", "surname": "de Vries", "bsn": "111222333",
+          "birth_date": "1991-04-02"}
+REDIRECT = "https://dekern.example/oauth/callback"
+
+
+@pytest.fixture(autouse=True)
+def _authlib_over_loopback_http(monkeypatch):
+    # The test server speaks plain HTTP on loopback; production is HTTPS.
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+@dataclass
+class RegisteredOrg:
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+@pytest.fixture
+def register_org(live_server):
+    def register(name: str = "Woonstichting De Kern", redirect_uri: str = REDIRECT,
+                 **extra) -> RegisteredOrg:
+        resp = requests.post(f"{live_server.url}/oauth/register", json={
+            "client_name": name, "client_uri": "https://dekern.example",
+            "redirect_uris": [redirect_uri], "contacts": ["privacy@dekern.example"],
+            "token_endpoint_auth_method": "client_secret_basic", **extra,
+        }, timeout=30)
+        assert resp.status_code == 201, resp.text
+        body = resp.json()
+        return RegisteredOrg(body["client_id"], body["client_secret"], redirect_uri)
+
+    return register

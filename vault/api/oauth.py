@@ -1,0 +1,255 @@
+"""OAuth 2.0 endpoints for organisations.
+
+RFC 8414 metadata, JWKS, RFC 7591 registration, RFC 9126 pushed authorization
+requests (with a short link and an SVG QR code for the person), the authorize
+endpoint (the person's browser), the token endpoint, RFC 7662 introspection and
+RFC 7009 revocation. Views are thin: the work is in :mod:`vault.grants`.
+
+OAuth error bodies carry RFC 6749 ``error`` / ``error_description`` (what OAuth
+client libraries read) together with the RFC 9457 problem members; the content
+type is ``application/json`` as RFC 6749 requires.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from vault.accounts.web import authenticate_owner, owner_vault, services
+from vault.api.problems import PROBLEM_TYPE
+from vault.api.spec import operation
+from vault.grants.models import PURPOSES
+from vault.grants.organisations import OAuthError, parse_credentials
+from vault.grants.service import PICKUP_GRANT_TYPE, REQUEST_URI_PREFIX, Grants
+
+bp = Blueprint("oauth", __name__)
+
+TAG = ["oauth"]
+PENDING_KEY = "kluis_pending_authorize"
+
+
+def grants_service() -> Grants:
+    ext = current_app.extensions
+    if "kluis_grants" not in ext:
+        svc = services()
+        ext["kluis_grants"] = Grants(svc.instance, svc.redis, svc.settings)
+    return ext["kluis_grants"]
+
+
+def issuer() -> str:
+    return services().settings.public_url
+
+
+def oauth_error_response(exc: OAuthError) -> Response:
+    body: dict[str, Any] = {
+        "error": exc.error,
+        "error_description": exc.description,
+        "type": PROBLEM_TYPE + "oauth-" + exc.error.replace("_", "-"),
+        "title": exc.description,
+        "status": exc.status,
+    }
+    if exc.errors:
+        body["errors"] = exc.errors
+    resp = jsonify(body)
+    resp.status_code = exc.status
+    if exc.status == 401 and request.headers.get("Authorization", "").lower().startswith("basic"):
+        resp.headers["WWW-Authenticate"] = 'Basic realm="kluis"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(OAuthError)
+def _oauth_error(exc: OAuthError) -> Response:
+    return oauth_error_response(exc)
+
+
+def _form() -> dict[str, str]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "send application/x-www-form-urlencoded")
+    return {k: v for k, v in request.form.items()}
+
+
+def _endpoints() -> list[str]:
+    base = issuer()
+    return [base, base + "/", base + "/oauth/token", base + "/oauth/par",
+            base + "/oauth/introspect", base + "/oauth/revoke"]
+
+
+def _client(form: dict[str, str]):
+    creds = parse_credentials(request.headers.get("Authorization"), form)
+    return grants_service().orgs.authenticate(creds, _endpoints())
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+@operation("/.well-known/oauth-authorization-server", "get",
+           "RFC 8414 authorization server metadata", tags=TAG, security=[])
+def metadata():
+    base = issuer()
+    return jsonify({
+        "issuer": base,
+        "authorization_endpoint": base + "/oauth/authorize",
+        "token_endpoint": base + "/oauth/token",
+        "registration_endpoint": base + "/oauth/register",
+        "pushed_authorization_request_endpoint": base + "/oauth/par",
+        "introspection_endpoint": base + "/oauth/introspect",
+        "revocation_endpoint": base + "/oauth/revoke",
+        "jwks_uri": base + "/.well-known/jwks.json",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", PICKUP_GRANT_TYPE],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "authorization_details_types_supported": ["kluis_records"],
+        "authorization_response_iss_parameter_supported": True,
+        "require_pushed_authorization_requests": False,
+        "client_id_metadata_document_supported": True,
+        "scopes_supported": [],
+        "service_documentation": base + "/api/v1/openapi.json",
+        "kluis_purposes": sorted(PURPOSES),
+        "kluis_registration": services().settings.org_registration,
+    })
+
+
+@bp.get("/.well-known/jwks.json")
+@operation("/.well-known/jwks.json", "get",
+           "Public keys that sign consent receipts and export bundles", tags=TAG, security=[])
+def jwks():
+    return jsonify({"keys": services().instance.public_jwks()})
+
+
+# -- registration and pushed requests ---------------------------------------------------------
+
+
+@bp.post("/oauth/register")
+@operation("/oauth/register", "post", "RFC 7591 dynamic client registration", tags=TAG,
+           responses={201: None}, security=[])
+def register():
+    if not request.is_json:
+        raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
+    if (request.content_length or 0) > 64 * 1024:
+        raise OAuthError("invalid_client_metadata", "the metadata is too large")
+    response, _secret = grants_service().orgs.register(request.get_json(silent=True))
+    resp = jsonify(response)
+    resp.status_code = 201
+    return resp
+
+
+@bp.post("/oauth/par")
+@operation("/oauth/par", "post",
+           "RFC 9126 pushed authorization request (returns request_uri, link and QR code)",
+           tags=TAG, request_content="application/x-www-form-urlencoded", responses={201: None},
+           security=[])
+def par():
+    form = _form()
+    org = _client(form)
+    pushed = grants_service().push(org.client_id, form)
+    link = issuer() + url_for("oauth.short_link", ref=pushed.ref)
+    resp = jsonify({
+        "request_uri": pushed.request_uri,
+        "expires_in": pushed.expires_in,
+        "link": link,
+        "qr_svg": link + "/qr.svg",
+    })
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/r/<ref>")
+def short_link(ref: str):
+    """The short link the organisation hands to the person (as text or QR code)."""
+    return redirect(url_for("oauth.authorize", request_uri=REQUEST_URI_PREFIX + ref))
+
+
+@bp.get("/r/<ref>/qr.svg")
+def short_link_qr(ref: str):
+    if grants_service().pushed(ref) is None:
+        return Response("unknown or expired request", status=404, mimetype="text/plain")
+    link = issuer() + url_for("oauth.short_link", ref=ref)
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", scale=6, border=2,
+                                     title="Kluis request link")
+    resp = Response(out.getvalue(), mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# -- the person's browser ---------------------------------------------------------------------
+
+
+@bp.get("/oauth/authorize")
+def authorize():
+    """The person opened a request: bind it to their vault and show the consent screen."""
+    owner = authenticate_owner()
+    if owner is None or owner.via != "session":
+        # Login starts a fresh session (no fixation), so the request waits in its own cookie.
+        resp = redirect(url_for("ui.login"))
+        resp.set_cookie(PENDING_KEY, request.full_path, max_age=1800, httponly=True,
+                        samesite="Lax", secure=services().settings.https)
+        return resp
+    params = {k: v for k, v in request.args.items()}
+    try:
+        bound = grants_service().bind(owner_vault(), params)
+    except OAuthError as exc:
+        return render_template("grants/error.html", message=exc.description), exc.status
+    return redirect(url_for("grants_ui.consent", request_id=bound.id))
+
+
+# -- token, introspection, revocation ---------------------------------------------------------
+
+
+@bp.post("/oauth/token")
+@operation("/oauth/token", "post",
+           "Exchange an authorization code (PKCE) or a pickup code for the access token",
+           tags=TAG, request_content="application/x-www-form-urlencoded", security=[])
+def token():
+    form = _form()
+    org = _client(form)
+    grant_type = form.get("grant_type", "")
+    body = grants_service().exchange(org.client_id, grant_type, form)
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+@bp.post("/oauth/introspect")
+@operation("/oauth/introspect", "post", "RFC 7662 token introspection", tags=TAG,
+           request_content="application/x-www-form-urlencoded", security=[])
+def introspect():
+    form = _form()
+    org = _client(form)
+    return jsonify(grants_service().introspect(org.client_id, form.get("token", "")))
+
+
+@bp.post("/oauth/revoke")
+@operation("/oauth/revoke", "post", "RFC 7009 token revocation", tags=TAG,
+           request_content="application/x-www-form-urlencoded", security=[])
+def revoke():
+    form = _form()
+    org = _client(form)
+    hint = form.get("token_type_hint")
+    if hint and hint not in ("access_token",):
+        raise OAuthError("unsupported_token_type", "only access tokens can be revoked")
+    grants_service().revoke_token(org.client_id, form.get("token", ""))
+    return Response(status=200)

@@ -1,0 +1,1 @@
+"""Data requests, grants, consent receipts, organisations and the access log. Imports no Flask."""

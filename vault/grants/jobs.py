@@ -1,0 +1,35 @@
+"""rq jobs for grants, in three layers (enqueue with ids only; worker entry; pure core).
+
+The purge is scheduled every :data:`PURGE_INTERVAL_SECONDS` by the worker's
+scheduler. Expiry is also checked on every request, so the purge only tidies
+up: it is safe to run twice or concurrently (rq delivers at least once).
+"""
+
+from __future__ import annotations
+
+from vault.grants.service import Grants
+
+PURGE_INTERVAL_SECONDS = 300
+PURGE_JOB = "vault.grants.jobs.purge_expired_job"
+
+
+def purge_expired(grants: Grants) -> dict[str, int]:
+    """Core: delete expired grant slots, one-time codes and pushed requests. Idempotent."""
+    return grants.purge_expired()
+
+
+def purge_expired_job() -> dict[str, int]:
+    """Worker entry: build the services from the environment and purge."""
+    from vault.config import load_settings
+    from vault.services import build
+
+    services = build(load_settings())
+    try:
+        return purge_expired(Grants(services.instance, services.redis, services.settings))
+    finally:
+        services.close()
+
+
+def enqueue_purge(queue) -> object:
+    """Enqueue one purge now (the JSON serializer: no arguments at all)."""
+    return queue.enqueue(PURGE_JOB, job_timeout=120, result_ttl=3600)

@@ -1,0 +1,373 @@
+"""Owner pages for grants: consent screen, grants overview with one-click revoke, access log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from vault.accounts.web import authenticate_owner, owner_vault
+from vault.api.oauth import PENDING_KEY, grants_service
+from vault.app import CSP as CSP_BASE
+from vault.clock import to_iso, utcnow
+from vault.grants import accesslog
+from vault.grants.models import purpose_label
+from vault.grants.organisations import OAuthError
+from vault.grants.service import GrantError, describe_request
+from vault.ui import i18n
+from vault.ui.i18n import current_language, t
+from vault.ui.views import NAV_LINKS, owner_page
+
+bp = Blueprint("grants_ui", __name__)
+
+i18n.register({
+    "nav.grants": {"nl": "Toestemmingen", "en": "Grants"},
+    "grants.title": {"nl": "Toestemmingen", "en": "Grants"},
+    "grants.pending": {"nl": "Verzoeken die op je wachten", "en": "Requests waiting for you"},
+    "grants.active": {"nl": "Actieve toestemmingen", "en": "Active grants"},
+    "grants.past": {"nl": "Verlopen, geweigerd en ingetrokken",
+                    "en": "Expired, refused and revoked"},
+    "grants.none": {"nl": "Niets.", "en": "Nothing."},
+    "grants.revoke": {"nl": "Intrekken", "en": "Revoke"},
+    "grants.revoke_all": {"nl": "Alles intrekken", "en": "Revoke everything"},
+    "grants.revoke_all_confirm": {
+        "nl": "Weet je het zeker? Alle {count} actieve toestemmingen worden ingetrokken.",
+        "en": "Are you sure? All {count} active grants will be revoked.",
+    },
+    "grants.revoke_all_yes": {"nl": "Ja, alles intrekken", "en": "Yes, revoke everything"},
+    "grants.revoke_note": {
+        "nl": "Intrekken stopt alle toekomstige toegang meteen. Gegevens die de organisatie al "
+              "heeft ontvangen, kun je hiermee niet terughalen; zij mag ze bewaren zolang "
+              "ze heeft beloofd.",
+        "en": "Revoking stops all future access at once. It cannot recall data the "
+              "organisation already received; they may keep that as long as they promised.",
+    },
+    "grants.revoked_one": {"nl": "Toestemming voor {org} ingetrokken.",
+                           "en": "Access for {org} revoked."},
+    "grants.revoked_all": {"nl": "{count} toestemming(en) ingetrokken.",
+                           "en": "{count} grant(s) revoked."},
+    "grants.org": {"nl": "Organisatie", "en": "Organisation"},
+    "grants.purpose": {"nl": "Doel", "en": "Purpose"},
+    "grants.what": {"nl": "Welke gegevens", "en": "What"},
+    "grants.until": {"nl": "Tot", "en": "Until"},
+    "grants.last_access": {"nl": "Laatst gelezen", "en": "Last read"},
+    "grants.accesses": {"nl": "Aantal keer gelezen", "en": "Times read"},
+    "grants.never": {"nl": "nog nooit", "en": "never"},
+    "grants.status": {"nl": "Status", "en": "Status"},
+    "grants.status.active": {"nl": "actief", "en": "active"},
+    "grants.status.expired": {"nl": "verlopen", "en": "expired"},
+    "grants.status.revoked": {"nl": "ingetrokken", "en": "revoked"},
+    "grants.status.denied": {"nl": "geweigerd", "en": "refused"},
+    "grants.status.used-up": {"nl": "opgebruikt", "en": "used up"},
+    "grants.status.not-yet-valid": {"nl": "nog niet geldig", "en": "not yet valid"},
+    "grants.status.pending": {"nl": "wacht op jou", "en": "waiting for you"},
+    "grants.status.approved": {"nl": "goedgekeurd", "en": "approved"},
+    "grants.receipt": {"nl": "Ontvangstbewijs downloaden", "en": "Download receipt"},
+    "grants.details": {"nl": "Details en logboek", "en": "Details and log"},
+    "grants.open_link": {"nl": "Heb je een link of code van een organisatie gekregen?",
+                         "en": "Did an organisation give you a link or code?"},
+    "grants.open_link_label": {"nl": "Plak de link", "en": "Paste the link"},
+    "grants.open": {"nl": "Openen", "en": "Open"},
+    "grants.review": {"nl": "Bekijken", "en": "Review"},
+    "consent.title": {"nl": "{org} vraagt om je gegevens", "en": "{org} asks for your data"},
+    "consent.verified": {"nl": "geverifieerd domein", "en": "verified domain"},
+    "consent.unverified": {"nl": "domein niet geverifieerd", "en": "domain not verified"},
+    "consent.why": {"nl": "Waarvoor", "en": "What for"},
+    "consent.what": {"nl": "Wat ze willen zien", "en": "What they want to see"},
+    "consent.what_hint": {
+        "nl": "Vink uit wat je niet wilt delen. Je ziet de waarden die je nu zou delen.",
+        "en": "Untick what you do not want to share. You see the values you would share now.",
+    },
+    "consent.no_value": {"nl": "(nog geen waarde in je kluis)",
+                         "en": "(no value in your vault yet)"},
+    "consent.how_long": {"nl": "Hoe lang", "en": "How long"},
+    "consent.access_days": {"nl": "Toegang gedurende {days} dagen",
+                            "en": "Access for {days} days"},
+    "consent.retention": {"nl": "Ze bewaren de gegevens hooguit {days} dagen",
+                          "en": "They keep the data at most {days} days"},
+    "consent.shorten": {"nl": "Toegang korter maken: aantal dagen",
+                        "en": "Shorten access: number of days"},
+    "consent.max_uses": {"nl": "Ze mogen hooguit {n} keer lezen",
+                         "en": "They may read at most {n} times"},
+    "consent.approve": {"nl": "Toestaan", "en": "Approve"},
+    "consent.deny": {"nl": "Weigeren", "en": "Refuse"},
+    "consent.decided": {"nl": "Over dit verzoek is al besloten ({status}).",
+                        "en": "This request was decided already ({status})."},
+    "consent.continue": {"nl": "Verder naar {org}", "en": "Continue to {org}"},
+    "consent.approved": {"nl": "Je hebt {org} toegang gegeven.",
+                         "en": "You gave {org} access."},
+    "consent.denied": {"nl": "Je hebt het verzoek van {org} geweigerd.",
+                       "en": "You refused {org}'s request."},
+    "alog.title": {"nl": "Wie las wat", "en": "Who read what"},
+    "alog.tampered": {
+        "nl": "Waarschuwing: het toegangslogboek is aangepast buiten Kluis om.",
+        "en": "Warning: the access log was changed outside Kluis.",
+    },
+    "alog.when": {"nl": "Wanneer", "en": "When"},
+    "alog.who": {"nl": "Wie", "en": "Who"},
+    "alog.what": {"nl": "Wat", "en": "What"},
+    "alog.you": {"nl": "jij", "en": "you"},
+    "new.title": {"nl": "Zelf toegang geven", "en": "Give access yourself"},
+    "new.intro": {
+        "nl": "Kies de organisatie, wat je deelt, waarvoor en hoe lang. Je krijgt een "
+              "eenmalige ophaalcode die je aan de organisatie geeft.",
+        "en": "Choose the organisation, what you share, what for and for how long. You get a "
+              "one-time pickup code to give to the organisation.",
+    },
+    "new.client": {"nl": "Organisatie (client-id of metadata-URL)",
+                   "en": "Organisation (client id or metadata URL)"},
+    "new.days": {"nl": "Aantal dagen toegang", "en": "Days of access"},
+    "new.retention": {"nl": "Mogen bewaren (dagen)", "en": "May keep (days)"},
+    "new.create": {"nl": "Toegang geven", "en": "Give access"},
+    "new.pickup_title": {"nl": "Ophaalcode voor {org}", "en": "Pickup code for {org}"},
+    "new.pickup_intro": {
+        "nl": "Geef deze code aan de organisatie. Hij werkt één keer en wordt niet opnieuw "
+              "getoond.",
+        "en": "Give this code to the organisation. It works once and is not shown again.",
+    },
+})
+NAV_LINKS.append(("grants_ui.overview", "nav.grants"))
+
+
+def _lang() -> str:
+    return current_language()
+
+
+@bp.app_template_filter("purpose_label")
+def _purpose_label(code: str) -> str:
+    return purpose_label(code, _lang())
+
+
+@bp.app_template_filter("when")
+def _when(iso: str | None) -> str:
+    if not iso:
+        return t("grants.never")
+    return iso[:16].replace("T", " ")
+
+
+@bp.before_app_request
+def resume_pending_request() -> Response | None:
+    """After login, a request the person opened while logged out is shown again."""
+    if request.method != "GET" or request.endpoint != "ui.dashboard":
+        return None
+    target = request.cookies.get(PENDING_KEY, "")
+    if not target.startswith("/oauth/authorize?"):
+        return None
+    owner = authenticate_owner()
+    if owner is None or owner.via != "session":
+        return None
+    resp = redirect(target)
+    resp.delete_cookie(PENDING_KEY)
+    return resp
+
+
+def _status_label(status: str) -> str:
+    return t(f"grants.status.{status}")
+
+
+@bp.get("/grants")
+@owner_page
+def overview():
+    service = grants_service()
+    vault = owner_vault()
+    now = utcnow()
+    lang = _lang()
+    requests_ = service.list_requests(vault)
+    pending = [describe_request(vault, r, lang) for r in requests_ if r.status == "pending"]
+    refused = [describe_request(vault, r, lang) for r in requests_
+               if r.status in ("denied", "expired")]
+    grants = [(gr, gr.status_at(now)) for gr in service.list_grants(vault)]
+    active = [gr for gr, status in grants if status in ("active", "not-yet-valid")]
+    past = [(gr, status) for gr, status in grants if status not in ("active", "not-yet-valid")]
+    return render_template("grants/overview.html", pending=pending, active=active, past=past,
+                           refused=refused, status_label=_status_label)
+
+
+@bp.route("/grants/new", methods=["GET", "POST"])
+@owner_page
+def new_grant():
+    from vault.grants.models import PURPOSES
+    from vault.records.catalogue import RECORD_TYPES
+
+    lang = _lang()
+    catalogue = [(rt.id, rt.label(lang), [(n, rt.field_label(n, lang)) for n in rt.field_names()])
+                 for rt in RECORD_TYPES.values()]
+    purposes = [(code, purpose_label(code, lang)) for code in PURPOSES]
+    form = request.form
+    if request.method == "GET":
+        return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
+                               form={})
+    records = []
+    for type_id, _label, _fields in catalogue:
+        chosen = form.getlist(f"field:{type_id}")
+        if chosen:
+            records.append({"record_type": type_id, "fields": chosen})
+    detail = {"type": "kluis_records", "records": records,
+              "purpose": form.get("purpose", ""),
+              "retention": f"P{form.get('retention', '0').strip() or '0'}D",
+              "duration": f"P{form.get('days', '').strip()}D"}
+    try:
+        decision = grants_service().create_owner_grant(
+            owner_vault(), g.owner.dek, client_id=form.get("client_id", "").strip(),
+            authorization_details=[detail], lang=lang)
+    except GrantError as exc:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+        return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
+                               form=form, error=f"{exc} {errors}".strip()), exc.status
+    from vault.api.oauth import issuer
+
+    return render_template("grants/pickup.html", grant=decision.grant,
+                           code=decision.pickup_code, token_endpoint=issuer() + "/oauth/token")
+
+
+@bp.post("/grants/open")
+@owner_page
+def open_link():
+    service = grants_service()
+    try:
+        params = service.parse_link(request.form.get("link", ""))
+        bound = service.bind(owner_vault(), params)
+    except OAuthError as exc:
+        flash(exc.description, "error")
+        return redirect(url_for(".overview"))
+    return redirect(url_for(".consent", request_id=bound.id))
+
+
+def _consent_csp(redirect_uri: str | None) -> str:
+    """The consent form posts here and we redirect to the organisation: CSP ``form-action``
+    must allow that redirect target, or the browser blocks it."""
+    target = ""
+    if redirect_uri:
+        parts = urlsplit(redirect_uri)
+        target = f" {parts.scheme}://{parts.netloc}"
+    return CSP_BASE.replace("form-action 'self'", "form-action 'self'" + target)
+
+
+@bp.get("/grants/requests/<request_id>")
+@owner_page
+def consent(request_id: str):
+    service = grants_service()
+    vault = owner_vault()
+    try:
+        data_request = service.get_request(vault, request_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    view = describe_request(vault, data_request, _lang())
+    resp = Response(render_template("grants/consent.html", r=view,
+                                    status_label=_status_label))
+    resp.headers["Content-Security-Policy"] = _consent_csp(data_request.redirect_uri)
+    return resp
+
+
+@bp.post("/grants/requests/<request_id>")
+@owner_page
+def decide(request_id: str):
+    service = grants_service()
+    vault = owner_vault()
+    try:
+        data_request = service.get_request(vault, request_id)
+        org = data_request.organisation.get("name", "")
+        if request.form.get("decision") == "deny":
+            decision = service.deny(vault, request_id)
+            flash(t("consent.denied", org=org), "info")
+        else:
+            fields: dict[str, list[str]] = {}
+            for type_id in data_request.requested.fields:
+                chosen = request.form.getlist(f"field:{type_id}")
+                if chosen:
+                    fields[type_id] = chosen
+            expires_at = None
+            days = request.form.get("days", "").strip()
+            if days:
+                expires_at = to_iso(utcnow() + timedelta(days=int(days)))
+            decision = service.approve(vault, g.owner.dek, request_id, fields=fields or {},
+                                       expires_at=expires_at, lang=_lang())
+            flash(t("consent.approved", org=org), "info")
+    except (GrantError, ValueError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".consent", request_id=request_id))
+    if decision.redirect_uri:
+        return redirect(decision.redirect_uri)
+    return redirect(url_for(".overview"))
+
+
+@bp.get("/grants/<grant_id>")
+@owner_page
+def grant_detail(grant_id: str):
+    service = grants_service()
+    vault = owner_vault()
+    try:
+        grant = service.get_grant(vault, grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    page = accesslog.read_log(vault, grant_id=grant_id)
+    return render_template("grants/detail.html", grant=grant, status=grant.status_at(utcnow()),
+                           log=page, status_label=_status_label,
+                           action_label=lambda a: accesslog.action_label(a, _lang()))
+
+
+@bp.post("/grants/<grant_id>/revoke")
+@owner_page
+def revoke(grant_id: str):
+    try:
+        grant = grants_service().revoke(owner_vault(), grant_id)
+    except GrantError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(t("grants.revoked_one", org=grant.organisation.get("name", "")), "info")
+    return redirect(url_for(".overview"))
+
+
+@bp.route("/grants/revoke-all", methods=["GET", "POST"])
+@owner_page
+def revoke_all():
+    service = grants_service()
+    vault = owner_vault()
+    if request.method == "GET":
+        now = utcnow()
+        count = sum(1 for gr in service.list_grants(vault) if gr.status_at(now) == "active")
+        return render_template("grants/revoke_all.html", count=count)
+    count = service.revoke_all(vault)
+    flash(t("grants.revoked_all", count=count), "info")
+    return redirect(url_for(".overview"))
+
+
+@bp.get("/grants/<grant_id>/receipt.json")
+@owner_page
+def receipt(grant_id: str):
+    try:
+        document = grants_service().receipt(owner_vault(), grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    resp = jsonify(document)
+    resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.json"'
+    return resp
+
+
+@bp.get("/grants/log")
+@owner_page
+def access_log():
+    page = accesslog.read_log(owner_vault(), grant_id=request.args.get("grant") or None)
+    return render_template("grants/log.html", log=page,
+                           action_label=lambda a: accesslog.action_label(a, _lang()))
+
+
+def actor_label(actor: str, detail: dict[str, Any]) -> str:
+    if actor == "owner":
+        return t("alog.you")
+    return detail.get("organisation") or actor.removeprefix("org:")
+
+
+bp.add_app_template_global(actor_label, "actor_label")
