@@ -1,0 +1,1 @@
+"""Certified export, verification, whole-vault archives and erasure. Imports no Flask."""

@@ -1,0 +1,246 @@
+"""Owner pages for portability: certified export, verify, download my vault, import, delete."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+
+from vault.accounts.errors import AccountError, InvalidCredentials
+from vault.accounts.web import client_address, end_session, owner_vault, services
+from vault.api import exports as api
+from vault.crypto.keys import b64d, b64e
+from vault.portability import archive, jobs, pdf, service, verify
+from vault.portability import bundle as bundles
+from vault.records.catalogue import RECORD_TYPES
+from vault.ui import views
+from vault.ui.i18n import current_language, register, t
+
+bp = Blueprint("portability_ui", __name__, url_prefix="/portability")
+verify_bp = Blueprint("portability_verify", __name__)
+
+register({
+    "nav.portability": {"nl": "Exporteren", "en": "Export"},
+    "port.title": {"nl": "Exporteren en verhuizen", "en": "Export and move"},
+    "port.export_title": {"nl": "Gewaarmerkt overzicht", "en": "Certified copy"},
+    "port.export_intro": {
+        "nl": "Kies welke gegevens je wilt delen. Je krijgt een ondertekend JSON-bestand of een "
+              "PDF met een QR-code waarmee iedereen de echtheid kan controleren.",
+        "en": "Choose which data to include. You get a signed JSON file or a PDF with a QR code "
+              "anyone can use to check it is genuine."},
+    "port.all": {"nl": "Alles", "en": "Everything"},
+    "port.format": {"nl": "Formaat", "en": "Format"},
+    "port.language": {"nl": "Taal", "en": "Language"},
+    "port.download": {"nl": "Downloaden", "en": "Download"},
+    "port.archive_title": {"nl": "Mijn hele kluis downloaden", "en": "Download my vault"},
+    "port.archive_intro": {
+        "nl": "Een versleuteld archief van alles: gegevens, versies, documenten, "
+              "deelgeschiedenis en logboek. Kies een wachtzin; die heb je nodig om het archief "
+              "bij een andere Kluis te importeren. Zonder wachtzin kan niemand het openen.",
+        "en": "An encrypted archive of everything: records, versions, documents, sharing "
+              "history and log. Choose a passphrase; you need it to import the archive into "
+              "another Kluis. Without it nobody can open the archive."},
+    "port.passphrase": {"nl": "Wachtzin (minstens 12 tekens)",
+                        "en": "Passphrase (at least 12 characters)"},
+    "port.passphrase_repeat": {"nl": "Herhaal wachtzin", "en": "Repeat passphrase"},
+    "port.start": {"nl": "Archief maken", "en": "Make the archive"},
+    "port.progress": {"nl": "Bezig…", "en": "Working…"},
+    "port.ready": {"nl": "Je archief is klaar. Het kan één keer worden gedownload.",
+                   "en": "Your archive is ready. It can be downloaded once."},
+    "port.failed": {"nl": "Het is niet gelukt", "en": "It did not work"},
+    "port.import_title": {"nl": "Een kluis importeren", "en": "Import a vault"},
+    "port.import_intro": {
+        "nl": "Zet een archief van een andere Kluis over naar een nieuw account hier. "
+              "Toegang die je aan organisaties had gegeven gaat niet mee: die hoort bij de "
+              "oude Kluis.",
+        "en": "Move an archive from another Kluis into a new account here. Access you had "
+              "given to organisations does not move: it belongs to the old Kluis."},
+    "port.archive_file": {"nl": "Archiefbestand", "en": "Archive file"},
+    "port.import": {"nl": "Importeren", "en": "Import"},
+    "port.imported": {"nl": "Je kluis is geïmporteerd", "en": "Your vault was imported"},
+    "port.delete_title": {"nl": "Mijn kluis verwijderen", "en": "Delete my vault"},
+    "port.delete_intro": {
+        "nl": "Alle sleutels worden eerst vernietigd, daarna de bestanden. Dit kan niet "
+              "ongedaan worden gemaakt. Deze Kluis bewaart daarna niets van jou, alleen een "
+              "anoniem aantal verwijderde kluizen.",
+        "en": "All keys are destroyed first, then the files. This cannot be undone. "
+              "Afterwards this Kluis keeps nothing of yours, only an anonymous count of "
+              "deleted vaults."},
+    "port.confirm_username": {"nl": "Typ je gebruikersnaam ter bevestiging",
+                              "en": "Type your username to confirm"},
+    "port.delete": {"nl": "Definitief verwijderen", "en": "Delete for good"},
+    "port.deleted": {"nl": "Je kluis is verwijderd", "en": "Your vault was deleted"},
+    "port.mismatch": {"nl": "De wachtzinnen zijn niet gelijk.",
+                      "en": "The passphrases do not match."},
+    "port.verify_title": {"nl": "Een export controleren", "en": "Check an export"},
+    "port.bundle_file": {"nl": "JSON-bestand van de export", "en": "The export's JSON file"},
+    "port.verify": {"nl": "Controleren", "en": "Check"},
+    "port.valid": {"nl": "Geldig", "en": "Valid"},
+    "port.invalid": {"nl": "Niet geldig", "en": "Not valid"},
+})
+views.NAV_LINKS.append(("portability_ui.index", "nav.portability"))
+
+JOB_KEY = "portability_job_keys"
+
+
+def _jobs() -> jobs.Jobs:
+    return jobs.Jobs(services().redis)
+
+
+@bp.get("/")
+@views.owner_page
+def index():
+    return render_template("portability/index.html", types=RECORD_TYPES, lang=current_language())
+
+
+@bp.post("/export")
+@views.owner_page
+def export():
+    form = request.form
+    chosen = form.getlist("types")
+    try:
+        types, fmt, language = bundles.parse_request(
+            "all" if not chosen or "all" in chosen else chosen,
+            form.get("format", "pdf"), form.get("language", current_language()))
+    except bundles.ExportError as exc:
+        error = "; ".join(m for msgs in exc.errors.values() for m in msgs)
+        return render_template("portability/index.html", types=RECORD_TYPES,
+                               error=error), 422
+    bundle = bundles.export_bundle(services().instance, owner_vault(), types=types,
+                                   language=language)
+    stamp = bundle.payload["exported_at"][:10]
+    if fmt == "pdf":
+        data = pdf.render_pdf(bundle.payload, bundle.digest, language, bundle.to_json())
+        resp = Response(data, mimetype="application/pdf")
+        name = f"kluis-export-{stamp}.pdf"
+    else:
+        resp = Response(bundle.to_json(), mimetype="application/json")
+        name = f"kluis-export-{stamp}.json"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return resp
+
+
+@bp.route("/archive", methods=["GET", "POST"])
+@views.owner_page
+def start_archive():
+    if request.method == "GET":
+        return render_template("portability/archive.html")
+    passphrase = request.form.get("passphrase", "")
+    if passphrase != request.form.get("passphrase_repeat", ""):
+        return render_template("portability/archive.html", error=t("port.mismatch")), 422
+    try:
+        archive.check_passphrase(passphrase)
+    except archive.ArchiveError as exc:
+        return render_template("portability/archive.html", error=str(exc)), 422
+    job_id = api.start_archive_job(passphrase)
+    return redirect(url_for("portability_ui.archive_progress", job_id=job_id))
+
+
+@bp.get("/archive/<job_id>")
+@views.owner_page
+def archive_progress(job_id: str):
+    job = _jobs().get(job_id, owner=g.owner.vault_id)
+    if job is None:
+        abort(404)
+    return render_template("portability/progress.html", job=job, kind="archive",
+                           download=url_for("portability_ui.archive_file", job_id=job_id))
+
+
+@bp.get("/archive/<job_id>/file")
+@views.owner_page
+def archive_file(job_id: str):
+    job = _jobs().get(job_id, owner=g.owner.vault_id)
+    if job is None:
+        abort(404)
+    return api.archive_response(job_id, job)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def start_import():
+    if request.method == "GET":
+        return render_template("portability/import.html", form={})
+    form = request.form
+    upload = request.files.get("archive")
+    if upload is None or form.get("password", "") != form.get("password_repeat", ""):
+        return render_template("portability/import.html", form=form,
+                               error=t("signup.mismatch")), 422
+    blob = upload.read()
+    store = _jobs()
+    job_id = store.create("import", "")
+    key = os.urandom(32)
+    keys = session.get(JOB_KEY, {})
+    keys[job_id] = b64e(key)
+    session[JOB_KEY] = keys
+    accounts = services().accounts
+    values = {k: form.get(k, "") for k in ("passphrase", "username", "password", "invite")}
+
+    def work(progress) -> None:
+        outcome = service.import_vault_archive(
+            accounts, blob, values["passphrase"], username=values["username"],
+            password=values["password"], invite=values["invite"] or None, progress=progress)
+        store.put_secret(job_id, key, outcome.to_dict())
+        store.finish(job_id)
+
+    def describe(exc: BaseException) -> tuple[str, str]:
+        if isinstance(exc, archive.ArchiveError):
+            return exc.code, str(exc)
+        if isinstance(exc, AccountError):
+            return exc.code, str(exc)
+        return "failed", t("error.generic")
+
+    jobs.run(store, job_id, work, describe=describe)
+    return redirect(url_for("portability_ui.import_progress", job_id=job_id))
+
+
+@bp.get("/import/<job_id>")
+def import_progress(job_id: str):
+    key = session.get(JOB_KEY, {}).get(job_id)
+    store = _jobs()
+    job = store.get(job_id) if key else None
+    if job is None:
+        abort(404)
+    result = store.secret(job_id, b64d(key)) if job["state"] == "done" else None
+    if result is not None:
+        store.forget(job_id)
+        keys = session.get(JOB_KEY, {})
+        keys.pop(job_id, None)
+        session[JOB_KEY] = keys
+        return render_template("portability/imported.html", result=result)
+    return render_template("portability/progress.html", job=job, kind="import", download=None)
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@views.owner_page
+def delete():
+    if request.method == "GET":
+        return render_template("portability/delete.html")
+    svc = services()
+    username = svc.instance.username(g.owner.vault_id) or ""
+    if request.form.get("confirm", "").strip().lower() != username:
+        return render_template("portability/delete.html", error=t("port.confirm_username")), 422
+    try:
+        unlocked = svc.accounts.unlock_password(username, request.form.get("password", ""),
+                                                client=client_address())
+    except InvalidCredentials:
+        return render_template("portability/delete.html", error=t("login.failed")), 403
+    if unlocked.vault_id != g.owner.vault_id:
+        abort(403)
+    vault = g.pop("vault", None)
+    if vault is not None:
+        vault.close()
+    report = service.erase_owner_vault(svc.accounts, g.owner.vault_id)
+    end_session()
+    g.pop("owner", None)
+    return render_template("portability/deleted.html", report=report.to_dict())
+
+
+@verify_bp.route("/verify", methods=["GET", "POST"])
+def verify_page():
+    digest = request.values.get("digest", "")
+    if request.method == "GET":
+        return render_template("portability/verify.html", digest=digest, result=None)
+    upload = request.files.get("bundle")
+    raw = upload.read() if upload else b""
+    result = verify.verify_bundle(raw, services().instance.public_jwks(),
+                                  expected_digest=digest or None)
+    return render_template("portability/verify.html", digest=digest, result=result)
