@@ -40,6 +40,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     svc = services_mod.build(settings)
     app.extensions["kluis"] = svc
     app.extensions["kluis_on_vault_open"] = []
+    # Connector drafts sealed to the vault's inbox are merged whenever the vault opens.
+    from vault.connectors.inbox import merge_on_open
+
+    app.extensions["kluis_on_vault_open"].append(merge_on_open)
 
     app.config.update(
         SECRET_KEY=svc.instance.subkey("flask-session-cookie"),
@@ -81,12 +85,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from vault.api.connectors import bp as connectors_api
+    from vault.api.grants import bp as grants_api
+    from vault.api.oauth import bp as oauth_api
     from vault.api.openapi import bp as openapi_bp
     from vault.api.owner import bp as owner_api
+    from vault.portability.web import register as register_portability
+    from vault.ui.connectors import bp as connectors_ui
+    from vault.ui.grants import bp as grants_ui
     from vault.ui.views import bp as ui
 
-    for blueprint in (owner_api, openapi_bp, ui):
+    for blueprint in (owner_api, openapi_bp, ui, oauth_api, grants_api, grants_ui,
+                      connectors_api, connectors_ui):
         app.register_blueprint(blueprint)
+    register_portability(app)
 
 
 def _wants_json() -> bool:

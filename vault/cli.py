@@ -140,7 +140,7 @@ def operator_invite(note: str, days: int) -> None:
 
 
 #: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = ["vault.portability.cli", "vault.grants.cli"]
 
 
 def _load_feature_commands() -> None:

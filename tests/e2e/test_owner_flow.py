@@ -45,7 +45,7 @@ def test_sign_up_log_in_add_record_and_log_out(page, live_server):
     page.click("#logout")
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto(f"{base}/dashboard")
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
 
 
 def test_bad_form_input_shows_a_plain_message_and_saves_nothing(page, live_server, make_owner):

@@ -37,7 +37,6 @@ from vault.grants.service import PICKUP_GRANT_TYPE, REQUEST_URI_PREFIX, Grants
 bp = Blueprint("oauth", __name__)
 
 TAG = ["oauth"]
-PENDING_KEY = "kluis_pending_authorize"
 
 
 def grants_service() -> Grants:
@@ -202,11 +201,8 @@ def authorize():
     """The person opened a request: bind it to their vault and show the consent screen."""
     owner = authenticate_owner()
     if owner is None or owner.via != "session":
-        # Login starts a fresh session (no fixation), so the request waits in its own cookie.
-        resp = redirect(url_for("ui.login"))
-        resp.set_cookie(PENDING_KEY, request.full_path, max_age=1800, httponly=True,
-                        samesite="Lax", secure=services().settings.https)
-        return resp
+        # After login (and the TOTP step) the person comes back here.
+        return redirect(url_for("ui.login", next=request.full_path))
     params = {k: v for k, v in request.args.items()}
     try:
         bound = grants_service().bind(owner_vault(), params)

@@ -128,9 +128,11 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
         if op.security is not None:
             entry["security"] = op.security
         params = list(op.parameters)
+        declared = {(p.get("in"), p.get("name")) for p in params}
         for name in _path_params(op.path):
-            params.append({"name": name, "in": "path", "required": True,
-                           "schema": {"type": "string"}})
+            if ("path", name) not in declared:
+                params.append({"name": name, "in": "path", "required": True,
+                               "schema": {"type": "string"}})
         if params:
             entry["parameters"] = params
         if op.request is not None:

@@ -18,8 +18,8 @@ from flask import (
     url_for,
 )
 
-from vault.accounts.web import authenticate_owner, owner_vault
-from vault.api.oauth import PENDING_KEY, grants_service
+from vault.accounts.web import owner_vault
+from vault.api.oauth import grants_service
 from vault.app import CSP as CSP_BASE
 from vault.clock import to_iso, utcnow
 from vault.grants import accesslog
@@ -155,22 +155,6 @@ def _when(iso: str | None) -> str:
     if not iso:
         return t("grants.never")
     return iso[:16].replace("T", " ")
-
-
-@bp.before_app_request
-def resume_pending_request() -> Response | None:
-    """After login, a request the person opened while logged out is shown again."""
-    if request.method != "GET" or request.endpoint != "ui.dashboard":
-        return None
-    target = request.cookies.get(PENDING_KEY, "")
-    if not target.startswith("/oauth/authorize?"):
-        return None
-    owner = authenticate_owner()
-    if owner is None or owner.via != "session":
-        return None
-    resp = redirect(target)
-    resp.delete_cookie(PENDING_KEY)
-    return resp
 
 
 def _status_label(status: str) -> str:

@@ -96,14 +96,22 @@ def _same_origin(url: str | None) -> bool:
     return bool(url) and url.startswith(request.host_url)
 
 
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after login, or None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
 def owner_page(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if authenticate_owner() is None:
             partial = authenticate_owner(allow_partial=True)
+            back = request.full_path.rstrip("?") if request.method == "GET" else None
             if partial is not None and partial.stage == "totp":
-                return redirect(url_for("ui.login_totp"))
-            return redirect(url_for("ui.login"))
+                return redirect(url_for("ui.login_totp", next=back))
+            return redirect(url_for("ui.login", next=back))
         if g.owner.via != "session":
             abort(403)
         return view(*args, **kwargs)
@@ -159,24 +167,26 @@ def signup():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html")
+        return render_template("login.html", next_url=next_url)
     accounts = services().accounts
     username = request.form.get("username", "")
     try:
         unlocked = accounts.unlock_password(username, request.form.get("password", ""),
                                             client=client_address())
     except RateLimited as exc:
-        return render_template("login.html", username=username,
+        return render_template("login.html", username=username, next_url=next_url,
                                error=t("login.rate_limited", seconds=exc.retry_after)), 429
     except InvalidCredentials:
-        return render_template("login.html", username=username, error=t("login.failed")), 401
+        return render_template("login.html", username=username, next_url=next_url,
+                               error=t("login.failed")), 401
     if unlocked.totp_enabled:
         start_session(unlocked.vault_id, unlocked.dek, stage="totp")
-        return redirect(url_for("ui.login_totp"))
+        return redirect(url_for("ui.login_totp", next=next_url))
     _log_sign_in(unlocked, "password")
     start_session(unlocked.vault_id, unlocked.dek, stage="full")
-    return redirect(url_for("ui.dashboard"))
+    return redirect(next_url or url_for("ui.dashboard"))
 
 
 def _log_sign_in(unlocked: Unlocked, method: str) -> None:
@@ -189,25 +199,27 @@ def _log_sign_in(unlocked: Unlocked, method: str) -> None:
 @bp.route("/login/totp", methods=["GET", "POST"])
 def login_totp():
     owner = authenticate_owner(allow_partial=True)
+    next_url = safe_next(request.values.get("next"))
     if owner is None:
-        return redirect(url_for("ui.login"))
+        return redirect(url_for("ui.login", next=next_url))
     if owner.stage == "full":
-        return redirect(url_for("ui.dashboard"))
+        return redirect(next_url or url_for("ui.dashboard"))
     if request.method == "GET":
-        return render_template("login_totp.html")
+        return render_template("login_totp.html", next_url=next_url)
     unlocked = Unlocked(owner.vault_id, owner.dek, True)
     try:
         services().accounts.verify_totp(unlocked, request.form.get("code", ""),
                                         client=client_address())
     except RateLimited as exc:
-        return render_template("login_totp.html",
+        return render_template("login_totp.html", next_url=next_url,
                                error=t("login.rate_limited", seconds=exc.retry_after)), 429
     except (TotpInvalid, TotpReplayed):
-        return render_template("login_totp.html", error=t("login.totp_failed")), 401
+        return render_template("login_totp.html", next_url=next_url,
+                               error=t("login.totp_failed")), 401
     _log_sign_in(unlocked, "password+totp")
     # A fresh session id once fully signed in.
     start_session(owner.vault_id, owner.dek, stage="full")
-    return redirect(url_for("ui.dashboard"))
+    return redirect(next_url or url_for("ui.dashboard"))
 
 
 @bp.post("/logout")

@@ -136,3 +136,16 @@ def test_kluis_init_is_idempotent(settings):
                          check=True, cwd=Path(__file__).resolve().parents[3])
     assert "Already initialised" in out.stdout
     assert (Path(settings.home) / "instance.key").read_bytes() == key_before
+
+
+def test_login_returns_to_a_local_next_path_but_never_to_another_site(make_owner, live_server):
+    owner = make_owner()
+    for target, expected in [("/security", "/security"), ("//evil.example/x", "/dashboard"),
+                             ("https://evil.example/", "/dashboard")]:
+        web = requests.Session()
+        page = web.get(f"{live_server.url}/login", params={"next": target}, timeout=30)
+        resp = web.post(f"{live_server.url}/login", allow_redirects=False, timeout=30, data={
+            "username": owner.username, "password": owner.password, "next": target,
+            "csrf_token": csrf(page.text)})
+        assert resp.status_code == 302
+        assert resp.headers["Location"] == expected

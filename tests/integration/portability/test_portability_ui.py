@@ -73,7 +73,7 @@ def test_the_owner_exports_archives_verifies_and_deletes_through_the_pages(make_
     assert done.status_code == 200 and 'id="erasure"' in done.text
     instance = live_server.app.extensions["kluis"].instance
     assert not instance.vault_exists(owner.vault_id)
-    assert http.get(base + "/portability/", timeout=30).url.endswith("/login")
+    assert http.get(base + "/portability/", timeout=30).url.endswith("/login?next=/portability/")
 
 
 def test_a_person_imports_an_archive_through_the_page_and_sees_progress(make_owner,

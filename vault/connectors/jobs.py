@@ -1,0 +1,318 @@
+"""The connector runner on rq, in three layers.
+
+1. Enqueue (:func:`enqueue_refresh`, :func:`schedule_next`, :func:`cancel_jobs`): pass only
+   a connection id and an attempt number; nothing personal ever reaches Redis.
+2. Worker entry (:func:`refresh_connection`): opens instance.db, decrypts the connection's
+   options and credentials, runs the connector, seals the drafts to the vault's inbox key,
+   records the outcome and schedules what comes next.
+3. Pure core (:func:`collect_drafts`, :func:`run_payload`, :func:`retry_delay`): plain
+   functions tested without Redis.
+
+Safe to run twice (rq delivers at least once): a run's drafts are sealed as one inbox
+item; merging is idempotent and identical data adds no record version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from rq import Queue, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from vault.clock import now_iso, to_iso, utcnow
+from vault.config import Settings, load_settings
+from vault.connectors import registry, service
+from vault.connectors.base import (
+    Connector,
+    Draft,
+    FetchContext,
+    NeedsAttention,
+    TimeoutSession,
+    TransientError,
+)
+from vault.connectors.inbox import RUN_KIND
+from vault.connectors.urlsafety import UnsafeUrl, check_url
+from vault.records.service import InvalidRecord, RecordTooLarge, validate_data
+from vault.storage.instance import Instance
+from vault.storage.vaults import seal_for_vault
+
+log = logging.getLogger("kluis.connectors")
+
+ENTRY = "vault.connectors.jobs.refresh_connection"
+JOB_TIMEOUT = 600
+MAX_RETRY_DELAY = 3600
+RESULT_TTL = 3600
+
+
+# -- pure core ------------------------------------------------------------------------------
+
+
+def collect_drafts(connector: Connector, context: FetchContext) -> tuple[list[Draft], int]:
+    """Run ``connector.fetch`` and return its valid drafts (canonical data) and rejections.
+
+    A draft of a type the connector did not declare, or whose data does not fit
+    its schema, is left out and counted: one odd source record must not stop
+    the rest. The last draft for the same (type, key) wins.
+    """
+    drafts: dict[tuple[str, str], Draft] = {}
+    rejected = 0
+    for draft in connector.fetch(context):
+        if draft.type not in connector.record_types:
+            rejected += 1
+            continue
+        try:
+            clean = validate_data(draft.type, draft.data)
+        except (InvalidRecord, RecordTooLarge):
+            rejected += 1
+            log.warning("connector %s produced an invalid %s draft", connector.id, draft.type)
+            continue
+        drafts[(draft.type, draft.key)] = Draft(draft.type, draft.key, clean, draft.evidence,
+                                                draft.label)
+    return list(drafts.values()), rejected
+
+
+def run_payload(connection_id: str, connector_id: str, run_id: str, fetched_at: str,
+                drafts: list[Draft]) -> dict[str, Any]:
+    """The payload sealed to the vault's inbox for one run."""
+    return {
+        "kind": RUN_KIND,
+        "v": 1,
+        "item_key": f"run:{connection_id}:{run_id}",
+        "connection_id": connection_id,
+        "connector": connector_id,
+        "fetched_at": fetched_at,
+        "drafts": [d.to_dict() for d in drafts],
+    }
+
+
+def retry_delay(attempt: int, retry_after: float | None, base: float) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential backoff, Retry-After if longer."""
+    backoff = base * (2 ** max(0, attempt - 1))
+    return float(min(MAX_RETRY_DELAY, max(backoff, retry_after or 0.0)))
+
+
+# -- enqueue (ids only) ---------------------------------------------------------------------
+
+
+def queue_for(redis, settings: Settings) -> Queue:
+    return Queue(settings.worker_queues.split(",")[0], connection=redis,
+                 serializer=JSONSerializer)
+
+
+def _fetch_job(queue: Queue, job_id: str | None) -> Job | None:
+    if not job_id:
+        return None
+    try:
+        return Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return None
+
+
+def _worker_alive(job: Job) -> bool:
+    """Whether the worker running ``job`` still lives (a SIGKILLed worker leaves it 'started')."""
+    name = job.worker_name
+    if not name:
+        return False
+    raw = job.connection.hmget(f"rq:worker:{name}", "hostname", "pid")
+    hostname, pid = (v.decode() if v else None for v in raw)
+    if hostname is None:
+        return False
+    if hostname == socket.gethostname() and pid and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    heartbeat = job.last_heartbeat
+    return heartbeat is None or (utcnow() - heartbeat).total_seconds() < 120
+
+
+def job_progress(queue: Queue, job_id: str | None) -> dict[str, Any] | None:
+    """``{"status", "done", "total"}`` of a refresh job, from its rq meta."""
+    job = _fetch_job(queue, job_id)
+    if job is None:
+        return None
+    progress = job.get_meta(refresh=True).get("progress") or {}
+    return {"status": str(job.get_status(refresh=False) or ""),
+            "done": int(progress.get("done", 0)), "total": int(progress.get("total", 0))}
+
+
+def enqueue_refresh(instance: Instance, queue: Queue, connection_id: str) -> str:
+    """Queue a refresh now, unless one is already queued or running. Returns the job id.
+
+    One job per connection: a waiting retry or scheduled run is replaced by this one.
+    """
+    connection = service.get_connection(instance, connection_id)
+    current = _fetch_job(queue, connection.job_id)
+    if current is not None:
+        status = current.get_status()
+        if status == JobStatus.QUEUED:
+            return current.id
+        if status == JobStatus.STARTED and _worker_alive(current):
+            return current.id
+        if status in (JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            current.cancel()
+    job = queue.enqueue_call(
+        ENTRY, args=(connection_id, 1), job_id=f"kluis-refresh-{connection_id}-{uuid.uuid4().hex}",
+        timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
+        description=f"refresh connection {connection_id}",
+    )
+    service.update_connection(instance, connection_id, status="queued", job_id=job.id,
+                              attempts=0, next_run_at=now_iso())
+    return job.id
+
+
+def schedule_next(instance: Instance, queue: Queue, connection_id: str, delay: float, *,
+                  attempt: int = 1, retrying: bool = False) -> str:
+    """Schedule the next run (a retry, or the regular refresh) through rq's scheduler."""
+    connection = service.get_connection(instance, connection_id)
+    previous = _fetch_job(queue, connection.scheduled_job_id)
+    current = get_current_job()
+    if previous is not None and (current is None or previous.id != current.id):
+        if previous.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.DEFERRED):
+            previous.cancel()
+    job = queue.enqueue_in(
+        timedelta(seconds=delay), ENTRY, connection_id, attempt,
+        job_id=f"kluis-refresh-{connection_id}-{uuid.uuid4().hex}", job_timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
+        description=f"refresh connection {connection_id}",
+    )
+    at = to_iso(utcnow() + timedelta(seconds=delay))
+    values: dict[str, Any] = {"scheduled_job_id": job.id, "next_run_at": at}
+    if retrying:
+        values["job_id"] = job.id
+    service.update_connection(instance, connection_id, **values)
+    return job.id
+
+
+def cancel_jobs(queue: Queue, connection) -> None:
+    """Stop a removed connection's queued and scheduled jobs (a running one finds it gone)."""
+    for job_id in {connection.job_id, connection.scheduled_job_id} - {None}:
+        job = _fetch_job(queue, job_id)
+        if job is not None and job.get_status() != JobStatus.STARTED:
+            job.cancel()
+            job.delete()
+
+
+# -- worker entry ---------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_services() -> tuple[Instance, Queue, Settings]:
+    """One instance.db handle and queue per worker process, from the environment."""
+    if "instance" not in _worker:
+        import redis as redis_lib
+
+        settings = load_settings()
+        _worker["settings"] = settings
+        _worker["instance"] = Instance(settings)
+        _worker["queue"] = queue_for(redis_lib.Redis.from_url(settings.redis_url), settings)
+    return _worker["instance"], _worker["queue"], _worker["settings"]
+
+
+def _progress_callback():
+    job = get_current_job()
+
+    def progress(done: int, total: int) -> None:
+        if job is None:
+            return
+        job.meta["progress"] = {"done": int(done), "total": int(total)}
+        job.save_meta()
+
+    return progress
+
+
+def refresh_connection(connection_id: str, attempt: int = 1) -> dict[str, Any]:
+    """rq entry point: refresh one connection. Safe to run twice (see module docstring)."""
+    instance, queue, settings = _worker_services()
+    return run_refresh(instance, queue, settings, connection_id, attempt)
+
+
+def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection_id: str,
+                attempt: int = 1) -> dict[str, Any]:
+    """Fetch, seal and record the outcome. Returns counts only (kept in Redis as the result)."""
+    try:
+        connection = service.get_connection(instance, connection_id, secrets=True)
+    except service.ConnectionNotFound:
+        return {"status": "removed"}
+    job = get_current_job()
+    try:
+        connector = registry.get(connection.connector)
+    except registry.UnknownConnector:
+        service.update_connection(instance, connection_id, status="needs_attention",
+                                  last_error="This kind of source is no longer installed.")
+        return {"status": "needs_attention"}
+    if not connector.fetches:
+        service.update_connection(instance, connection_id, status="ok")
+        return {"status": "ok", "drafts": 0}
+    service.update_connection(instance, connection_id, status="running", attempts=attempt,
+                              last_run_at=now_iso(), job_id=job.id if job else None)
+    progress = _progress_callback()
+    progress(0, 1)
+    http = TimeoutSession(timeout=(5.0, float(settings.connector_timeout_seconds)))
+    state = dict(connection.state)
+    context = FetchContext(options=connection.options, credentials=connection.credentials,
+                           http=http, progress=progress, state=state)
+    fetched_at = now_iso()
+    try:
+        base_url = connection.options.get("base_url")
+        if base_url:
+            try:
+                check_url(base_url, allow_private=settings.allow_private_urls)
+            except UnsafeUrl as exc:
+                raise NeedsAttention(str(exc)) from None
+        drafts, rejected = collect_drafts(connector, context)
+    except TransientError as exc:
+        if state != connection.state:
+            service.save_state(instance, connection_id, state)
+        if attempt < settings.connector_max_attempts:
+            delay = retry_delay(attempt, exc.retry_after, settings.connector_retry_base_seconds)
+            service.update_connection(instance, connection_id, status="retrying",
+                                      last_error=str(exc))
+            schedule_next(instance, queue, connection_id, delay, attempt=attempt + 1,
+                          retrying=True)
+            return {"status": "retrying", "attempt": attempt, "delay": delay}
+        service.update_connection(instance, connection_id, status="failed", last_error=str(exc))
+        schedule_next(instance, queue, connection_id, connection.interval_seconds)
+        return {"status": "failed", "attempt": attempt}
+    except NeedsAttention as exc:
+        if state != connection.state:
+            service.save_state(instance, connection_id, state)
+        service.update_connection(instance, connection_id, status="needs_attention",
+                                  last_error=str(exc), next_run_at=None)
+        # No retry and no regular run until the owner has fixed it and refreshes.
+        scheduled = _fetch_job(queue, connection.scheduled_job_id)
+        if scheduled is not None and (job is None or scheduled.id != job.id):
+            if scheduled.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED):
+                scheduled.cancel()
+        return {"status": "needs_attention"}
+    except Exception as exc:  # noqa: BLE001 - a connector bug must not look like a source fault
+        log.error("connector %s failed with %s", connector.id, type(exc).__name__)
+        service.update_connection(instance, connection_id, status="failed",
+                                  last_error="The connector failed unexpectedly.")
+        schedule_next(instance, queue, connection_id, connection.interval_seconds)
+        return {"status": "failed", "attempt": attempt}
+    finally:
+        http.close()
+    run_id = uuid.uuid4().hex
+    payload = run_payload(connection_id, connector.id, run_id, fetched_at, drafts)
+    seal_for_vault(instance, connection.vault_id, f"connector:{connector.id}", payload)
+    if state != connection.state:
+        service.save_state(instance, connection_id, state)
+    if job is not None:
+        total = int((job.meta.get("progress") or {}).get("total") or 1)
+        progress(total, total)
+    service.update_connection(instance, connection_id, status="ok", last_error=None,
+                              last_success_at=now_iso(), attempts=0)
+    schedule_next(instance, queue, connection_id, connection.interval_seconds)
+    return {"status": "ok", "drafts": len(drafts), "rejected": rejected}
