@@ -57,6 +57,10 @@ class Settings:
     # process crashes. Access-log events are written with this level.
     sqlite_synchronous: str = "FULL"
     secure_cookies: str = "auto"
+    # Seconds an open vault connection is kept per process after a request (0: close at once),
+    # and how many are kept at most. See ConnectionCache in vault/storage/vaults.py.
+    vault_cache_seconds: int = 60
+    vault_cache_size: int = 64
     # Connector runner: the first retry waits this long, doubling per attempt (Retry-After wins
     # when longer); after this many attempts the connection shows as failed until its next run.
     connector_retry_base_seconds: int = 30

@@ -211,18 +211,11 @@ def list_changes():
 def upload_with_facts():
     import json
 
+    from vault.api.owner import read_upload
     from vault.connectors.upload.service import add_upload
     from vault.records.service import InvalidRecord
 
-    limit = services().settings.max_upload_bytes
-    if (request.content_length or 0) > limit + 64 * 1024:
-        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise Problem(422, "validation", "No file was sent", errors={"file": ["Required."]})
-    content = upload.read(limit + 1)
-    if len(content) > limit:
-        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
+    upload = read_upload()
     try:
         facts = json.loads(request.form.get("facts") or "[]")
     except ValueError:
@@ -231,9 +224,8 @@ def upload_with_facts():
     if not isinstance(facts, list):
         raise Problem(422, "validation", "The facts must be a list",
                       errors={"facts": ["Send a JSON list of {type, data}."]})
-    name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "document.pdf"
     try:
-        document, made = add_upload(owner_vault(), content, name=name,
+        document, made = add_upload(owner_vault(), upload.content, name=upload.name,
                                     category=request.form.get("category") or None, facts=facts)
     except InvalidRecord as exc:
         raise Problem(422, "validation", "The upload is not valid", errors=exc.errors) from None

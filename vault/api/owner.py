@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
@@ -259,18 +260,9 @@ def record_versions(record_id: str):
                "required": ["file"]},
            responses={201: s.RecordSchema})
 def upload_document():
-    limit = services().settings.max_upload_bytes
-    if (request.content_length or 0) > limit + 64 * 1024:
-        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise Problem(422, "validation", "No file was sent", errors={"file": ["Required."]})
-    content = upload.read(limit + 1)
-    if len(content) > limit:
-        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
-    media_type = (upload.mimetype or "application/octet-stream").lower()
+    upload = read_upload()
     record = records.add_document(
-        owner_vault(), content, name=_safe_name(upload.filename), media_type=media_type,
+        owner_vault(), upload.content, name=upload.name, media_type=upload.media_type,
         category=request.form.get("category") or None,
         description=request.form.get("description") or None,
     )
@@ -279,7 +271,30 @@ def upload_document():
     return resp
 
 
-def _safe_name(name: str) -> str:
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    media_type: str
+    content: bytes
+
+
+def read_upload(field: str = "file") -> Upload:
+    """The uploaded file of a multipart request, bounded by KLUIS_MAX_UPLOAD_BYTES."""
+    limit = services().settings.max_upload_bytes
+    if (request.content_length or 0) > limit + 64 * 1024:
+        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        raise Problem(422, "validation", "No file was sent", errors={field: ["Required."]})
+    content = upload.read(limit + 1)
+    if len(content) > limit:
+        raise Problem(413, "too-large", "The file is too large", f"At most {limit} bytes.")
+    media_type = (upload.mimetype or "application/octet-stream").lower()
+    return Upload(safe_filename(upload.filename), media_type, content)
+
+
+def safe_filename(name: str) -> str:
+    """The last path component of a client-given file name, printable, at most 255 chars."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "document"
     return "".join(ch for ch in name if ch.isprintable())[:255]
 
@@ -297,12 +312,12 @@ def document_content(record_id: str):
     if hashlib.sha256(content).hexdigest() != record.data["sha256"]:
         raise Problem(500, "integrity", "The stored file does not match its digest")
     resp = Response(content, mimetype=media_type)
-    resp.headers["Content-Disposition"] = _attachment(record.data["name"])
+    resp.headers["Content-Disposition"] = attachment_header(record.data["name"])
     resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return resp
 
 
-def _attachment(name: str) -> str:
+def attachment_header(name: str) -> str:
     from urllib.parse import quote
 
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "")

@@ -226,7 +226,7 @@ class Connector:
         raise NotImplementedError
 
     def describe(self, lang: str | None = None) -> dict[str, Any]:
-        from vault.connectors.jsonschema import schema_to_json
+        from vault.records.jsonschema import to_json_schema
 
         return {
             "id": self.id,
@@ -236,6 +236,6 @@ class Connector:
             "credential": str(self.credential),
             "default_interval_seconds": self.default_interval,
             "fetches": self.fetches,
-            "options_schema": schema_to_json(self.options_schema()),
-            "credentials_schema": schema_to_json(self.credentials_schema()),
+            "options_schema": to_json_schema(self.options_schema()),
+            "credentials_schema": to_json_schema(self.credentials_schema()),
         }

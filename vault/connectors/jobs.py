@@ -15,6 +15,7 @@ item; merging is idempotent and identical data adds no record version.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
@@ -26,7 +27,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from vault.clock import now_iso, to_iso, utcnow
+from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings, load_settings
 from vault.connectors import registry, service
 from vault.connectors.base import (
@@ -38,10 +39,10 @@ from vault.connectors.base import (
     TransientError,
 )
 from vault.connectors.inbox import RUN_KIND
-from vault.connectors.urlsafety import UnsafeUrl, check_url
 from vault.records.service import InvalidRecord, RecordTooLarge, validate_data
 from vault.storage.instance import Instance
 from vault.storage.vaults import seal_for_vault
+from vault.urlsafety import UnsafeURL, check_url
 
 log = logging.getLogger("kluis.connectors")
 
@@ -93,9 +94,14 @@ def run_payload(connection_id: str, connector_id: str, run_id: str, fetched_at: 
 
 
 def retry_delay(attempt: int, retry_after: float | None, base: float) -> float:
-    """Seconds before attempt ``attempt + 1``: exponential backoff, Retry-After if longer."""
+    """Seconds before attempt ``attempt + 1``: exponential backoff, Retry-After if longer.
+
+    rq's scheduler stores due times in whole seconds (rounded down), so a Retry-After is
+    padded by one second to never come back early.
+    """
     backoff = base * (2 ** max(0, attempt - 1))
-    return float(min(MAX_RETRY_DELAY, max(backoff, retry_after or 0.0)))
+    honoured = math.ceil(retry_after) + 1 if retry_after else 0.0
+    return float(min(MAX_RETRY_DELAY, max(backoff, honoured)))
 
 
 # -- enqueue (ids only) ---------------------------------------------------------------------
@@ -269,7 +275,7 @@ def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection
         if base_url:
             try:
                 check_url(base_url, allow_private=settings.allow_private_urls)
-            except UnsafeUrl as exc:
+            except UnsafeURL as exc:
                 raise NeedsAttention(str(exc)) from None
         drafts, rejected = collect_drafts(connector, context)
     except TransientError as exc:
@@ -316,3 +322,25 @@ def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection
                               last_success_at=now_iso(), attempts=0)
     schedule_next(instance, queue, connection_id, connection.interval_seconds)
     return {"status": "ok", "drafts": len(drafts), "rejected": rejected}
+
+
+def restore_schedules(instance: Instance, queue: Queue) -> int:
+    """Re-schedule connections whose scheduled run is missing from Redis (e.g. after a Redis
+    restart without persistence). Run at worker start; safe to run twice: a connection whose
+    scheduled job still exists is left alone. Returns how many were re-scheduled.
+    """
+    restored = 0
+    rows = instance.conn.execute(
+        "SELECT id, scheduled_job_id, next_run_at FROM connections"
+        " WHERE status NOT IN ('needs_attention')"
+    ).fetchall()
+    now = utcnow()
+    for row in rows:
+        job = _fetch_job(queue, row["scheduled_job_id"])
+        if job is not None and job.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED,
+                                                    JobStatus.STARTED, JobStatus.DEFERRED):
+            continue
+        due = from_iso(row["next_run_at"]) if row["next_run_at"] else now
+        schedule_next(instance, queue, row["id"], max((due - now).total_seconds(), 0.0))
+        restored += 1
+    return restored

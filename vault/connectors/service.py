@@ -18,9 +18,9 @@ from vault.clock import now_iso
 from vault.connectors import registry
 from vault.connectors.base import Connector
 from vault.connectors.models import Connection
-from vault.connectors.urlsafety import UnsafeUrl, check_url
 from vault.crypto import aead
 from vault.storage.instance import Instance
+from vault.urlsafety import UnsafeURL, check_url
 
 SUBKEY = "connector-credentials"
 MAX_CONNECTIONS_PER_VAULT = 50
@@ -95,7 +95,7 @@ def validate_input(
     if base_url and "options.base_url" not in errors:
         try:
             check_url(base_url, allow_private=allow_private_urls)
-        except UnsafeUrl as exc:
+        except UnsafeURL as exc:
             errors["options.base_url"] = [str(exc)]
     if errors:
         raise InvalidConnection(errors)

@@ -18,8 +18,11 @@ def purge_expired(grants: Grants) -> dict[str, int]:
     return grants.purge_expired()
 
 
+PURGE_JOB_ID = "kluis-grants-purge"
+
+
 def purge_expired_job() -> dict[str, int]:
-    """Worker entry: build the services from the environment and purge."""
+    """Worker entry: purge, then schedule the next purge (one fixed job id, so never twice)."""
     from vault.config import load_settings
     from vault.services import build
 
@@ -27,9 +30,22 @@ def purge_expired_job() -> dict[str, int]:
     try:
         return purge_expired(Grants(services.instance, services.redis, services.settings))
     finally:
+        schedule_purge(services.queue())
         services.close()
 
 
 def enqueue_purge(queue) -> object:
     """Enqueue one purge now (the JSON serializer: no arguments at all)."""
     return queue.enqueue(PURGE_JOB, job_timeout=120, result_ttl=3600)
+
+
+def schedule_purge(queue, delay: float = PURGE_INTERVAL_SECONDS) -> object:
+    """Schedule the periodic purge through rq's scheduler under a fixed job id.
+
+    Scheduling again replaces the waiting purge instead of adding a second one, so the
+    worker can call this at every start.
+    """
+    from datetime import timedelta
+
+    return queue.enqueue_in(timedelta(seconds=delay), PURGE_JOB, job_id=PURGE_JOB_ID,
+                            job_timeout=120, result_ttl=3600)

@@ -21,10 +21,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from marshmallow import ValidationError
 
+from vault import urlsafety
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import urlsafety
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
 from vault.records.service import flatten_errors

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from vault.storage.instance import Instance
+from vault.storage.vaults import forget_cached
 
 COUNTER = "vaults_erased"
 SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -66,6 +67,7 @@ def erase_vault(instance: Instance, vault_id: str, *,
         report.slots_destroyed = tx.execute(
             "DELETE FROM key_slots WHERE vault_id = ?", (vault_id,)
         ).rowcount
+    forget_cached(vault_id)
     path = instance.vault_path(vault_id)
     for suffix in SUFFIXES:
         candidate = path.with_name(path.name + suffix)

@@ -18,19 +18,35 @@ def _converter():
 
 
 def to_json_schema(schema: type[Schema] | Schema) -> dict[str, Any]:
-    """The JSON Schema of ``schema``, with field labels kept as ``x-label``."""
+    """The JSON Schema of ``schema`` (record types, connector options and credentials).
+
+    Kluis metadata becomes extension keywords: ``label`` -> ``title`` (English)
+    and ``x-label`` (nl/en), ``choices`` -> ``x-choices``, ``help`` ->
+    ``description`` and ``x-help``, ``secret`` -> ``writeOnly`` and ``x-secret``.
+    """
     instance = schema() if isinstance(schema, type) else schema
     out = dict(_converter().schema2jsonschema(instance))
     out.setdefault("type", "object")
     out["additionalProperties"] = False
     for name, field in instance.fields.items():
-        key = field.data_key or name
-        prop = out.get("properties", {}).get(key)
-        if prop is not None and "label" in field.metadata:
-            prop["x-label"] = field.metadata["label"]
-            prop.pop("label", None)
-            if "choices" in field.metadata:
-                prop["x-choices"] = field.metadata["choices"]
-                prop.pop("choices", None)
-                prop.pop("unit", None)
+        prop = out.get("properties", {}).get(field.data_key or name)
+        if prop is None:
+            continue
+        meta = field.metadata
+        for key in ("label", "choices", "unit", "help", "secret"):
+            prop.pop(key, None)
+        if "label" in meta:
+            prop["title"] = meta["label"].get("en", name)
+            prop["x-label"] = meta["label"]
+        if "choices" in meta:
+            prop["x-choices"] = meta["choices"]
+        if "help" in meta:
+            prop["description"] = meta["help"].get("en", "")
+            prop["x-help"] = meta["help"]
+        if meta.get("secret"):
+            prop["writeOnly"] = True
+            prop["x-secret"] = True
+    extra = getattr(getattr(instance, "Meta", None), "json_schema_extra", None)
+    if extra:
+        out.update(extra)
     return out

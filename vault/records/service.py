@@ -115,16 +115,24 @@ _SELECT = (
 )
 
 
-def list_records(vault: VaultDB, types: list[str] | None = None) -> list[Record]:
-    """Current versions of every record, optionally only of ``types``, oldest first."""
+def list_records(vault: VaultDB, types: list[str] | None = None, *, limit: int | None = None,
+                 offset: int = 0, newest_first: bool = False) -> list[Record]:
+    """Current versions of records, optionally only of ``types``; oldest first by default."""
+    query, args = _SELECT, []
     if types:
-        marks = ",".join("?" for _ in types)
-        rows = vault.conn.execute(
-            f"{_SELECT} WHERE r.type IN ({marks}) ORDER BY r.created_at, r.id", list(types)
-        ).fetchall()
-    else:
-        rows = vault.conn.execute(f"{_SELECT} ORDER BY r.created_at, r.id").fetchall()
-    return [_row_to_record(row) for row in rows]
+        query += f" WHERE r.type IN ({','.join('?' for _ in types)})"
+        args.extend(types)
+    query += " ORDER BY r.updated_at DESC, r.id" if newest_first else " ORDER BY r.created_at, r.id"
+    if limit is not None:
+        query += " LIMIT ? OFFSET ?"
+        args.extend([limit, offset])
+    return [_row_to_record(row) for row in vault.conn.execute(query, args).fetchall()]
+
+
+def count_by_type(vault: VaultDB) -> dict[str, int]:
+    """How many records of each type the vault holds."""
+    rows = vault.conn.execute("SELECT type, count(*) AS n FROM records GROUP BY type").fetchall()
+    return {row["type"]: row["n"] for row in rows}
 
 
 def get_record(vault: VaultDB, record_id: str) -> Record:

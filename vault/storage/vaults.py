@@ -8,8 +8,12 @@ the instance key alone.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,13 +58,23 @@ def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
 class VaultDB:
     """An open vault file."""
 
-    def __init__(self, instance: Instance, vault_id: str, conn: db.Connection) -> None:
+    def __init__(self, instance: Instance, vault_id: str, conn: db.Connection,
+                 cache_key: tuple[str, bytes] | None = None) -> None:
         self.instance = instance
         self.id = vault_id
         self.conn = conn
+        self._cache_key = cache_key
 
     def close(self) -> None:
-        self.conn.close()
+        """Give the connection back to the per-process cache, or close it."""
+        conn, self.conn = self.conn, None  # type: ignore[assignment]
+        if conn is None:
+            return
+        if (self._cache_key is not None and not conn.in_transaction
+                and self.instance.vault_path(self.id).exists()):
+            _CACHE.put(self._cache_key, conn, self.instance.settings)
+        else:
+            conn.close()
 
     def __enter__(self) -> VaultDB:
         return self
@@ -194,11 +208,110 @@ def create_vault_file(instance: Instance, vault_id: str, dek: bytes) -> tuple[Va
 _latest: dict[str, int] = {}
 
 
+class ConnectionCache:
+    """Open vault connections kept for a short while in one process.
+
+    Opening a SQLCipher file is cheap, but closing the last connection of a WAL
+    database checkpoints and deletes the WAL, which costs about 1.5 ms: more
+    than the rest of an organisation's read. So a closed :class:`VaultDB` hands
+    its connection back here, for ``KLUIS_VAULT_CACHE_SECONDS``.
+
+    A connection is only ever handed out again to a caller that presents the
+    same data key (the cache key holds an HMAC of it), and callers get the data
+    key only by unwrapping a key slot: a revoked grant or app token still opens
+    nothing. The cost, written down in docs/threat-model.md: the memory of a web
+    worker holds the keys of recently used vaults for that long.
+    """
+
+    def __init__(self) -> None:
+        self._idle: OrderedDict[tuple[str, bytes], list[tuple[float, db.Connection]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @staticmethod
+    def key(vault_id: str, dek: bytes) -> tuple[str, bytes]:
+        return vault_id, hmac.new(dek, b"kluis-connection-cache", hashlib.sha256).digest()
+
+    def get(self, key: tuple[str, bytes], settings) -> db.Connection | None:
+        if settings.vault_cache_seconds <= 0:
+            return None
+        with self._lock:
+            self._after_fork()
+            self._expire(settings)
+            stack = self._idle.get(key)
+            if not stack:
+                return None
+            _, conn = stack.pop()
+            if not stack:
+                del self._idle[key]
+            return conn
+
+    def put(self, key: tuple[str, bytes], conn: db.Connection, settings) -> None:
+        if settings.vault_cache_seconds <= 0:
+            conn.close()
+            return
+        with self._lock:
+            self._after_fork()
+            self._idle.setdefault(key, []).append((time.monotonic(), conn))
+            self._idle.move_to_end(key)
+            while sum(len(v) for v in self._idle.values()) > settings.vault_cache_size:
+                _, stack = self._idle.popitem(last=False)
+                for _, old in stack:
+                    old.close()
+            self._expire(settings)
+
+    def forget(self, vault_id: str) -> None:
+        """Close every cached connection of ``vault_id`` (before its file is removed)."""
+        with self._lock:
+            for key in [k for k in self._idle if k[0] == vault_id]:
+                for _, conn in self._idle.pop(key):
+                    conn.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            for stack in self._idle.values():
+                for _, conn in stack:
+                    conn.close()
+            self._idle.clear()
+
+    def _expire(self, settings) -> None:
+        deadline = time.monotonic() - settings.vault_cache_seconds
+        for key in list(self._idle):
+            stack = self._idle[key]
+            keep = [(t, c) for t, c in stack if t >= deadline]
+            for t, conn in stack:
+                if t < deadline:
+                    conn.close()
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+
+    def _after_fork(self) -> None:
+        # A forked child (rq work horse) must not share its parent's SQLite handles.
+        if os.getpid() != self._pid:
+            self._idle = OrderedDict()
+            self._pid = os.getpid()
+
+
+_CACHE = ConnectionCache()
+
+
+def forget_cached(vault_id: str) -> None:
+    _CACHE.forget(vault_id)
+
+
 def open_vault(instance: Instance, vault_id: str, dek: bytes) -> VaultDB:
     """Open an existing vault with its data key, migrating it if it is behind.
 
     Raises :class:`vault.crypto.WrongKey` when ``dek`` does not open the file.
     """
+    cache_key = ConnectionCache.key(vault_id, dek)
+    conn = _CACHE.get(cache_key, instance.settings)
+    if conn is not None:
+        return VaultDB(instance, vault_id, conn, cache_key)
     path = instance.vault_path(vault_id)
     if not path.exists():
         raise FileNotFoundError(f"vault {vault_id} has no file")
@@ -207,7 +320,7 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes) -> VaultDB:
         _latest["vault"] = max(m.number for m in migrations.load("vault"))
     if migrations.current_version(conn) < _latest["vault"]:
         migrations.apply(conn, "vault")
-    return VaultDB(instance, vault_id, conn)
+    return VaultDB(instance, vault_id, conn, cache_key)
 
 
 def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:

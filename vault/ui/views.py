@@ -276,22 +276,48 @@ def recover_totp():
 # -- dashboard and records ------------------------------------------------------------------
 
 
+DASHBOARD_PER_CATEGORY = 20
+PAGE_SIZE = 50
+
+
 @bp.get("/dashboard")
 @owner_page
 def dashboard():
     lang = current_language()
-    items = records.list_records(owner_vault())
-    by_category: dict[str, list] = {key: [] for key in CATEGORIES}
-    for record in items:
-        record_type = get_type(record.type)
-        by_category[record_type.category].append(_summary(record, lang))
-    categories = [
-        {"id": key, "label": label[lang],
-         "types": [rt for rt in RECORD_TYPES.values() if rt.category == key],
-         "records": by_category[key]}
-        for key, label in CATEGORIES.items()
-    ]
+    vault = owner_vault()
+    counts = records.count_by_type(vault)
+    categories = []
+    for key, label in CATEGORIES.items():
+        types = [rt for rt in RECORD_TYPES.values() if rt.category == key]
+        type_ids = [rt.id for rt in types]
+        newest = records.list_records(vault, type_ids, limit=DASHBOARD_PER_CATEGORY,
+                                      newest_first=True)
+        categories.append({
+            "id": key, "label": label[lang], "types": types,
+            "records": [_summary(r, lang) for r in newest],
+            "total": sum(counts.get(t, 0) for t in type_ids),
+        })
     return render_template("dashboard.html", categories=categories)
+
+
+@bp.get("/records")
+@owner_page
+def record_list():
+    """All records of one category, newest first, a page at a time."""
+    lang = current_language()
+    category = request.args.get("category", "")
+    if category not in CATEGORIES:
+        abort(404)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    type_ids = [rt.id for rt in RECORD_TYPES.values() if rt.category == category]
+    vault = owner_vault()
+    items = records.list_records(vault, type_ids, limit=PAGE_SIZE + 1,
+                                 offset=(page - 1) * PAGE_SIZE, newest_first=True)
+    return render_template(
+        "record_list.html", category={"id": category, "label": CATEGORIES[category][lang]},
+        records=[_summary(r, lang) for r in items[:PAGE_SIZE]], page=page,
+        has_next=len(items) > PAGE_SIZE,
+    )
 
 
 def _summary(record, lang: str) -> dict[str, Any]:
@@ -346,15 +372,19 @@ def _form_errors(record_type, record, exc, lang: str):
                            record=record, error=t("record.invalid")), 422
 
 
+def _record_or_404(vault, record_id: str):
+    try:
+        return records.get_record(vault, record_id)
+    except RecordNotFound:
+        abort(404)
+
+
 @bp.get("/records/<record_id>")
 @owner_page
 def record_detail(record_id: str):
     lang = current_language()
     vault = owner_vault()
-    try:
-        record = records.get_record(vault, record_id)
-    except RecordNotFound:
-        abort(404)
+    record = _record_or_404(vault, record_id)
     record_type = get_type(record.type)
     history = records.versions(vault, record_id)
     rows = [(record_type.field_label(n, lang),
@@ -378,10 +408,7 @@ def record_detail(record_id: str):
 def edit_record(record_id: str):
     lang = current_language()
     vault = owner_vault()
-    try:
-        record = records.get_record(vault, record_id)
-    except RecordNotFound:
-        abort(404)
+    record = _record_or_404(vault, record_id)
     record_type = get_type(record.type)
     if request.method == "GET":
         return render_template("record_form.html", record_type=record_type, record=record,
@@ -445,7 +472,7 @@ def upload_document():
 @bp.get("/records/<record_id>/download")
 @owner_page
 def download_document(record_id: str):
-    from vault.api.owner import _attachment
+    from vault.api.owner import attachment_header
 
     vault = owner_vault()
     try:
@@ -456,7 +483,7 @@ def download_document(record_id: str):
     except RecordNotFound:
         abort(404)
     resp = Response(content, mimetype=media_type)
-    resp.headers["Content-Disposition"] = _attachment(record.data["name"])
+    resp.headers["Content-Disposition"] = attachment_header(record.data["name"])
     resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return resp
 

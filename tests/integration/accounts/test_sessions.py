@@ -149,3 +149,23 @@ def test_login_returns_to_a_local_next_path_but_never_to_another_site(make_owner
             "csrf_token": csrf(page.text)})
         assert resp.status_code == 302
         assert resp.headers["Location"] == expected
+
+
+def test_dashboard_shows_the_newest_records_per_category_and_links_to_all(make_owner,
+                                                                          live_server):
+    from vault.ui.views import DASHBOARD_PER_CATEGORY
+
+    owner = make_owner()
+    total = DASHBOARD_PER_CATEGORY + 5
+    for year in range(2000, 2000 + total):
+        assert owner.post("/api/v1/records", json={"type": "income", "data": {
+            "year": year, "source": f"Werkgever {year}", "gross_amount_cents": 100}}
+        ).status_code == 201
+    web = web_login(live_server.url, owner.username, owner.password)
+    page = web.get(f"{live_server.url}/dashboard", timeout=30).text
+    assert page.count('class="record"') == DASHBOARD_PER_CATEGORY
+    assert f"Werkgever {2000 + total - 1}" in page and "Werkgever 2000<" not in page
+    assert f"Alle {total} tonen" in page or f"Show all {total}" in page
+    listing = web.get(f"{live_server.url}/records", params={"category": "finance"},
+                      timeout=30).text
+    assert listing.count('class="record"') == total

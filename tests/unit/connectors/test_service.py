@@ -6,7 +6,7 @@ import pytest
 
 from vault.connectors import service
 from vault.connectors.jobs import retry_delay
-from vault.connectors.urlsafety import UnsafeUrl, check_url
+from vault.urlsafety import UnsafeURL, check_url
 
 BSN = "900194054"
 
@@ -67,17 +67,20 @@ def test_private_base_url_is_refused_unless_allowed(settings, make_vault):
 @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://localhost:80", "http://[::1]/",
                                  "http://192.168.1.4", "http://169.254.169.254/latest",
                                  "file:///etc/passwd", "http://user:pw@93.184.215.14/"])
-def test_unsafe_urls(url):
-    with pytest.raises(UnsafeUrl):
+def test_unsafe_source_urls_are_refused(url):
+    with pytest.raises(UnsafeURL):
         check_url(url)
 
 
-def test_public_address_and_allowed_private_pass():
-    assert check_url("https://93.184.215.14/api") == "https://93.184.215.14/api"
-    assert check_url("http://127.0.0.1:5000", allow_private=True)
+def test_public_https_address_and_allowed_private_pass():
+    assert check_url("https://93.184.215.14/api") == ["93.184.215.14"]
+    assert check_url("http://127.0.0.1:5000", allow_private=True) == ["127.0.0.1"]
+    with pytest.raises(UnsafeURL):
+        check_url("http://93.184.215.14/api")  # sources are reached over https
 
 
 def test_retry_delay_backs_off_and_honours_retry_after():
     assert [retry_delay(n, None, 30) for n in (1, 2, 3)] == [30, 60, 120]
-    assert retry_delay(1, 600, 30) == 600
+    assert retry_delay(1, 600, 30) == 601  # Retry-After, padded for whole-second scheduling
+    assert retry_delay(1, 1.5, 30) == 30
     assert retry_delay(20, None, 30) == 3600

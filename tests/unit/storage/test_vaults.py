@@ -28,7 +28,8 @@ def vault_and_key(instance):
     with instance.transaction() as tx:
         instance.add_vault(tx, vault_id, "tester", public)
     yield vault, dek
-    vault.close()
+    if vault.conn is not None:
+        vault.close()
 
 
 def test_vault_file_does_not_open_with_another_key(instance, vault_and_key):
@@ -75,3 +76,47 @@ def test_inbox_items_are_sealed_and_open_only_inside_the_vault(instance, vault_a
     assert [(source, payload) for _, source, payload in items] == [
         ("brp", {"surname": "Vermeulen-Sijbrands"})
     ]
+
+
+def test_cached_connection_is_reused_only_with_the_same_data_key(instance, vault_and_key):
+    vault, dek = vault_and_key
+    vault.close()
+    first = open_vault(instance, vault.id, dek)
+    conn = first.conn
+    first.close()
+    second = open_vault(instance, vault.id, dek)
+    assert second.conn is conn  # handed back from the cache
+    second.close()
+    with pytest.raises(WrongKey):
+        open_vault(instance, vault.id, keys.random_key())
+
+
+def test_forgotten_vault_connections_are_closed(instance, vault_and_key):
+    from vault.storage.vaults import forget_cached
+
+    vault, dek = vault_and_key
+    vault.close()
+    opened = open_vault(instance, vault.id, dek)
+    conn = opened.conn
+    opened.close()
+    forget_cached(vault.id)
+    again = open_vault(instance, vault.id, dek)
+    assert again.conn is not conn
+    again.close()
+
+
+def test_cache_can_be_turned_off(make_settings):
+    settings = make_settings("nocache", vault_cache_seconds=0)
+    inst = Instance(settings)
+    try:
+        vault_id, dek = new_vault_id(), keys.random_key()
+        vault, _ = create_vault_file(inst, vault_id, dek)
+        vault.close()
+        a = open_vault(inst, vault_id, dek)
+        conn = a.conn
+        a.close()
+        b = open_vault(inst, vault_id, dek)
+        assert b.conn is not conn
+        b.close()
+    finally:
+        inst.close()

@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from vault.connectors.base import (
     Connector,
@@ -38,14 +39,21 @@ BALANCE_PREFERENCE = ("closingBooked", "interimBooked", "interimAvailable", "exp
                       "openingBooked")
 
 
+def _ipv4(value: str) -> None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValidationError("Not an IPv4 address.") from None
+
+
 class Psd2Options(Schema):
     base_url = base_url_field()
     iban = fields.String(
         required=True, validate=validators.iban,
         metadata={"label": {"nl": "IBAN", "en": "IBAN"}},
     )
-    psu_ip_address = fields.IPv4(
-        load_default="127.0.0.1",
+    psu_ip_address = fields.String(
+        load_default="127.0.0.1", validate=_ipv4,
         metadata={"label": {"nl": "IP-adres doorgeven aan de bank",
                             "en": "IP address passed to the bank"}},
     )

@@ -3,7 +3,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from vault.grants.urlsafety import UnsafeURL, check_url, fetch
+from vault.urlsafety import UnsafeURL, check_url, fetch
 
 
 @pytest.mark.parametrize("url", [

@@ -1,6 +1,6 @@
 """Fetching URLs that someone else chose, without letting them point us inward (SSRF).
 
-Used for organisation metadata documents and ``jwks_uri`` here, and by the
+Used for organisation metadata documents and ``jwks_uri`` (grants) and by the
 connectors for their ``base_url`` checks. Plain functions, no Flask.
 
 Rules: only http(s); https unless private targets are allowed; every address

@@ -1,0 +1,60 @@
+"""Periodic work lives in rq's scheduler and survives a Redis that lost it."""
+
+from __future__ import annotations
+
+from rq.registry import ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from tests.integration.connectors.conftest import wait_for, wait_state
+from tests.integration.connectors.test_refresh import brp_connection
+from vault import services as services_mod
+from vault.connectors.jobs import restore_schedules
+from vault.grants.jobs import PURGE_JOB_ID, schedule_purge
+
+
+def _scheduled(settings) -> set[str]:
+    svc = services_mod.build(settings)
+    try:
+        registry = ScheduledJobRegistry(queue=svc.queue(), serializer=JSONSerializer)
+        return set(registry.get_job_ids())
+    finally:
+        svc.close()
+
+
+def test_worker_start_schedules_the_grant_purge_once(settings, start_worker):
+    start_worker()
+    wait_for(lambda: PURGE_JOB_ID in _scheduled(settings))
+    before = _scheduled(settings)
+    svc = services_mod.build(settings)
+    try:
+        schedule_purge(svc.queue())  # what the next worker start does: replace, never add
+    finally:
+        svc.close()
+    assert _scheduled(settings) == before
+
+
+def test_lost_connector_schedule_is_restored(settings, make_owner, start_worker, brp_standin,
+                                             redis_client):
+    owner = make_owner()
+    start_worker()
+    connection = brp_connection(owner, brp_standin)
+    wait_state(owner, connection["id"], {"ok"})
+    scheduled = wait_for(lambda: owner.get(f"/api/v1/connections/{connection['id']}").json()
+                         .get("next_run_at"))
+    assert scheduled
+    svc = services_mod.build(settings)
+    try:
+        row = svc.instance.conn.execute("SELECT scheduled_job_id FROM connections WHERE id = ?",
+                                        (connection["id"],)).fetchone()
+        job_id = row["scheduled_job_id"]
+        assert job_id in _scheduled(settings)
+        # Redis forgets everything, as after a restart without persistence.
+        redis_client.flushall()
+        assert restore_schedules(svc.instance, svc.queue()) == 1
+        assert restore_schedules(svc.instance, svc.queue()) == 0  # safe to run twice
+        new_id = svc.instance.conn.execute(
+            "SELECT scheduled_job_id FROM connections WHERE id = ?", (connection["id"],)
+        ).fetchone()["scheduled_job_id"]
+        assert new_id != job_id and new_id in _scheduled(settings)
+    finally:
+        svc.close()
