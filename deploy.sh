@@ -139,7 +139,8 @@ cmd_test() {
   ensure_python
   ensure_redis_binary
   [ -x /usr/bin/chromium ] || apt_install chromium
-  command -v pdftotext >/dev/null 2>&1 || apt_install poppler-utils
+  # The benchmark smoke run uses wrk when present (it falls back to a Python load generator).
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
   ensure_venv "test"
   say "ruff"
   "$VENV/bin/ruff" check vault tests bench

@@ -90,10 +90,18 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from vault import services as services_mod
+    from vault.connectors.jobs import restore_schedules
+    from vault.grants.jobs import schedule_purge
 
     settings = _settings()
     svc = services_mod.build(settings)
     queues = [q.strip() for q in settings.worker_queues.split(",") if q.strip()]
+    if not burst:
+        # Periodic work lives in rq's scheduler; make sure it is there after a Redis restart.
+        schedule_purge(svc.queue())
+        restored = restore_schedules(svc.instance, svc.queue())
+        if restored:
+            click.echo(f"re-scheduled {restored} connector refreshes", err=True)
     w = Worker(queues, connection=svc.redis, serializer=JSONSerializer)
     w.work(with_scheduler=True, burst=burst)
 
@@ -140,7 +148,7 @@ def operator_invite(note: str, days: int) -> None:
 
 
 #: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
-FEATURE_COMMANDS: list[str] = ["vault.portability.cli", "vault.grants.cli"]
+FEATURE_COMMANDS: list[str] = ["vault.portability.cli", "vault.grants.cli", "bench.run"]
 
 
 def _load_feature_commands() -> None:
