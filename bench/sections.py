@@ -285,7 +285,8 @@ def vault_opening(ctx, profile: Profile) -> dict:
     from vault.crypto import keys, slots
     from vault.storage.vaults import open_vault
 
-    world = World(ctx.tmp / "open-home", ctx.redis_url, procs.free_port())
+    # The connection cache off: every sample is a real SQLCipher open, at every scale.
+    world = World(ctx.tmp / "open-home", ctx.redis_url, procs.free_port(), vault_cache_seconds=0)
     instance = world.svc.instance
     made: list[tuple[str, str]] = []
     levels = []

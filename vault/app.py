@@ -64,21 +64,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
 
+    static_headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cache-Control", "no-store"),
+    ]
+    if settings.https:
+        static_headers.append(("Strict-Transport-Security", "max-age=31536000"))
+
     @app.after_request
     def security_headers(response):
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if settings.https:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.path.startswith("/api/") or request.path.startswith("/oauth/"):
-            headers.setdefault("Cache-Control", "no-store")
-        elif not request.path.startswith("/static/"):
-            headers.setdefault("Cache-Control", "no-store")
+        # Views may set their own (a consent page widens form-action, downloads sandbox).
+        present = {key.lower() for key in response.headers.keys()}
+        if request.path.startswith("/static/"):
+            present.add("cache-control")  # static assets may be cached
+        response.headers.extend([(k, v) for k, v in static_headers if k.lower() not in present])
         return response
 
     return app
