@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from vault.config import Settings
@@ -115,13 +115,7 @@ def start_redis(stack: Stack) -> str:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a subprocess (server, worker) see ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLUIS_")}
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        if isinstance(value, bool):
-            value = "1" if value else "0"
-        env[f"KLUIS_{f.name.upper()}"] = str(value)
-    return env
+    return settings.to_env()
 
 
 def kluis_command() -> list[str]:

@@ -6,7 +6,6 @@ the state it needs.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -15,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -108,13 +107,7 @@ def settings(make_settings) -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a subprocess (worker, CLI) see the same settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLUIS_")}
-    for f in fields(Settings):
-        value = getattr(settings, f.name)
-        if isinstance(value, bool):
-            value = "1" if value else "0"
-        env[f"KLUIS_{f.name.upper()}"] = str(value)
-    return env
+    return settings.to_env()
 
 
 @pytest.fixture

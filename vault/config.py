@@ -76,7 +76,8 @@ class Settings:
                 f"KLUIS_ORG_REGISTRATION must be one of {', '.join(ORG_REGISTRATION_MODES)}"
             )
         if self.argon2_time_cost < 2 or self.argon2_memory_kib < 19 * 1024:
-            raise ConfigError("Argon2id parameters below t=2, m=19 MiB are not allowed")
+            raise ConfigError("KLUIS_ARGON2_TIME_COST and KLUIS_ARGON2_MEMORY_KIB may not be below "
+                              "t=2, m=19456 KiB (19 MiB)")
         if self.sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ConfigError("KLUIS_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if self.secure_cookies not in ("auto", "always", "never"):
@@ -103,6 +104,18 @@ class Settings:
 
     def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **overrides)
+
+    def to_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """An environment (``base`` minus its ``KLUIS_*``, plus these settings) that makes a
+        subprocess (server, worker, CLI) read exactly these settings."""
+        env = {k: v for k, v in (os.environ if base is None else base).items()
+               if not k.startswith("KLUIS_")}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                value = "1" if value else "0"
+            env[f"KLUIS_{f.name.upper()}"] = str(value)
+        return env
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:
