@@ -62,3 +62,28 @@ def test_bad_form_input_shows_a_plain_message_and_saves_nothing(page, live_serve
     expect(page.locator(".flash.error")).to_contain_text("Controleer de gemarkeerde velden")
     expect(page.locator("label.invalid")).to_contain_text("BSN")
     assert owner.get("/api/v1/records").json()["records"] == []
+
+
+def test_upload_a_salary_statement_and_attach_the_income_it_proves(page, live_server,
+                                                                    make_owner, tmp_path):
+    owner = make_owner()
+    page.goto(f"{live_server.url}/login")
+    page.fill("#username", owner.username)
+    page.fill("#password", owner.password)
+    page.click("#login-submit")
+    statement = tmp_path / "jaaropgave-2025.pdf"
+    statement.write_bytes(b"%PDF-1.4\n% jaaropgave 2025\n")
+    page.goto(f"{live_server.url}/documents/upload")
+    page.set_input_files("#file", str(statement))
+    page.click("#upload-submit")
+    expect(page.locator("h1")).to_have_text("Document")
+    page.click("a.cite:has-text('Inkomen')")
+    expect(page.locator("#field-document_sha256 option:checked")).to_have_text(
+        "jaaropgave-2025.pdf")
+    page.fill("#field-year", "2025")
+    page.fill("#field-source", "Gemeente Utrecht")
+    page.fill("#field-gross_amount_cents", "48.000")
+    page.click("#record-save")
+    expect(page.locator(".card dl.fields").first).to_contain_text("jaaropgave-2025.pdf")
+    income = owner.get("/api/v1/records", params={"type": "income"}).json()["records"][0]
+    assert income["provenance"]["evidence"]["document_sha256"] == income["data"]["document_sha256"]

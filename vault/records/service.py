@@ -197,10 +197,11 @@ def create_record(
     """Validate and store a new record (version 1)."""
     clean = validate_data(type_id, data)
     at = now_iso()
-    provenance = provenance or Provenance("manual", at)
+    provenance = provenance or _manual(clean, at)
     record_id = new_record_id()
 
     def write(tx) -> None:
+        _check_citation(tx, clean)
         tx.execute(
             "INSERT INTO records (id, type, created_at, updated_at, current_version, source_key)"
             " VALUES (?, ?, ?, ?, 1, ?)",
@@ -239,9 +240,10 @@ def update_record(
     if data_digest(current.type, clean) == data_digest(current.type, current.data):
         return current, False
     at = now_iso()
-    provenance = provenance or Provenance("manual", at)
+    provenance = provenance or _manual(clean, at)
 
     def write(tx) -> None:
+        _check_citation(tx, clean)
         row = tx.execute(
             "SELECT current_version FROM records WHERE id = ?", (record_id,)
         ).fetchone()
@@ -265,6 +267,19 @@ def update_record(
         with vault.transaction() as tx:
             write(tx)
     return get_record(vault, record_id), True
+
+
+def _manual(data: dict, at: str) -> Provenance:
+    """Provenance of an owner's own entry; a cited document is its evidence."""
+    evidence = {"document_sha256": data["document_sha256"]} if "document_sha256" in data else {}
+    return Provenance("manual", at, evidence)
+
+
+def _check_citation(tx, data: dict) -> None:
+    """A record may only cite a document that is in the vault."""
+    digest = data.get("document_sha256")
+    if digest and not tx.execute("SELECT 1 FROM documents WHERE sha256 = ?", (digest,)).fetchone():
+        raise InvalidRecord({"data.document_sha256": ["No uploaded document has this digest."]})
 
 
 def delete_record(vault: VaultDB, record_id: str, *, actor: str = "owner") -> None:
@@ -302,8 +317,12 @@ def add_document(
     description: str | None = None,
     provenance: Provenance | None = None,
     actor: str = "owner",
+    conn=None,
 ) -> Record:
-    """Store an uploaded file inside the vault and create its document record."""
+    """Store an uploaded file inside the vault and create its document record.
+
+    With ``conn`` it joins the caller's transaction (a document and the facts citing it).
+    """
     digest = hashlib.sha256(content).hexdigest()
     at = now_iso()
     provenance = provenance or Provenance("upload", at, {"sha256": digest})
@@ -318,16 +337,20 @@ def add_document(
     if description:
         data["description"] = description
     clean = validate_data("document", data)
-    with vault.transaction() as tx:
+
+    def write(tx) -> Record:
         tx.execute(
             "INSERT OR IGNORE INTO documents (sha256, media_type, size, content, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (digest, media_type, len(content), content, at),
         )
-        record = create_record(
-            vault, "document", clean, provenance=provenance, actor=actor, conn=tx
-        )
-    return record
+        return create_record(vault, "document", clean, provenance=provenance, actor=actor,
+                             conn=tx)
+
+    if conn is not None:
+        return write(conn)
+    with vault.transaction() as tx:
+        return write(tx)
 
 
 def document_content(vault: VaultDB, sha256: str) -> tuple[bytes, str]:

@@ -100,6 +100,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "document.too_large": {"nl": "Het bestand is te groot (maximaal {mb} MB).",
                            "en": "The file is too large (at most {mb} MB)."},
     "document.missing": {"nl": "Kies een bestand.", "en": "Choose a file."},
+    "document.cite_intro": {
+        "nl": "Gegevens uit dit document toevoegen, met het document als bewijs:",
+        "en": "Add facts from this document, with the document as evidence:",
+    },
     "tokens.title": {"nl": "App-tokens", "en": "App tokens"},
     "tokens.intro": {
         "nl": "Met een app-token kunnen je eigen scripts je kluis gebruiken. Elk token opent je "

@@ -350,8 +350,11 @@ def new_record(type_id: str):
     record_type = get_type(type_id)
     lang = current_language()
     if request.method == "GET":
+        cited = {"document_sha256": request.args["document"]} if request.args.get(
+            "document") else None
         return render_template("record_form.html", record_type=record_type,
-                               fields=forms.build_form(record_type, None, lang), record=None)
+                               fields=forms.build_form(record_type, cited, lang), record=None,
+                               documents=_documents(owner_vault()))
     try:
         data = forms.parse_form(record_type, request.form)
         record = records.create_record(owner_vault(), type_id, data)
@@ -369,7 +372,14 @@ def _form_errors(record_type, record, exc, lang: str):
         errors = {name: t("record.invalid") for name in exc.errors}
     fields = forms.build_form(record_type, None, lang, errors, raw=request.form.to_dict())
     return render_template("record_form.html", record_type=record_type, fields=fields,
-                           record=record, error=t("record.invalid")), 422
+                           record=record, error=t("record.invalid"),
+                           documents=_documents(owner_vault())), 422
+
+
+def _documents(vault) -> list[tuple[str, str]]:
+    """(sha256, file name) of the vault's documents, for "supporting document" choices."""
+    return [(d.data["sha256"], d.data["name"])
+            for d in records.list_records(vault, ["document"], newest_first=True)]
 
 
 def _record_or_404(vault, record_id: str):
@@ -387,19 +397,24 @@ def record_detail(record_id: str):
     record = _record_or_404(vault, record_id)
     record_type = get_type(record.type)
     history = records.versions(vault, record_id)
-    rows = [(record_type.field_label(n, lang),
-             forms.display_value(record_type, n, record.data.get(n), lang))
-            for n in record_type.field_names() if record.data.get(n) not in (None, "")]
+    names = dict(_documents(vault))
+
+    def rows_of(data: dict) -> list[tuple[str, str]]:
+        return [(record_type.field_label(n, lang),
+                 names.get(data[n], data[n]) if n == "document_sha256"
+                 else forms.display_value(record_type, n, data[n], lang))
+                for n in record_type.field_names() if data.get(n) not in (None, "")]
+
+    rows = rows_of(record.data)
     versions = [
         {"version": v.version, "created_at": v.created_at,
          "source": _source_label(v.provenance.source), "evidence": v.provenance.evidence,
-         "rows": [(record_type.field_label(n, lang),
-                   forms.display_value(record_type, n, v.data.get(n), lang))
-                  for n in record_type.field_names() if v.data.get(n) not in (None, "")]}
+         "rows": rows_of(v.data)}
         for v in history
     ]
+    citing = [rt for rt in RECORD_TYPES.values() if "document_sha256" in rt.fields()]
     return render_template("record_detail.html", record=record, record_type=record_type,
-                           rows=rows, versions=versions,
+                           rows=rows, versions=versions, citing_types=citing,
                            source=_source_label(record.provenance.source))
 
 
@@ -412,7 +427,8 @@ def edit_record(record_id: str):
     record_type = get_type(record.type)
     if request.method == "GET":
         return render_template("record_form.html", record_type=record_type, record=record,
-                               fields=forms.build_form(record_type, record.data, lang))
+                               fields=forms.build_form(record_type, record.data, lang),
+                               documents=_documents(vault))
     try:
         data = forms.parse_form(record_type, request.form)
         if record.type == "document":

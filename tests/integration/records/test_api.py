@@ -129,3 +129,23 @@ def test_openapi_document_lists_owner_endpoints_and_is_valid(live_server):
     assert "post" in doc["paths"]["/api/v1/records"]
     schema = doc["paths"]["/api/v1/accounts"]["post"]["requestBody"]["content"]
     assert "application/json" in schema
+
+
+def test_a_record_cannot_cite_a_document_that_is_not_in_the_vault(make_owner):
+    owner = make_owner()
+    resp = owner.post("/api/v1/records", json={"type": "income", "data": {
+        **INCOME, "document_sha256": "ab" * 32}})
+    assert resp.status_code == 422
+    assert "data.document_sha256" in resp.json()["errors"]
+    assert owner.get("/api/v1/records").json()["records"] == []
+
+
+def test_citing_a_document_makes_it_the_evidence_of_the_version(make_owner):
+    owner = make_owner()
+    doc = owner.post("/api/v1/documents",
+                     files={"file": ("loonstrook.pdf", b"%PDF-1.4 payslip", "application/pdf")}
+                     ).json()
+    record = owner.post("/api/v1/records", json={"type": "income", "data": {
+        **INCOME, "document_sha256": doc["data"]["sha256"]}}).json()
+    assert record["provenance"]["source"] == "manual"
+    assert record["provenance"]["evidence"] == {"document_sha256": doc["data"]["sha256"]}

@@ -7,7 +7,7 @@ from typing import Any
 
 from vault.clock import now_iso
 from vault.records.models import Provenance, Record
-from vault.records.service import InvalidRecord, create_record, validate_data
+from vault.records.service import InvalidRecord, add_document, create_record, validate_data
 from vault.storage.vaults import VaultDB
 
 MAX_FACTS = 20
@@ -49,21 +49,12 @@ def add_upload(
         except InvalidRecord as exc:
             raise InvalidRecord({f"facts.{i}.{k}": v for k, v in exc.errors.items()}) from None
     at = now_iso()
-    doc_data: dict[str, Any] = {"name": name, "media_type": media_type, "size": len(content),
-                                "sha256": digest}
-    if category:
-        doc_data["category"] = category
-    doc_data = validate_data("document", doc_data)
     made = []
     # One transaction: the file, its document record and every fact, or nothing.
     with vault.transaction() as tx:
-        tx.execute(
-            "INSERT OR IGNORE INTO documents (sha256, media_type, size, content, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (digest, media_type, len(content), content, at),
-        )
-        document = create_record(vault, "document", doc_data, conn=tx,
-                                 provenance=Provenance("upload", at, {"sha256": digest}))
+        document = add_document(vault, content, name=name, media_type=media_type,
+                                category=category, conn=tx,
+                                provenance=Provenance("upload", at, {"sha256": digest}))
         for kind, data in checked:
             made.append(create_record(
                 vault, kind, data, conn=tx,
