@@ -56,6 +56,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "signup.recovery_ack": {"nl": "Ik heb mijn herstelcode bewaard",
                             "en": "I have stored my recovery code"},
+    "recovery.print": {"nl": "Herstelcode printen", "en": "Print the recovery code"},
     "login.title": {"nl": "Inloggen", "en": "Log in"},
     "login.failed": {"nl": "Gebruikersnaam of wachtwoord klopt niet.",
                      "en": "Username or password is wrong."},
