@@ -6,6 +6,7 @@
 #   ./deploy.sh stop     stop what ./deploy.sh started (by pid file)
 #   ./deploy.sh status   show what runs
 #   ./deploy.sh test     install test dependencies (redis-server, chromium) and run every test
+#   ./deploy.sh bench    install what the benchmarks need (wrk, test extras) and run them
 #
 # Safe to run twice: nothing is re-initialised, running processes are left alone.
 set -euo pipefail
@@ -153,10 +154,20 @@ cmd_test() {
   return "$rc"
 }
 
+cmd_bench() {
+  ensure_python
+  ensure_redis_binary
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
+  # The connector section serves the BRP stand-in from tests/standins (test extras).
+  ensure_venv "test"
+  "$VENV/bin/python" -m bench "$@"
+}
+
 case "${1:-start}" in
   start) cmd_start ;;
+  bench) shift; cmd_bench "$@" ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
-  *) die "usage: ./deploy.sh [start|stop|status|test [pytest args]]" ;;
+  *) die "usage: ./deploy.sh [start|stop|status|test [pytest args]|bench [--smoke]]" ;;
 esac
