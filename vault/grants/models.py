@@ -20,7 +20,7 @@ from vault.clock import from_iso, to_iso
 
 PURPOSES: dict[str, dict[str, str]] = {
     "rental-eligibility": {
-        "nl": "beoordelen of u in aanmerking komt voor een huurwoning",
+        "nl": "beoordelen of je in aanmerking komt voor een huurwoning",
         "en": "assessing eligibility for a rental home",
     },
     "mortgage-application": {
@@ -44,7 +44,7 @@ PURPOSES: dict[str, dict[str, str]] = {
         "en": "assessing an application for a benefit or allowance",
     },
     "identity-verification": {
-        "nl": "uw identiteit vaststellen",
+        "nl": "je identiteit vaststellen",
         "en": "verifying your identity",
     },
     "insurance-application": {

@@ -833,6 +833,7 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
     """A request in plain terms for the consent screen and the owner API: who asks what, why,
     for how long, and the current values the owner is about to share."""
     from vault.grants.models import purpose_label
+    from vault.records.display import format_value
 
     current = {t: list_records(vault, [t]) for t in request.requested.fields}
     records = []
@@ -847,6 +848,8 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
                 "name": name,
                 "label": record_type.field_label(name, lang),
                 "values": [r.data[name] for r in items if name in r.data],
+                "shown": [format_value(record_type.fields()[name], r.data[name], lang)
+                          for r in items if name in r.data],
             } for name in names],
         })
     requested = request.requested

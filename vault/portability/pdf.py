@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 import segno
 from fpdf import FPDF
-from marshmallow import fields as mfields
 
 from vault.records.catalogue import CATEGORIES, RECORD_TYPES, RecordType, get_type
+from vault.records.display import field_label, format_value
 
 FONT = "Lato"
 ATTACHMENT = "kluis-bundle.json"
@@ -87,55 +87,13 @@ def font_files() -> dict[str, str]:
 # -- values -------------------------------------------------------------------------------------
 
 
-def format_cents(cents: int, lang: str) -> str:
-    sign = "-" if cents < 0 else ""
-    euros, rest = divmod(abs(int(cents)), 100)
-    grouped = f"{euros:,}"
-    if lang == "nl":
-        return f"€ {sign}{grouped.replace(',', '.')},{rest:02d}"
-    return f"€{sign}{grouped}.{rest:02d}"
-
-
-def format_value(field: mfields.Field, value: Any, lang: str) -> str:
-    """One field value as a person reads it: euros, choice labels, nested lists."""
-    if value is None:
-        return ""
-    meta = field.metadata
-    if meta.get("unit") == "cents" and isinstance(value, int):
-        return format_cents(value, lang)
-    if "choices" in meta and isinstance(value, str):
-        choice = meta["choices"].get(value)
-        if choice:
-            return f"{choice.get(lang) or choice['en']} ({value})"
-        return value
-    if isinstance(field, mfields.List) and isinstance(value, list):
-        inner = field.inner
-        if isinstance(inner, mfields.Nested) and isinstance(inner.schema, object):
-            nested = inner.schema
-            lines = []
-            for item in value:
-                parts = []
-                for name, sub in nested.fields.items():
-                    if isinstance(item, dict) and item.get(name) is not None:
-                        parts.append(f"{field_label(sub, name, lang)}: "
-                                     f"{format_value(sub, item[name], lang)}")
-                lines.append("; ".join(parts))
-            return "\n".join(lines)
-        return "\n".join(str(v) for v in value)
-    return str(value)
-
-
-def field_label(field: mfields.Field, name: str, lang: str) -> str:
-    labels = field.metadata.get("label", {})
-    return labels.get(lang) or labels.get("en") or name
-
-
 def record_rows(record_type: RecordType, data: dict, lang: str) -> list[tuple[str, str]]:
     """``(label, value)`` for every field the record holds, in schema order."""
     rows = []
     for name, field in record_type.fields().items():
         if name in data and data[name] is not None:
-            rows.append((field_label(field, name, lang), format_value(field, data[name], lang)))
+            rows.append((field_label(field, name, lang),
+                         format_value(field, data[name], lang, with_code=True)))
     for name in data:
         if name not in record_type.fields():  # an older schema's field: still shown
             rows.append((name, str(data[name])))

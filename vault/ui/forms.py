@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from vault.records.catalogue import RecordType, field_kind
+from vault.records.display import euro, format_value
 
 
 @dataclass
@@ -47,34 +48,13 @@ def euro_to_cents(text: str) -> int:
 
 
 def cents_to_euro(cents: int | None, lang: str) -> str:
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    whole, frac = divmod(cents, 100)
-    if lang == "nl":
-        return f"{sign}{whole:,}".replace(",", ".") + f",{frac:02d}"
-    return f"{sign}{whole:,}.{frac:02d}"
+    """An amount as typed back into a form (no euro sign)."""
+    return euro(cents, lang)
 
 
 def display_value(record_type: RecordType, name: str, value: Any, lang: str) -> str:
     """A field value as a person reads it (euro amounts, choice labels, WOZ lines)."""
-    if value is None or value == "":
-        return ""
-    field = record_type.fields()[name]
-    kind = field_kind(field)
-    if kind == "cents":
-        return "€ " + cents_to_euro(int(value), lang)
-    if kind == "choice":
-        choice = field.metadata["choices"].get(value, {})
-        return choice.get(lang) or str(value)
-    if kind == "list":
-        parts = []
-        for item in value:
-            parts.append(f"{item.get('reference_date')}: € "
-                         f"{cents_to_euro(item.get('value_cents'), lang)}")
-        return "; ".join(parts)
-    return str(value)
+    return format_value(record_type.fields()[name], value, lang)
 
 
 def build_form(record_type: RecordType, data: dict | None, lang: str,

@@ -66,9 +66,3 @@ def test_the_qr_code_holds_the_verification_url_with_the_digest(make_vault):
     reader = PdfReader(io.BytesIO(data))
     assert any(page.images for page in reader.pages)
     assert "No records chosen." in _pdf_text(data)
-
-
-def test_euro_amounts_are_formatted_per_language():
-    assert pdf.format_cents(123456, "nl") == "€ 1.234,56"
-    assert pdf.format_cents(123456, "en") == "€1,234.56"
-    assert pdf.format_cents(-5, "nl") == "€ -0,05"
