@@ -56,4 +56,4 @@ def test_add_brp_watch_progress_and_see_person_and_household(page, live_server, 
     summaries = page.locator(".change .summary")
     expect(summaries).to_have_count(2)
     expect(summaries.first).to_have_text("Niets veranderd.")  # the second refresh
-    expect(summaries.last).to_contain_text("5 gegevens bijgewerkt: person, address")
+    expect(summaries.last).to_contain_text("5 gegevens bijgewerkt: Persoon, Adres, Huisgenoot")

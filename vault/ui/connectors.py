@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -10,11 +11,11 @@ from vault.accounts.web import owner_vault, services
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
 from vault.ui import views
-from vault.ui.i18n import MESSAGES, current_language, t
+from vault.ui.i18n import current_language, register, t
 
 bp = Blueprint("connectors_ui", __name__)
 
-MESSAGES.update({
+register({
     "nav.connections": {"nl": "Bronnen", "en": "Sources"},
     "nav.changes": {"nl": "Wat is er veranderd", "en": "What changed"},
     "conn.title": {"nl": "Bronnen die je gegevens bijhouden",
@@ -169,5 +170,20 @@ def remove(connection_id: str):
 @views.owner_page
 def changes():
     vault = owner_vault()  # merges the inbox first
+    lang = current_language()
     entries = inbox.changes(vault)
+    for entry in entries:
+        for change in entry["changes"]:
+            change["label"] = change_label(change, lang)
     return render_template("connectors/changes.html", entries=entries)
+
+
+def change_label(change: dict[str, Any], lang: str) -> str:
+    """The record type's label in ``lang``, with a year the connector named ("WOZ value 2025")."""
+    from vault.records.catalogue import RECORD_TYPES
+
+    record_type = RECORD_TYPES.get(change.get("type", ""))
+    if record_type is None:
+        return change.get("label") or change.get("type", "")
+    year = re.search(r"\b(1[89]|2[0-9])\d{2}$", change.get("label") or "")
+    return record_type.label(lang) + (f" {year.group(0)}" if year else "")
