@@ -73,6 +73,8 @@ def test_request_link_consent_approve_then_one_click_revoke(page, live_server, m
     page.goto(f"{base}/grants")
     row = page.locator(f'#active-grants tr[data-grant="{token["grant_id"]}"]')
     expect(row).to_contain_text("Woonstichting De Kern")
+    expect(row).to_contain_text("Inkomen (Jaar, Bruto bedrag)")  # labels, not field ids
+    expect(row).to_contain_text("Persoon (Geslachtsnaam)")  # the BSN was unticked
     expect(row.locator("td").nth(5)).to_have_text("1")
     expect(page.locator("#revoke-note")).to_contain_text("niet terughalen")
     row.locator("button.revoke").click()

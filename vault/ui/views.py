@@ -66,6 +66,24 @@ def template_globals() -> dict[str, Any]:
     }
 
 
+@bp.app_template_filter("type_label")
+def type_label_filter(type_id: str) -> str:
+    """A record type id as the owner reads it ("income" -> "Inkomen")."""
+    record_type = RECORD_TYPES.get(type_id)
+    return record_type.label(current_language()) if record_type else type_id
+
+
+@bp.app_template_filter("field_labels")
+def field_labels_filter(names, type_id: str) -> str:
+    """Field names of a type as labels, comma-separated ("Jaar, Bruto bedrag")."""
+    record_type = RECORD_TYPES.get(type_id)
+    if record_type is None:
+        return ", ".join(names)
+    known = record_type.fields()
+    lang = current_language()
+    return ", ".join(record_type.field_label(n, lang) if n in known else n for n in names)
+
+
 #: Feature blueprints add ``(endpoint, message key)`` pairs to show in the navigation.
 NAV_LINKS: list[tuple[str, str]] = [
     ("ui.dashboard", "nav.dashboard"),
