@@ -190,9 +190,13 @@ def new_grant():
                  for rt in RECORD_TYPES.values()]
     purposes = [(code, purpose_label(code, lang)) for code in PURPOSES]
     form = request.form
+    # Organisations this vault has dealt with before, to pick instead of typing a client id.
+    known = {gr.client_id: gr.organisation.get("name") or gr.client_id
+             for gr in grants_service().list_grants(owner_vault())}
+    known_organisations = sorted(known.items(), key=lambda item: item[1].lower())
     if request.method == "GET":
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
-                               form={})
+                               form={}, known_organisations=known_organisations)
     records = []
     for type_id, _label, _fields in catalogue:
         chosen = form.getlist(f"field:{type_id}")
@@ -209,7 +213,8 @@ def new_grant():
     except GrantError as exc:
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
-                               form=form, error=f"{exc} {errors}".strip()), exc.status
+                               form=form, known_organisations=known_organisations,
+                               error=f"{exc} {errors}".strip()), exc.status
     from vault.api.oauth import issuer
 
     return render_template("grants/pickup.html", grant=decision.grant,

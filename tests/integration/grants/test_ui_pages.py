@@ -50,6 +50,9 @@ def test_owner_creates_a_grant_sees_it_and_revokes_all_after_confirming(
     http.post(f"{base}/grants/revoke-all", data={"csrf_token": CSRF.search(confirm).group(1)},
               timeout=30)
     assert "no-active" in http.get(f"{base}/grants", timeout=30).text
+    # The next owner grant offers the organisation it dealt with before.
+    again = http.get(f"{base}/grants/new", timeout=30).text
+    assert f'<option value="{org.client_id}">Woonstichting De Kern</option>' in again
     resp = requests.get(f"{base}/api/v1/grant/records", timeout=30,
                         headers={"Authorization": f"Bearer {token['access_token']}"})
     assert resp.status_code == 401
