@@ -7,12 +7,10 @@ the state it needs.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,28 +20,13 @@ import redis as redis_lib
 import requests
 from werkzeug.serving import make_server
 
+from bench.procs import free_port, wait_for_port
 from vault.app import create_app
 from vault.config import Settings
 from vault.storage.instance import init_home
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = (ROOT.parent / "shared" / "fixtures") if (ROOT.parent / "shared").exists() else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 @pytest.fixture(scope="session")
