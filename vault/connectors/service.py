@@ -12,13 +12,14 @@ import json
 import os
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from vault.clock import now_iso
 from vault.connectors import registry
 from vault.connectors.base import Connector
 from vault.connectors.models import Connection
 from vault.crypto import aead
+from vault.records.service import flatten_errors
 from vault.storage.instance import Instance
 from vault.urlsafety import UnsafeURL, check_url
 
@@ -64,10 +65,16 @@ def _open(instance: Instance, connection_id: str, part: str, blob: bytes | None)
     return json.loads(raw)
 
 
-def _flatten(messages: Any, prefix: str) -> dict[str, list[str]]:
-    from vault.records.service import flatten_errors
-
-    return flatten_errors(messages, prefix)
+def _load(schema: type[Schema], value: Any, name: str, errors: dict[str, list[str]]) -> dict:
+    """``value`` loaded through ``schema``; problems go into ``errors`` under ``name.<path>``."""
+    if not isinstance(value, dict):
+        errors[name] = [f"{name.capitalize()} must be an object."]
+        return {}
+    try:
+        return schema().load(value)
+    except ValidationError as exc:
+        errors.update(flatten_errors(exc.messages, name))
+        return {}
 
 
 def validate_input(
@@ -75,22 +82,8 @@ def validate_input(
 ) -> tuple[dict, dict]:
     """Load options and credentials through the connector's schemas; check ``base_url``."""
     errors: dict[str, list[str]] = {}
-    clean_options: dict = {}
-    clean_credentials: dict = {}
-    if not isinstance(options, dict):
-        errors["options"] = ["Options must be an object."]
-    else:
-        try:
-            clean_options = connector.options_schema().load(options)
-        except ValidationError as exc:
-            errors.update(_flatten(exc.messages, "options"))
-    if not isinstance(credentials, dict):
-        errors["credentials"] = ["Credentials must be an object."]
-    else:
-        try:
-            clean_credentials = connector.credentials_schema().load(credentials)
-        except ValidationError as exc:
-            errors.update(_flatten(exc.messages, "credentials"))
+    clean_options = _load(connector.options_schema, options, "options", errors)
+    clean_credentials = _load(connector.credentials_schema, credentials, "credentials", errors)
     base_url = clean_options.get("base_url")
     if base_url and "options.base_url" not in errors:
         try:
