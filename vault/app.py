@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from vault import services as services_mod
@@ -20,6 +21,16 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus building a signer for requests without the
+    cookie (organisations and API clients never send one)."""
+
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -36,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings = load_settings(**(given or {}))
 
     app = Flask(__name__, template_folder="ui/templates", static_folder="ui/static")
+    app.session_interface = CookieSessions()
     logging.basicConfig(level=settings.log_level)
     svc = services_mod.build(settings)
     app.extensions["kluis"] = svc

@@ -50,7 +50,9 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     max_record_bytes: int = 64 * 1024
-    web_workers: int = 2
+    # Sync workers wait on the durable commit of every read's access event, so twice as many
+    # processes as cores keep the cores busy (gunicorn's own advice is 2-4 per core).
+    web_workers: int = field(default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)))
     worker_queues: str = "kluis"
     log_level: str = "INFO"
     # SQLite synchronous level for vault writes: FULL survives power loss; NORMAL (WAL) survives

@@ -7,6 +7,7 @@ a TOTP reset re-wraps the data key in new slots; no record is re-encrypted.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import Argon2Params
-from vault.storage import db
+from vault.storage import db, journal
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 APP_TOKEN_PREFIX = "kluis_at_"  # noqa: S105 - a public prefix, not a secret
+
+log = logging.getLogger("kluis.accounts")
 
 
 @dataclass
@@ -196,7 +199,14 @@ class Accounts:
         return unlocked
 
     def open(self, vault_id: str, dek: bytes) -> VaultDB:
-        return open_vault(self.instance, vault_id, dek)
+        """The owner's vault, with pending access events merged into its log first."""
+        vault = open_vault(self.instance, vault_id, dek)
+        try:
+            journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings)
+        except db.DatabaseError as exc:
+            # The owner must still get in; the events stay in the journal for the next open.
+            log.error("merging the access journal of a vault failed (%s)", type(exc).__name__)
+        return vault
 
     def unlock_token(self, token: str, *, kind: str | None = None) -> tuple[slots.KeySlot, bytes]:
         """Find the slot for a bearer token by its SHA-256 and unwrap the data key."""

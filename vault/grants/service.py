@@ -9,19 +9,25 @@ and hands out the token once, then deletes the row. The instance never stores a
 usable token.
 
 Redemption: slot lookup by token hash -> unwrap the data key -> open the vault
--> check the grant's conditions -> write the access event durably -> return only
-the granted fields. Revocation deletes the slot first.
+-> check the grant's conditions -> write the access event durably (to the vault's
+access journal, merged into its log later) -> return only the granted fields.
+Later reads of the same token reuse what the first one found (see
+:mod:`vault.grants.redemption`). Revocation deletes the slot first, then marks
+the grant revoked in the vault.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -49,11 +55,15 @@ from vault.grants.models import (
     verify_all,
 )
 from vault.grants.organisations import OAuthError, Organisations
+from vault.grants.redemption import HANDLES, GrantHandle, RecordsView
 from vault.grants.schemas import InvalidDetails, parse_authorization_details
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.service import list_records
+from vault.storage import db, journal
 from vault.storage.instance import Instance
-from vault.storage.vaults import VaultDB, open_vault
+from vault.storage.vaults import ConnectionCache, EventDetail, VaultDB, open_vault
+
+log = logging.getLogger("kluis.grants")
 
 ACCESS_TOKEN_PREFIX = "kluis_gt_"  # noqa: S105 - a prefix, not a secret
 CODE_PREFIX = "kluis_ac_"
@@ -585,7 +595,8 @@ class Grants:
 
     # -- opening a vault with a grant token -------------------------------------------------
 
-    def _open(self, token: str) -> tuple[slots.KeySlot, VaultDB]:
+    def _unwrap(self, token: str) -> tuple[slots.KeySlot, bytes]:
+        """The token's grant slot and the vault's data key it wraps."""
         slot = self.instance.slot_by_token_hash(keys.token_hash(token or ""))
         if slot is None or slot.kind != slots.GRANT or not slot.grant_id:
             raise InvalidToken("the access token is not valid (revoked, expired or unknown)")
@@ -594,14 +605,65 @@ class Grants:
                 self.instance.delete_slot(tx, slot.id)
             raise InvalidToken("the grant expired")
         try:
-            dek = slots.unwrap(slot, token)
+            return slot, slots.unwrap(slot, token)
         except CryptoError:
             raise InvalidToken("the access token is not valid") from None
+
+    def _open(self, token: str) -> tuple[slots.KeySlot, VaultDB]:
+        slot, dek = self._unwrap(token)
         return slot, open_vault(self.instance, slot.vault_id, dek)
 
     def _grant_row(self, conn, grant_id: str) -> Grant | None:
         row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
         return _grant(row) if row else None
+
+    def _authorise(self, token: str) -> tuple[GrantHandle, VaultDB, bool]:
+        """The token's grant handle and its vault, open; True when the vault is new to this
+        process or instance.db changed since (then the connector inbox is worth a look).
+
+        Raises :class:`InvalidToken` for unknown, revoked and expired tokens.
+        """
+        digest = keys.token_hash(token or "")
+        generation = self.instance.generation()
+        handle = HANDLES.get(digest, self.settings)
+        fresh = False
+        if handle is not None and handle.slot_expires_at and handle.slot_expires_at <= now_iso():
+            HANDLES.drop(digest)  # the full path below deletes the slot and says why
+            handle = None
+        if handle is not None and handle.generation != generation:
+            slot = self.instance.slot(handle.slot_id)
+            if slot is None or slot.token_hash != digest:
+                HANDLES.drop(digest)
+                raise InvalidToken("the access token is not valid (revoked, expired or unknown)")
+            handle.generation = generation
+            fresh = True
+        if handle is not None:
+            vault = open_vault(self.instance, handle.vault_id, handle.dek,
+                               cache_key=handle.cache_key, path=handle.vault_path)
+            return handle, vault, fresh
+        slot, dek = self._unwrap(token)
+        vault = open_vault(self.instance, slot.vault_id, dek)
+        try:
+            grant = self._grant_row(vault.conn, slot.grant_id)
+        except (UnknownCondition, KeyError, TypeError):
+            vault.close()
+            raise InvalidToken("the grant has a condition this server does not know") from None
+        if grant is None:
+            vault.close()
+            raise InvalidToken("the grant was revoked")
+        vault_path = str(self.instance.vault_path(slot.vault_id))
+        try:
+            access_journal = journal.ref(vault, vault_path)
+        except BaseException:
+            vault.close()
+            raise
+        handle = GrantHandle(
+            token_hash=digest, slot_id=slot.id, slot_expires_at=slot.expires_at,
+            vault_id=slot.vault_id, vault_path=vault_path, journal=access_journal,
+            dek=dek, cache_key=ConnectionCache.key(slot.vault_id, dek), grant=grant,
+            actor=f"org:{grant.client_id}", generation=generation)
+        HANDLES.put(handle, self.settings)
+        return handle, vault, True
 
     def redeem(self, token: str, *, view: str = "records", types: list[str] | None = None,
                purpose: str | None = None, on_open: Callable[[VaultDB], None] | None = None
@@ -611,84 +673,117 @@ class Grants:
         Raises :class:`InvalidToken` (401), :class:`InsufficientScope` (403) or
         :class:`AccessNotLogged` (503, nothing served).
         """
-        slot, vault = self._open(token)
+        if view == "records":
+            return json.loads(self.redeem_records(token, types=types, purpose=purpose,
+                                                  on_open=on_open))
+        handle, vault, fresh = self._authorise(token)
         try:
-            if on_open is not None:
+            if fresh and on_open is not None:
                 on_open(vault)
             now = utcnow()
-            try:
-                with vault.transaction() as tx:
-                    result = self._read_locked(tx, vault, slot, view=view, types=types or [],
-                                               purpose=purpose, now=now)
-            except GrantError:
-                raise
-            except Exception as exc:
-                # The event could not be written (disk full, I/O error): serve nothing.
-                raise AccessNotLogged("the access could not be logged, so nothing is served"
-                                      ) from exc
-            return result
+            with _logged_or_nothing():
+                # The access count shown must include reads still in the journal.
+                with journal.opened(handle.journal, self.settings) as jconn:
+                    journal.merge(vault, jconn)
+            with _logged_or_nothing(), vault.transaction() as tx:
+                grant = self._active_grant(tx, handle, now, purpose=purpose)
+                vault.append_event(tx, actor=handle.actor, action="grant.viewed",
+                                   grant_id=grant.id,
+                                   detail={"organisation": grant.organisation.get("name")})
+                return {"grant": grant.to_dict(now, for_owner=False),
+                        "authorization_details": grant.authorization_details()}
         finally:
             vault.close()
 
-    def _read_locked(self, tx, vault: VaultDB, slot: slots.KeySlot, *, view: str,
-                     types: list[str], purpose: str | None, now) -> dict[str, Any]:
+    def redeem_records(self, token: str, *, types: list[str] | None = None,
+                       purpose: str | None = None,
+                       on_open: Callable[[VaultDB], None] | None = None,
+                       defer: Callable[[Callable[[], None]], None] | None = None) -> bytes:
+        """The granted records as the JSON body sent to the organisation.
+
+        Only granted types and fields, current versions, with provenance. The
+        access event is committed to the vault's access journal (at the
+        configured synchronous level) before this returns; if it cannot be,
+        :class:`AccessNotLogged` and nothing. The vault itself is only read.
+
+        Once the journal holds :data:`journal.MERGE_EVERY` rows it is merged into
+        the vault's log: through ``defer`` (the web view runs it after the
+        response has been sent) or, without it, before returning.
+        """
+        handle, vault, fresh = self._authorise(token)
         try:
-            grant = self._grant_row(tx, slot.grant_id)
-        except (UnknownCondition, KeyError, TypeError):
-            raise InvalidToken("the grant has a condition this server does not know") from None
-        # Re-check the slot inside the vault's write lock: a revoke deletes it first.
-        if grant is None or grant.status != "active" or self.instance.slot(slot.id) is None:
-            raise InvalidToken("the grant was revoked")
+            if fresh and on_open is not None:
+                on_open(vault)
+            now = utcnow()
+            at = to_iso(now)
+            wanted = tuple(types or ())
+            grant = handle.grant
+            with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
+                # The journal's write lock first: a merge (journal, then vault) cannot move
+                # rows between the two counts below.
+                with db.transaction(jconn):
+                    row = vault.conn.execute(
+                        "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev')"
+                        " FROM grants WHERE id = ? AND status = 'active'", (grant.id,)).fetchone()
+                    if row is None:
+                        HANDLES.drop(handle.token_hash)
+                        raise InvalidToken("the grant was revoked")
+                    uses = row[0]
+                    if grant.usage_limit is not None:
+                        uses += journal.pending_reads(jconn, grant.id)
+                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
+                    rev = row[1]
+                    answer = handle.views.get(wanted)
+                    if answer is None or rev is None or answer.records_rev != rev:
+                        answer = _records_view(vault, grant, wanted, rev)
+                        if rev is not None:
+                            handle.views[wanted] = answer
+                    pending = journal.append(jconn, at=at, actor=handle.actor,
+                                             action="grant.read", grant_id=grant.id,
+                                             detail=answer.detail)
+                if pending >= journal.MERGE_EVERY and defer is None:
+                    _merge_quietly(vault, jconn)
+        finally:
+            vault.close()
+        if pending >= journal.MERGE_EVERY and defer is not None:
+            defer(functools.partial(self._merge_journal, handle))
+        return (f'{{"grant_id":{json.dumps(grant.id)},"fetched_at":{json.dumps(at)},'
+                f'"records":{answer.records_json}}}\n').encode()
+
+    def _merge_journal(self, handle: GrantHandle) -> None:
+        """Merge a grant's vault journal (deferred from a read; never raises)."""
+        try:
+            with open_vault(self.instance, handle.vault_id, handle.dek,
+                            cache_key=handle.cache_key, path=handle.vault_path) as vault, \
+                    journal.opened(handle.journal, self.settings) as jconn:
+                _merge_quietly(vault, jconn)
+        except Exception as exc:  # noqa: BLE001 - runs after the response; rows stay pending
+            log.error("merging an access journal failed (%s)", type(exc).__name__)
+
+    def _check_conditions(self, handle: GrantHandle, now, *, uses: int, types: tuple[str, ...],
+                          purpose: str | None) -> None:
         unknown = [t for t in types if t not in RECORD_TYPES]
         if unknown:
             raise InsufficientScope(f"unknown record type(s): {', '.join(unknown)}")
-        context = AccessContext(now=now, uses=grant.access_count, purpose=purpose,
-                                types=tuple(types))
-        verdict = verify_all(grant.conditions, context)
+        verdict = verify_all(handle.grant.conditions,
+                             AccessContext(now=now, uses=uses, purpose=purpose, types=types))
         if not verdict:
             if verdict.code in ("wrong-purpose", "type-not-granted"):
                 raise InsufficientScope(verdict.reason)
             if verdict.code == "expired":
+                HANDLES.drop(handle.token_hash)
                 with self.instance.transaction() as itx:
-                    self.instance.delete_slot(itx, slot.id)
+                    self.instance.delete_slot(itx, handle.slot_id)
             raise InvalidToken(verdict.reason)
-        fields = grant.fields
-        at = to_iso(now)
-        if view == "grant":
-            body = {"grant": grant.to_dict(now, for_owner=False),
-                    "authorization_details": grant.authorization_details()}
-            vault.append_event(tx, actor=f"org:{grant.client_id}", action="grant.viewed",
-                               grant_id=grant.id,
-                               detail={"organisation": grant.organisation.get("name")})
-            return body
-        wanted = list(types) or list(fields.types)
-        out = []
-        shared: dict[str, set[str]] = {}
-        for record in list_records(vault, wanted):
-            data = fields.filter(record.type, record.data)
-            if data is None:
-                continue
-            shared.setdefault(record.type, set()).update(data)
-            out.append({
-                "id": record.id,
-                "type": record.type,
-                "version": record.version,
-                "updated_at": record.updated_at,
-                "data": data,
-                "provenance": record.provenance.to_dict(),
-            })
-        vault.append_event(
-            tx, actor=f"org:{grant.client_id}", action="grant.read", grant_id=grant.id,
-            detail={"organisation": grant.organisation.get("name"), "types": wanted,
-                    "fields": {t: sorted(f) for t, f in shared.items()},
-                    "records": len(out)},
-            at=at,
-        )
-        tx.execute(
-            "UPDATE grants SET access_count = access_count + 1, last_access_at = ? WHERE id = ?",
-            (at, grant.id),
-        )
-        return {"grant_id": grant.id, "fetched_at": at, "records": out}
+
+    def _active_grant(self, tx, handle: GrantHandle, now, *, purpose: str | None) -> Grant:
+        """Inside a vault transaction: the grant, if still active and its conditions hold."""
+        grant = self._grant_row(tx, handle.grant.id)
+        if grant is None or grant.status != "active":
+            HANDLES.drop(handle.token_hash)
+            raise InvalidToken("the grant was revoked")
+        self._check_conditions(handle, now, uses=grant.access_count, types=(), purpose=purpose)
+        return grant
 
     # -- introspection and revocation by the organisation -----------------------------------
 
@@ -824,6 +919,54 @@ def _grant(row) -> Grant:
         receipt_id=row["receipt_id"],
         picked_up=bool(row["picked_up"]),
     )
+
+
+@contextlib.contextmanager
+def _logged_or_nothing() -> Iterator[None]:
+    """Grant errors pass; anything else (disk full, I/O error) means the access event may
+    not be written, so nothing is served."""
+    try:
+        yield
+    except GrantError:
+        raise
+    except Exception as exc:
+        raise AccessNotLogged("the access could not be logged, so nothing is served") from exc
+
+
+def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
+                  records_rev: int | None) -> RecordsView:
+    """The filtered records of one read shape, serialised, and its access event detail."""
+    fields = grant.fields
+    types = list(wanted) or list(fields.types)
+    out = []
+    shared: dict[str, set[str]] = {}
+    for record in list_records(vault, types):
+        data = fields.filter(record.type, record.data)
+        if data is None:
+            continue
+        shared.setdefault(record.type, set()).update(data)
+        out.append({
+            "id": record.id,
+            "type": record.type,
+            "version": record.version,
+            "updated_at": record.updated_at,
+            "data": data,
+            "provenance": record.provenance.to_dict(),
+        })
+    detail = {"organisation": grant.organisation.get("name"), "types": types,
+              "fields": {t: sorted(f) for t, f in shared.items()}, "records": len(out)}
+    return RecordsView(records_rev if records_rev is not None else -1,
+                       json.dumps(out, separators=(",", ":")), EventDetail.of(detail))
+
+
+def _merge_quietly(vault: VaultDB, jconn) -> None:
+    """Merge the journal after a read that was already logged and answered: a failure
+    leaves the rows for the next merge and must not fail the read."""
+    try:
+        journal.merge(vault, jconn)
+    except db.DatabaseError as exc:
+        log.error("merging an access journal failed (%s); its rows stay for the next merge",
+                  type(exc).__name__)
 
 
 # -- plain-language views ---------------------------------------------------------------------

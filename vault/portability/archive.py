@@ -47,9 +47,11 @@ ARCHIVE_ARGON2 = Argon2Params(time_cost=3, memory_kib=64 * 1024, lanes=1)
 
 # Tables not carried over: bookkeeping about the old instance's inbox.
 SKIPPED_TABLES = {"merged_inbox", "sqlite_sequence"}
-# Meta keys bound to the old instance or to the old account's second factor.
+# Meta keys bound to the old instance or to the old account's second factor, and the
+# bookkeeping of this vault file: records_rev (kept by triggers) and its access journal.
 INSTANCE_META = {"vault_id", "created_at", "inbox_private_key", "inbox_public_key", "log_head",
-                 "totp_secret", "totp_last_step"}
+                 "totp_secret", "totp_last_step", "records_rev", "journal_key",
+                 "journal_merged"}
 
 Progress = Callable[[int, int, str], None]
 

@@ -19,7 +19,7 @@ from vault.storage.instance import Instance
 from vault.storage.vaults import forget_cached
 
 COUNTER = "vaults_erased"
-SUFFIXES = ("", "-wal", "-shm", "-journal")
+SUFFIXES = ("", "-wal", "-shm", "-journal", ".access", ".access-wal", ".access-shm")
 
 
 @dataclass

@@ -81,6 +81,7 @@ class Instance:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[db.Connection] = []
+        self._commits = 0
         self.conn  # noqa: B018 - open and migrate now, so errors surface at start-up
 
     @property
@@ -105,8 +106,23 @@ class Instance:
 
     @contextmanager
     def transaction(self) -> Iterator[db.Connection]:
-        with db.transaction(self.conn) as conn:
-            yield conn
+        try:
+            with db.transaction(self.conn) as conn:
+                yield conn
+        finally:
+            self._commits += 1
+
+    def generation(self) -> tuple[int, int, int]:
+        """A value that changes whenever instance.db may have changed since it was taken.
+
+        SQLite's ``data_version`` moves when another connection (another process
+        or thread) commits; it is per connection, so the connection's identity
+        is part of the value; this process's own transactions are counted. A
+        caller that keeps something derived from instance.db (a grant's key
+        slot, the inbox being empty) re-checks it when the value differs.
+        """
+        conn = self.conn
+        return id(conn), conn.execute("PRAGMA data_version").fetchone()[0], self._commits
 
     def subkey(self, purpose: str) -> bytes:
         """A key derived from the instance key for one purpose (cookies, credentials)."""

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlcipher3
+
 from vault.storage.db import Connection
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -74,6 +76,16 @@ def apply(conn: Connection, kind: str, root: Path | None = None) -> list[str]:
 
 
 def _split(sql: str) -> list[str]:
-    """Split a migration into statements (no triggers with inner semicolons are used)."""
+    """Split a migration into statements; a trigger's body keeps its inner semicolons."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlcipher3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise RuntimeError("a migration ends inside a statement")
+    return statements

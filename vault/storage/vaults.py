@@ -44,37 +44,65 @@ class Event:
     hash: str
 
 
+def canonical_json(value: Any) -> str:
+    """The JSON an event's hash covers: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _chain_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
+                grant_id: str | None, canonical_detail: str) -> str:
+    # Exactly canonical_json([prev_hash, seq, at, actor, action, grant_id, detail]), with the
+    # detail serialised once by the caller (the read path keeps it between reads).
+    body = ",".join((canonical_json(prev_hash), str(seq), canonical_json(at),
+                     canonical_json(actor), canonical_json(action), canonical_json(grant_id),
+                     canonical_detail))
+    return hashlib.sha256(f"[{body}]".encode()).hexdigest()
+
+
 def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
                grant_id: str | None, detail: dict) -> str:
-    body = json.dumps(
-        [prev_hash, seq, at, actor, action, grant_id, detail],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return _chain_hash(prev_hash, seq, at, actor, action, grant_id, canonical_json(detail))
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    """An event's detail, serialised once: for the hash chain and for the events table."""
+
+    value: dict
+    canonical: str
+    stored: str
+
+    @classmethod
+    def of(cls, detail: dict) -> EventDetail:
+        return cls(detail, canonical_json(detail), json.dumps(detail, sort_keys=True))
 
 
 class VaultDB:
     """An open vault file."""
 
     def __init__(self, instance: Instance, vault_id: str, conn: db.Connection,
-                 cache_key: tuple[str, bytes] | None = None) -> None:
+                 cache_key: tuple[str, bytes] | None = None, path: str | None = None) -> None:
         self.instance = instance
         self.id = vault_id
         self.conn = conn
         self._cache_key = cache_key
+        self._path = path
 
     def close(self) -> None:
-        """Give the connection back to the per-process cache, or close it."""
+        """Give the connection back to the per-process cache, or close it.
+
+        A connection to a file that is gone (the vault was deleted by another
+        process) is closed, not kept.
+        """
         conn, self.conn = self.conn, None  # type: ignore[assignment]
         if conn is None:
             return
-        if (self._cache_key is not None and not conn.in_transaction
-                and self.instance.vault_path(self.id).exists()):
-            _CACHE.put(self._cache_key, conn, self.instance.settings)
-        else:
-            conn.close()
+        if self._cache_key is not None and not conn.in_transaction:
+            path = self._path or str(self.instance.vault_path(self.id))
+            if os.path.exists(path):
+                _CACHE.put(self._cache_key, conn, self.instance.settings)
+                return
+        conn.close()
 
     def __enter__(self) -> VaultDB:
         return self
@@ -112,28 +140,57 @@ class VaultDB:
         actor: str,
         action: str,
         grant_id: str | None = None,
-        detail: dict | None = None,
+        detail: dict | EventDetail | None = None,
         at: str | None = None,
+        head: str | None = None,
     ) -> Event:
         """Append one event inside the caller's transaction.
 
         The event's hash covers the previous hash, its sequence number and its
         content, so an edited, removed or reordered event breaks the chain. The
-        head of the chain is also kept in ``meta`` to detect truncation.
+        head of the chain (``meta.log_head``, kept by a trigger) detects
+        truncation. ``head`` is that value when the caller already read it in
+        this transaction, which saves a query.
         """
-        detail = detail or {}
+        if not isinstance(detail, EventDetail):
+            detail = EventDetail.of(detail or {})
         at = at or now_iso()
-        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        prev = last["hash"] if last else GENESIS
-        seq = (last["seq"] if last else 0) + 1
-        digest = event_hash(prev, seq, at, actor, action, grant_id, detail)
+        if head:
+            last_seq, _, prev = str(head).partition(":")
+            seq = int(last_seq) + 1
+        else:
+            last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            prev = last["hash"] if last else GENESIS
+            seq = (last["seq"] if last else 0) + 1
+        digest = _chain_hash(prev, seq, at, actor, action, grant_id, detail.canonical)
         conn.execute(
             "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, actor, action, grant_id, json.dumps(detail, sort_keys=True), prev, digest),
+            (seq, at, actor, action, grant_id, detail.stored, prev, digest),
         )
-        self.set_meta(conn, "log_head", f"{seq}:{digest}")
-        return Event(seq, at, actor, action, grant_id, detail, prev, digest)
+        return Event(seq, at, actor, action, grant_id, detail.value, prev, digest)
+
+    def append_events(self, conn: db.Connection,
+                      events: list[tuple[str, str, str, str | None, str, str]]) -> int:
+        """Append many events at once, in order, inside the caller's transaction.
+
+        Each is ``(at, actor, action, grant_id, canonical_detail, stored_detail)``
+        with the detail already serialised (see :class:`EventDetail`). Returns the
+        last sequence number.
+        """
+        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        prev = last["hash"] if last else GENESIS
+        seq = last["seq"] if last else 0
+        rows = []
+        for at, actor, action, grant_id, canonical, stored in events:
+            seq += 1
+            digest = _chain_hash(prev, seq, at, actor, action, grant_id, canonical)
+            rows.append((seq, at, actor, action, grant_id, stored, prev, digest))
+            prev = digest
+        conn.executemany(
+            "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return seq
 
     def events(
         self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None
@@ -227,6 +284,8 @@ class ConnectionCache:
         self._idle: OrderedDict[tuple[str, bytes], list[tuple[float, db.Connection]]] = (
             OrderedDict()
         )
+        self._count = 0
+        self._swept = 0.0
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -237,36 +296,48 @@ class ConnectionCache:
     def get(self, key: tuple[str, bytes], settings) -> db.Connection | None:
         if settings.vault_cache_seconds <= 0:
             return None
+        now = time.monotonic()
         with self._lock:
             self._after_fork()
-            self._expire(settings)
+            self._sweep(now, settings)
             stack = self._idle.get(key)
-            if not stack:
-                return None
-            _, conn = stack.pop()
-            if not stack:
-                del self._idle[key]
-            return conn
+            while stack:
+                since, conn = stack.pop()
+                self._count -= 1
+                if not stack:
+                    del self._idle[key]
+                if since >= now - settings.vault_cache_seconds:
+                    return conn
+                conn.close()
+            return None
 
     def put(self, key: tuple[str, bytes], conn: db.Connection, settings) -> None:
         if settings.vault_cache_seconds <= 0:
             conn.close()
             return
+        now = time.monotonic()
         with self._lock:
             self._after_fork()
-            self._idle.setdefault(key, []).append((time.monotonic(), conn))
-            self._idle.move_to_end(key)
-            while sum(len(v) for v in self._idle.values()) > settings.vault_cache_size:
-                _, stack = self._idle.popitem(last=False)
-                for _, old in stack:
+            stack = self._idle.get(key)
+            if stack is None:
+                stack = self._idle[key] = []
+            else:
+                self._idle.move_to_end(key)
+            stack.append((now, conn))
+            self._count += 1
+            while self._count > settings.vault_cache_size:
+                _, oldest = self._idle.popitem(last=False)
+                self._count -= len(oldest)
+                for _, old in oldest:
                     old.close()
-            self._expire(settings)
+            self._sweep(now, settings)
 
     def forget(self, vault_id: str) -> None:
         """Close every cached connection of ``vault_id`` (before its file is removed)."""
         with self._lock:
             for key in [k for k in self._idle if k[0] == vault_id]:
                 for _, conn in self._idle.pop(key):
+                    self._count -= 1
                     conn.close()
 
     def clear(self) -> None:
@@ -275,15 +346,21 @@ class ConnectionCache:
                 for _, conn in stack:
                     conn.close()
             self._idle.clear()
+            self._count = 0
 
-    def _expire(self, settings) -> None:
-        deadline = time.monotonic() - settings.vault_cache_seconds
+    def _sweep(self, now: float, settings) -> None:
+        """Close connections idle for longer than the cache time (at most once a second)."""
+        if now - self._swept < 1.0:
+            return
+        self._swept = now
+        deadline = now - settings.vault_cache_seconds
         for key in list(self._idle):
             stack = self._idle[key]
             keep = [(t, c) for t, c in stack if t >= deadline]
             for t, conn in stack:
                 if t < deadline:
                     conn.close()
+            self._count -= len(stack) - len(keep)
             if keep:
                 self._idle[key] = keep
             else:
@@ -293,34 +370,39 @@ class ConnectionCache:
         # A forked child (rq work horse) must not share its parent's SQLite handles.
         if os.getpid() != self._pid:
             self._idle = OrderedDict()
+            self._count = 0
             self._pid = os.getpid()
 
 
 _CACHE = ConnectionCache()
+CONNECTIONS = _CACHE  # also holds access journal connections (vault.storage.journal)
 
 
 def forget_cached(vault_id: str) -> None:
     _CACHE.forget(vault_id)
 
 
-def open_vault(instance: Instance, vault_id: str, dek: bytes) -> VaultDB:
+def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
+               cache_key: tuple[str, bytes] | None = None, path: str | None = None) -> VaultDB:
     """Open an existing vault with its data key, migrating it if it is behind.
 
-    Raises :class:`vault.crypto.WrongKey` when ``dek`` does not open the file.
+    ``cache_key`` (``ConnectionCache.key(vault_id, dek)``) and ``path`` may be
+    given when the caller already has them. Raises :class:`vault.crypto.WrongKey` when ``dek``
+    does not open the file.
     """
-    cache_key = ConnectionCache.key(vault_id, dek)
+    cache_key = cache_key or ConnectionCache.key(vault_id, dek)
     conn = _CACHE.get(cache_key, instance.settings)
     if conn is not None:
-        return VaultDB(instance, vault_id, conn, cache_key)
-    path = instance.vault_path(vault_id)
-    if not path.exists():
+        return VaultDB(instance, vault_id, conn, cache_key, path)
+    path = path or str(instance.vault_path(vault_id))
+    if not os.path.exists(path):
         raise FileNotFoundError(f"vault {vault_id} has no file")
     conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
     if "vault" not in _latest:
         _latest["vault"] = max(m.number for m in migrations.load("vault"))
     if migrations.current_version(conn) < _latest["vault"]:
         migrations.apply(conn, "vault")
-    return VaultDB(instance, vault_id, conn, cache_key)
+    return VaultDB(instance, vault_id, conn, cache_key, path)
 
 
 def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:

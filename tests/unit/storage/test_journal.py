@@ -1,0 +1,131 @@
+"""The access journal and the log's bookkeeping triggers, on real SQLCipher files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vault.crypto import keys
+from vault.records.service import create_record, delete_record, update_record
+from vault.storage import db, journal
+from vault.storage.instance import Instance
+from vault.storage.vaults import EventDetail, create_vault_file, event_hash, new_vault_id
+
+
+@pytest.fixture
+def instance(settings):
+    inst = Instance(settings)
+    yield inst
+    inst.close()
+
+
+@pytest.fixture
+def vault(instance):
+    vault_id, dek = new_vault_id(), keys.random_key()
+    opened, public = create_vault_file(instance, vault_id, dek)
+    with instance.transaction() as tx:
+        instance.add_vault(tx, vault_id, "tester", public)
+    yield opened
+    opened.close()
+
+
+def _grant(vault, grant_id: str = "g1") -> str:
+    with vault.transaction() as tx:
+        tx.execute(
+            "INSERT INTO grants (id, client_id, organisation, purpose, retention, conditions,"
+            " not_before, expires_at, created_at) VALUES (?, 'c', '{}', 'p', 'P1D', '[]',"
+            " '2026-01-01T00:00:00Z', '2027-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            (grant_id,))
+    return grant_id
+
+
+def _write(instance, vault, settings, *ats: str, grant_id: str = "g1") -> journal.JournalRef:
+    ref = journal.ref(vault, str(instance.vault_path(vault.id)))
+    with journal.opened(ref, settings) as conn:
+        for at in ats:
+            with db.transaction(conn):
+                journal.append(conn, at=at, actor="org:c", action="grant.read",
+                               grant_id=grant_id, detail=EventDetail.of({"records": 1, "at": at}))
+    return ref
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(), st.integers(min_value=1, max_value=2**53), st.text(), st.text(),
+       st.one_of(st.none(), st.text()),
+       st.dictionaries(st.text(), st.one_of(st.integers(), st.text(), st.lists(st.text()))))
+def test_the_chain_hash_is_the_canonical_json_of_the_event(prev, seq, at, actor, grant_id, detail):
+    import hashlib
+
+    body = json.dumps([prev, seq, at, actor, "grant.read", grant_id, detail], sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(body.encode()).hexdigest()
+    assert event_hash(prev, seq, at, actor, "grant.read", grant_id, detail) == expected
+
+
+def test_merge_moves_rows_into_the_chain_once(instance, vault, settings):
+    grant_id = _grant(vault)
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z")
+    with journal.opened(ref, settings) as conn:
+        assert journal.pending_reads(conn, grant_id) == 2
+        assert journal.merge(vault, conn) == 2
+        assert journal.merge(vault, conn) == 0  # nothing left, nothing twice
+        assert journal.pending_reads(conn, grant_id) == 0
+    reads = [e for e in reversed(vault.events()) if e.action == "grant.read"]
+    assert [e.at for e in reads] == ["2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z"]
+    assert reads[0].detail == {"records": 1, "at": "2026-11-22T10:00:00Z"}
+    assert vault.verify_log() == []
+    row = vault.conn.execute("SELECT access_count, last_access_at FROM grants").fetchone()
+    assert tuple(row) == (2, "2026-11-22T10:00:05Z")
+
+
+def test_a_merge_cut_short_after_the_vault_commit_moves_nothing_twice(instance, vault, settings):
+    _grant(vault)
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
+    with journal.opened(ref, settings) as conn:
+        assert journal.merge(vault, conn) == 1
+    # The same row again, as if the journal's delete had not been committed: same journal id,
+    # same row number as the vault already recorded.
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
+    with journal.opened(ref, settings) as conn:
+        journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
+        with vault.transaction() as tx:
+            vault.set_meta(tx, "journal_merged", f"{journal_id}:1")
+        assert journal.merge(vault, conn) == 0
+    assert sum(e.action == "grant.read" for e in vault.events()) == 1
+
+
+def test_the_journal_does_not_open_without_the_key_in_the_vault(instance, vault, settings):
+    from vault.crypto.errors import WrongKey
+
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
+    with pytest.raises(WrongKey):
+        db.connect(ref.path, keys.random_key())
+    from pathlib import Path
+
+    for name in (ref.path, ref.path + "-wal"):
+        if Path(name).exists():
+            assert b"org:c" not in Path(name).read_bytes()
+
+
+def test_records_rev_moves_with_every_record_change(vault):
+    def rev() -> int:
+        return int(vault.get_meta("records_rev"))
+
+    start = rev()
+    record = create_record(vault, "person", {"given_names": "Anna", "surname": "Jansen"})
+    after_create = rev()
+    assert after_create > start
+    update_record(vault, record.id, {"given_names": "Anna", "surname": "de Vries"})
+    after_update = rev()
+    assert after_update > after_create
+    delete_record(vault, record.id)
+    assert rev() > after_update
+
+
+def test_the_log_head_follows_every_event(vault):
+    with vault.transaction() as tx:
+        event = vault.append_event(tx, actor="owner", action="test")
+    assert vault.get_meta("log_head") == f"{event.seq}:{event.hash}"

@@ -1,0 +1,151 @@
+"""A vault's access journal: access events committed without the vault's write lock.
+
+Every organisation read must leave a committed access event before any data
+is returned. Writing that event into the vault file itself means a write
+transaction on the vault for every read: five or six pages encrypted and
+synced, and every other process's cached pages of that vault made stale. So a
+read appends one row to the vault's journal instead: a small SQLCipher file
+next to the vault (``vaults/<id>.db.access``), keyed with a random key kept in
+the vault's own meta (only a holder of the vault's data key can open it), and
+committed at the configured ``KLUIS_SQLITE_SYNCHRONOUS`` level before the
+response leaves (FULL: on disk).
+
+:func:`merge` moves journal rows into the vault's hash-chained log, oldest
+first, and adds them to the grants' access counts. It runs whenever the owner
+opens the vault (``Accounts.open``), before an organisation views its grant,
+and on the read path once :data:`MERGE_EVERY` rows are pending. A merge holds
+the journal's write lock while it commits to the vault and notes the journal's
+id and last row in the vault (``meta.journal_merged``), so a crash between the
+two commits moves nothing twice. Lock order is always journal, then vault.
+
+The event's ``at`` is when the read happened; its place in the chain is when
+it was merged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from vault.storage import db
+from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
+
+MERGE_EVERY = 256
+SUFFIX = ".access"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS entries ("
+    " seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " grant_id TEXT, detail TEXT NOT NULL, canonical TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+
+def path_for(vault_path: str) -> str:
+    return vault_path + SUFFIX
+
+
+@dataclass(frozen=True)
+class JournalRef:
+    """Where a vault's journal is and how to open it (kept by a grant handle)."""
+
+    vault_id: str
+    path: str
+    key: bytes
+    # The vault id first, so forgetting a vault's cached connections forgets this one.
+    cache_key: tuple[str, bytes] = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hmac.new(self.key, b"kluis-access-journal", hashlib.sha256).digest()
+        object.__setattr__(self, "cache_key", (self.vault_id, digest))
+
+
+def ref(vault: VaultDB, vault_path: str) -> JournalRef:
+    """The vault's journal; its key is made (in the vault's meta) on first use."""
+    key = vault.get_meta("journal_key")
+    if key is None:
+        with vault.transaction() as tx:
+            key = tx.execute("SELECT value FROM meta WHERE key = 'journal_key'").fetchone()
+            key = key[0] if key else os.urandom(32)
+            vault.set_meta(tx, "journal_key", key)
+    return JournalRef(vault.id, path_for(vault_path), bytes(key))
+
+
+@contextmanager
+def opened(journal: JournalRef, settings) -> Iterator[db.Connection]:
+    """A connection to the journal, from the per-process connection cache when possible."""
+    conn = CONNECTIONS.get(journal.cache_key, settings)
+    if conn is None:
+        conn = db.connect(journal.path, journal.key, synchronous=settings.sqlite_synchronous)
+        with db.transaction(conn):
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute("INSERT INTO journal_meta (key, value) VALUES ('id', ?)"
+                         " ON CONFLICT(key) DO NOTHING", (os.urandom(8).hex(),))
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction or not os.path.exists(journal.path):
+            conn.close()
+        else:
+            CONNECTIONS.put(journal.cache_key, conn, settings)
+
+
+def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: str | None,
+           detail: EventDetail) -> int:
+    """Add one event inside the caller's journal transaction; returns its row number."""
+    cur = conn.execute(
+        "INSERT INTO entries (at, actor, action, grant_id, detail, canonical)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (at, actor, action, grant_id, detail.stored, detail.canonical))
+    return int(cur.lastrowid)
+
+
+def pending_reads(conn: db.Connection, grant_id: str) -> int:
+    """Reads under ``grant_id`` not merged yet (call inside the journal transaction)."""
+    return int(conn.execute(
+        "SELECT count(*) FROM entries WHERE grant_id = ? AND action = 'grant.read'",
+        (grant_id,)).fetchone()[0])
+
+
+def merge(vault: VaultDB, conn: db.Connection) -> int:
+    """Move every journal row into the vault's log; returns how many were moved."""
+    with db.transaction(conn):
+        rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
+        if not rows:
+            return 0
+        journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
+        done_id, _, done_seq = str(vault.get_meta("journal_merged") or "").partition(":")
+        upto = int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
+        fresh = [r for r in rows if r["seq"] > upto]
+        last = rows[-1]["seq"]
+        with vault.transaction() as tx:
+            vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
+                                      r["canonical"], r["detail"]) for r in fresh])
+            reads: dict[str, tuple[int, str]] = {}
+            for row in fresh:
+                if row["action"] == "grant.read" and row["grant_id"]:
+                    count, latest = reads.get(row["grant_id"], (0, ""))
+                    reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
+            for grant_id, (count, latest) in reads.items():
+                tx.execute(
+                    "UPDATE grants SET access_count = access_count + ?,"
+                    " last_access_at = max(coalesce(last_access_at, ''), ?) WHERE id = ?",
+                    (count, latest, grant_id))
+            vault.set_meta(tx, "journal_merged", f"{journal_id}:{last}")
+        conn.execute("DELETE FROM entries WHERE seq <= ?", (last,))
+        # Empty now (the lock is held): a new id, so row numbers may start again at 1.
+        conn.execute("UPDATE journal_meta SET value = ? WHERE key = 'id'", (os.urandom(8).hex(),))
+    return len(fresh)
+
+
+def merge_pending(vault: VaultDB, vault_path: str, settings) -> int:
+    """Merge the vault's journal if it has one (the owner's open calls this)."""
+    if not os.path.exists(path_for(vault_path)):
+        return 0
+    journal = ref(vault, vault_path)
+    with opened(journal, settings) as conn:
+        return merge(vault, conn)
