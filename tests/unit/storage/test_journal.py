@@ -11,25 +11,12 @@ from hypothesis import strategies as st
 from vault.crypto import keys
 from vault.records.service import create_record, delete_record, update_record
 from vault.storage import db, journal
-from vault.storage.instance import Instance
-from vault.storage.vaults import EventDetail, create_vault_file, event_hash, new_vault_id
+from vault.storage.vaults import EventDetail, event_hash
 
 
 @pytest.fixture
-def instance(settings):
-    inst = Instance(settings)
-    yield inst
-    inst.close()
-
-
-@pytest.fixture
-def vault(instance):
-    vault_id, dek = new_vault_id(), keys.random_key()
-    opened, public = create_vault_file(instance, vault_id, dek)
-    with instance.transaction() as tx:
-        instance.add_vault(tx, vault_id, "tester", public)
-    yield opened
-    opened.close()
+def vault(vault_and_key):
+    return vault_and_key[0]
 
 
 def _grant(vault, grant_id: str = "g1") -> str:

@@ -14,24 +14,6 @@ from vault.storage.vaults import (
 )
 
 
-@pytest.fixture
-def instance(settings):
-    inst = Instance(settings)
-    yield inst
-    inst.close()
-
-
-@pytest.fixture
-def vault_and_key(instance):
-    vault_id, dek = new_vault_id(), keys.random_key()
-    vault, public = create_vault_file(instance, vault_id, dek)
-    with instance.transaction() as tx:
-        instance.add_vault(tx, vault_id, "tester", public)
-    yield vault, dek
-    if vault.conn is not None:
-        vault.close()
-
-
 def test_vault_file_does_not_open_with_another_key(instance, vault_and_key):
     vault, _ = vault_and_key
     with pytest.raises(WrongKey):
