@@ -683,8 +683,7 @@ class Grants:
             now = utcnow()
             with _logged_or_nothing():
                 # The access count shown must include reads still in the journal.
-                with journal.opened(handle.journal, self.settings) as jconn:
-                    journal.merge(vault, jconn)
+                journal.merge_pending(vault, handle.vault_path, self.settings)
             with _logged_or_nothing(), vault.transaction() as tx:
                 grant = self._active_grant(tx, handle, now, purpose=purpose)
                 vault.append_event(tx, actor=handle.actor, action="grant.viewed",
@@ -741,24 +740,27 @@ class Grants:
                     pending = journal.append(jconn, at=at, actor=handle.actor,
                                              action="grant.read", grant_id=grant.id,
                                              detail=answer.detail)
-                if pending >= journal.MERGE_EVERY and defer is None:
-                    _merge_quietly(vault, jconn)
         finally:
             vault.close()
-        if pending >= journal.MERGE_EVERY and defer is not None:
-            defer(functools.partial(self._merge_journal, handle))
+        if pending >= journal.MERGE_EVERY:
+            if defer is None:
+                self._merge_journal(handle)
+            else:
+                defer(functools.partial(self._merge_journal, handle))
         return (f'{{"grant_id":{json.dumps(grant.id)},"fetched_at":{json.dumps(at)},'
                 f'"records":{answer.records_json}}}\n').encode()
 
     def _merge_journal(self, handle: GrantHandle) -> None:
-        """Merge a grant's vault journal (deferred from a read; never raises)."""
+        """Merge a grant's vault journal after a read that was already logged (and, when
+        deferred, answered). Never raises: a failure leaves the rows for the next merge."""
         try:
             with open_vault(self.instance, handle.vault_id, handle.dek,
                             cache_key=handle.cache_key, path=handle.vault_path) as vault, \
                     journal.opened(handle.journal, self.settings) as jconn:
-                _merge_quietly(vault, jconn)
-        except Exception as exc:  # noqa: BLE001 - runs after the response; rows stay pending
-            log.error("merging an access journal failed (%s)", type(exc).__name__)
+                journal.merge(vault, jconn)
+        except Exception as exc:  # noqa: BLE001 - the read is logged; rows stay pending
+            log.error("merging an access journal failed (%s); its rows stay for the next merge",
+                      type(exc).__name__)
 
     def _check_conditions(self, handle: GrantHandle, now, *, uses: int, types: tuple[str, ...],
                           purpose: str | None) -> None:
@@ -957,16 +959,6 @@ def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
               "fields": {t: sorted(f) for t, f in shared.items()}, "records": len(out)}
     return RecordsView(records_rev if records_rev is not None else -1,
                        json.dumps(out, separators=(",", ":")), EventDetail.of(detail))
-
-
-def _merge_quietly(vault: VaultDB, jconn) -> None:
-    """Merge the journal after a read that was already logged and answered: a failure
-    leaves the rows for the next merge and must not fail the read."""
-    try:
-        journal.merge(vault, jconn)
-    except db.DatabaseError as exc:
-        log.error("merging an access journal failed (%s); its rows stay for the next merge",
-                  type(exc).__name__)
 
 
 # -- plain-language views ---------------------------------------------------------------------

@@ -142,26 +142,20 @@ class VaultDB:
         grant_id: str | None = None,
         detail: dict | EventDetail | None = None,
         at: str | None = None,
-        head: str | None = None,
     ) -> Event:
         """Append one event inside the caller's transaction.
 
         The event's hash covers the previous hash, its sequence number and its
         content, so an edited, removed or reordered event breaks the chain. The
         head of the chain (``meta.log_head``, kept by a trigger) detects
-        truncation. ``head`` is that value when the caller already read it in
-        this transaction, which saves a query.
+        truncation.
         """
         if not isinstance(detail, EventDetail):
             detail = EventDetail.of(detail or {})
         at = at or now_iso()
-        if head:
-            last_seq, _, prev = str(head).partition(":")
-            seq = int(last_seq) + 1
-        else:
-            last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            prev = last["hash"] if last else GENESIS
-            seq = (last["seq"] if last else 0) + 1
+        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        prev = last["hash"] if last else GENESIS
+        seq = (last["seq"] if last else 0) + 1
         digest = _chain_hash(prev, seq, at, actor, action, grant_id, detail.canonical)
         conn.execute(
             "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
