@@ -9,6 +9,7 @@ from marshmallow import Schema
 from marshmallow import fields as ma
 
 from vault.accounts.web import bearer_token, owner_api, owner_vault
+from vault.api.fastread import READ_FAILED
 from vault.api.oauth import grants_service
 from vault.api.problems import Problem, validation_problem
 from vault.api.spec import load_body, operation
@@ -98,7 +99,11 @@ def _grant_token() -> str:
 
 
 def _on_open(vault: VaultDB) -> None:
-    for hook in current_app.extensions.get("kluis_on_vault_open", []):
+    run_open_hooks(current_app, vault)
+
+
+def run_open_hooks(app, vault: VaultDB) -> None:
+    for hook in app.extensions.get("kluis_on_vault_open", []):
         hook(vault)
 
 
@@ -119,6 +124,9 @@ def organisation_grant():
                        {"name": "purpose", "in": "query", "required": False,
                         "schema": {"type": "string"}}])
 def organisation_records():
+    failed = request.environ.pop(READ_FAILED, None)
+    if failed is not None:  # the read already ran beneath Flask (vault.api.fastread)
+        raise failed
     after: list = []
     body = grants_service().redeem_records(
         _grant_token(), types=request.args.getlist("type"),

@@ -40,9 +40,14 @@ TAG = ["oauth"]
 
 
 def grants_service() -> Grants:
-    ext = current_app.extensions
+    return grants_for(current_app)
+
+
+def grants_for(app) -> Grants:
+    """The app's one :class:`Grants` (also used outside a request, by the read path)."""
+    ext = app.extensions
     if "kluis_grants" not in ext:
-        svc = services()
+        svc = ext["kluis"]
         ext["kluis_grants"] = Grants(svc.instance, svc.redis, svc.settings)
     return ext["kluis_grants"]
 

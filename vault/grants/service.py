@@ -705,7 +705,7 @@ class Grants:
         configured synchronous level) before this returns; if it cannot be,
         :class:`AccessNotLogged` and nothing. The vault itself is only read.
 
-        Once the journal holds :data:`journal.MERGE_EVERY` rows it is merged into
+        After every :data:`journal.MERGE_EVERY` th row the journal is merged into
         the vault's log: through ``defer`` (the web view runs it after the
         response has been sent) or, without it, before returning.
         """
@@ -722,14 +722,15 @@ class Grants:
                 # rows between the two counts below.
                 with db.transaction(jconn):
                     row = vault.conn.execute(
-                        "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev')"
+                        "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev'),"
+                        " (SELECT value FROM meta WHERE key = 'journal_merged')"
                         " FROM grants WHERE id = ? AND status = 'active'", (grant.id,)).fetchone()
                     if row is None:
                         HANDLES.drop(handle.token_hash)
                         raise InvalidToken("the grant was revoked")
                     uses = row[0]
                     if grant.usage_limit is not None:
-                        uses += journal.pending_reads(jconn, grant.id)
+                        uses += journal.pending_reads(jconn, grant.id, row[2])
                     self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     rev = row[1]
                     answer = handle.views.get(wanted)
@@ -742,7 +743,7 @@ class Grants:
                                              detail=answer.detail)
         finally:
             vault.close()
-        if pending >= journal.MERGE_EVERY:
+        if pending % journal.MERGE_EVERY == 0:
             if defer is None:
                 self._merge_journal(handle)
             else:

@@ -13,10 +13,11 @@ response leaves (FULL: on disk).
 :func:`merge` moves journal rows into the vault's hash-chained log, oldest
 first, and adds them to the grants' access counts. It runs whenever the owner
 opens the vault (``Accounts.open``), before an organisation views its grant,
-and on the read path once :data:`MERGE_EVERY` rows are pending. A merge holds
-the journal's write lock while it commits to the vault and notes the journal's
-id and last row in the vault (``meta.journal_merged``), so a crash between the
-two commits moves nothing twice. Lock order is always journal, then vault.
+and on the read path after every :data:`MERGE_EVERY` th row. A merge commits
+the rows to the vault together with the journal's id and last row
+(``meta.journal_merged``), and only then deletes them from the journal, so a
+crash between the two commits moves nothing twice; readers are held up only by
+the delete. Lock order is always journal, then vault.
 
 The event's ``at`` is when the read happened; its place in the chain is when
 it was merged.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from vault.storage import db
 from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
 
-MERGE_EVERY = 256
+MERGE_EVERY = 64
 SUFFIX = ".access"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries ("
@@ -104,42 +105,88 @@ def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: s
     return int(cur.lastrowid)
 
 
-def pending_reads(conn: db.Connection, grant_id: str) -> int:
-    """Reads under ``grant_id`` not merged yet (call inside the journal transaction)."""
+def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int:
+    """Reads under ``grant_id`` in the journal and not yet in the vault, given the vault's
+    ``journal_merged`` mark as read in the same vault snapshot as its access count. Call
+    inside the journal's write transaction: a merge deletes rows only under that lock and
+    only after its vault commit, so no row is counted twice or missed."""
+    journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
     return int(conn.execute(
-        "SELECT count(*) FROM entries WHERE grant_id = ? AND action = 'grant.read'",
-        (grant_id,)).fetchone()[0])
+        "SELECT count(*) FROM entries WHERE grant_id = ? AND action = 'grant.read' AND seq > ?",
+        (grant_id, _merged_upto(merged, journal_id))).fetchone()[0])
+
+
+def _merged_upto(merged: str | bytes | None, journal_id: str) -> int:
+    """The last row of journal ``journal_id`` already in the vault (0: none)."""
+    if isinstance(merged, bytes):
+        merged = merged.decode()
+    done_id, _, done_seq = str(merged or "").partition(":")
+    return int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
 
 
 def merge(vault: VaultDB, conn: db.Connection) -> int:
-    """Move every journal row into the vault's log; returns how many were moved."""
-    with db.transaction(conn):
+    """Move the journal's rows into the vault's log; returns how many were moved.
+
+    Readers keep appending meanwhile: the rows are read from a snapshot, committed to
+    the vault together with the mark ``<journal id>:<last row>``, and only then deleted,
+    under the journal's write lock, for as long as a delete takes. Mergers of one vault
+    take turns on the vault's write lock; inside it, a merger whose snapshot is stale
+    (rows already marked, or the journal emptied and renamed since) moves nothing.
+    """
+    journal_id, rows = snapshot(conn)
+    if not rows:
+        return 0
+    moved = to_vault(vault, conn, journal_id, rows)
+    forget(conn, journal_id, rows[-1]["seq"])
+    return moved
+
+
+def snapshot(conn: db.Connection) -> tuple[str, list]:
+    """The journal's id and rows, from one read snapshot."""
+    with db.transaction(conn, immediate=False):
         rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
-        if not rows:
-            return 0
         journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
-        done_id, _, done_seq = str(vault.get_meta("journal_merged") or "").partition(":")
-        upto = int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
+    return journal_id, rows
+
+
+def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list) -> int:
+    """Append the rows not merged yet to the vault's log, with the new mark, in one commit."""
+    with vault.transaction() as tx:  # mergers of this vault take turns here
+        now_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
+        if now_id != journal_id:
+            return 0  # another merger moved these rows and emptied the journal meanwhile
+        merged = tx.execute("SELECT value FROM meta WHERE key = 'journal_merged'").fetchone()
+        upto = _merged_upto(merged[0] if merged else None, journal_id)
         fresh = [r for r in rows if r["seq"] > upto]
-        last = rows[-1]["seq"]
-        with vault.transaction() as tx:
-            vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
-                                      r["canonical"], r["detail"]) for r in fresh])
-            reads: dict[str, tuple[int, str]] = {}
-            for row in fresh:
-                if row["action"] == "grant.read" and row["grant_id"]:
-                    count, latest = reads.get(row["grant_id"], (0, ""))
-                    reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
-            for grant_id, (count, latest) in reads.items():
-                tx.execute(
-                    "UPDATE grants SET access_count = access_count + ?,"
-                    " last_access_at = max(coalesce(last_access_at, ''), ?) WHERE id = ?",
-                    (count, latest, grant_id))
-            vault.set_meta(tx, "journal_merged", f"{journal_id}:{last}")
-        conn.execute("DELETE FROM entries WHERE seq <= ?", (last,))
-        # Empty now (the lock is held): a new id, so row numbers may start again at 1.
-        conn.execute("UPDATE journal_meta SET value = ? WHERE key = 'id'", (os.urandom(8).hex(),))
+        if not fresh:
+            return 0
+        vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
+                                  r["canonical"], r["detail"]) for r in fresh])
+        reads: dict[str, tuple[int, str]] = {}
+        for row in fresh:
+            if row["action"] == "grant.read" and row["grant_id"]:
+                count, latest = reads.get(row["grant_id"], (0, ""))
+                reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
+        for grant_id, (count, latest) in reads.items():
+            tx.execute(
+                "UPDATE grants SET access_count = access_count + ?,"
+                " last_access_at = max(coalesce(last_access_at, ''), ?) WHERE id = ?",
+                (count, latest, grant_id))
+        vault.set_meta(tx, "journal_merged", f"{journal_id}:{fresh[-1]['seq']}")
     return len(fresh)
+
+
+def forget(conn: db.Connection, journal_id: str, last: int) -> None:
+    """Delete rows up to ``last``, which the vault already holds (its mark says so)."""
+    with db.transaction(conn):
+        current = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
+        if current != journal_id:
+            return  # another merger already emptied it
+        conn.execute("DELETE FROM entries WHERE seq <= ?", (last,))
+        if conn.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is None:
+            # Empty (the lock is held): a new id, so row numbers may start again at 1.
+            conn.execute("UPDATE journal_meta SET value = ? WHERE key = 'id'",
+                         (os.urandom(8).hex(),))
 
 
 def merge_pending(vault: VaultDB, vault_path: str, settings) -> int:

@@ -10,40 +10,9 @@ from datetime import timedelta
 import pytest
 import requests
 
-from tests.integration.grants.conftest import INCOME, PERSON
+from tests.integration.grants.conftest import ask
 from vault.clock import from_iso, set_clock
-from vault.grants.service import PICKUP_GRANT_TYPE, pkce_challenge
-
-
-def ask(records, purpose="rental-eligibility", duration="P30D", **extra):
-    return [{"type": "kluis_records", "purpose": purpose, "retention": "P60D",
-             "duration": duration,
-             "records": [{"record_type": t} | ({"fields": f} if f else {})
-                         for t, f in records.items()], **extra}]
-
-
-@pytest.fixture
-def granted(live_server, make_owner, register_org):
-    """``granted(records)``: an owner-created grant picked up by the organisation over HTTP."""
-
-    def make(records=None, **extra):
-        owner = make_owner()
-        for type_id, data in (("income", INCOME), ("person", PERSON)):
-            owner.post("/api/v1/records", json={"type": type_id, "data": data})
-        org = register_org()
-        resp = owner.post("/api/v1/grants", json={
-            "client_id": org.client_id,
-            "authorization_details": ask(records or {"income": None}, **extra)})
-        assert resp.status_code == 201, resp.text
-        body = resp.json()
-        token = requests.post(f"{live_server.url}/oauth/token", timeout=30,
-                              auth=(org.client_id, org.client_secret),
-                              data={"grant_type": PICKUP_GRANT_TYPE,
-                                    "code": body["pickup_code"]})
-        assert token.status_code == 200, token.text
-        return owner, org, token.json()
-
-    return make
+from vault.grants.service import pkce_challenge
 
 
 @pytest.fixture

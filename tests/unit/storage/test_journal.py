@@ -56,10 +56,10 @@ def test_merge_moves_rows_into_the_chain_once(instance, vault, settings):
     grant_id = _grant(vault)
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z")
     with journal.opened(ref, settings) as conn:
-        assert journal.pending_reads(conn, grant_id) == 2
+        assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 2
         assert journal.merge(vault, conn) == 2
         assert journal.merge(vault, conn) == 0  # nothing left, nothing twice
-        assert journal.pending_reads(conn, grant_id) == 0
+        assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 0
     reads = [e for e in reversed(vault.events()) if e.action == "grant.read"]
     assert [e.at for e in reads] == ["2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z"]
     assert reads[0].detail == {"records": 1, "at": "2026-11-22T10:00:00Z"}
@@ -82,6 +82,73 @@ def test_a_merge_cut_short_after_the_vault_commit_moves_nothing_twice(instance, 
             vault.set_meta(tx, "journal_merged", f"{journal_id}:1")
         assert journal.merge(vault, conn) == 0
     assert sum(e.action == "grant.read" for e in vault.events()) == 1
+
+
+def test_a_merge_from_a_stale_snapshot_moves_nothing(instance, vault, settings):
+    _grant(vault)
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z")
+    with journal.opened(ref, settings) as conn:
+        stale_id, stale_rows = journal.snapshot(conn)
+        assert journal.merge(vault, conn) == 2  # another merger: moves both, renames
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:02Z")
+    with journal.opened(ref, settings) as conn:
+        assert journal.merge(vault, conn) == 1
+        # The first merger wakes up with its old rows: the journal was renamed since.
+        assert journal.to_vault(vault, conn, stale_id, stale_rows) == 0
+    assert sum(e.action == "grant.read" for e in vault.events()) == 3
+    assert vault.conn.execute("SELECT access_count FROM grants").fetchone()[0] == 3
+    assert vault.verify_log() == []
+
+
+def test_reads_between_the_vault_commit_and_the_delete_count_once(instance, vault, settings):
+    grant_id = _grant(vault)
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z")
+    with journal.opened(ref, settings) as conn:
+        journal_id, rows = journal.snapshot(conn)
+        assert journal.to_vault(vault, conn, journal_id, rows) == 2
+        # Rows still in the journal, already in the vault's count: not counted again.
+        assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 2
+        mark = vault.get_meta("journal_merged")
+        assert journal.pending_reads(conn, grant_id, mark) == 0
+        with db.transaction(conn):
+            journal.append(conn, at="2026-11-22T10:00:02Z", actor="org:c", action="grant.read",
+                           grant_id=grant_id, detail=EventDetail.of({"records": 1}))
+        assert journal.pending_reads(conn, grant_id, mark) == 1
+        journal.forget(conn, journal_id, rows[-1]["seq"])
+        assert journal.pending_reads(conn, grant_id, mark) == 1
+        assert journal.merge(vault, conn) == 1
+    assert vault.conn.execute("SELECT access_count FROM grants").fetchone()[0] == 3
+
+
+def test_reads_are_logged_while_a_merge_commits_to_the_vault(instance, vault, settings,
+                                                              monkeypatch):
+    """A merge holds the journal's lock only for its delete: a read that arrives while the
+    merge writes the vault commits its event at once instead of waiting."""
+    grant_id = _grant(vault)
+    ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
+    reader = db.connect(ref.path, ref.key)
+    reader.execute("PRAGMA busy_timeout = 0")  # waiting would fail, not hang
+    appended = []
+    original = vault.append_events
+
+    def append_events(tx, events):
+        with db.transaction(reader):
+            appended.append(journal.append(
+                reader, at="2026-11-22T10:00:01Z", actor="org:c", action="grant.read",
+                grant_id=grant_id, detail=EventDetail.of({"records": 1})))
+        return original(tx, events)
+
+    monkeypatch.setattr(vault, "append_events", append_events)
+    try:
+        with journal.opened(ref, settings) as conn:
+            assert journal.merge(vault, conn) == 1
+            assert appended == [2]
+            monkeypatch.undo()
+            assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 1
+            assert journal.merge(vault, conn) == 1
+    finally:
+        reader.close()
+    assert sum(e.action == "grant.read" for e in vault.events()) == 2
 
 
 def test_the_journal_does_not_open_without_the_key_in_the_vault(instance, vault, settings):
