@@ -617,7 +617,8 @@ class Grants:
         row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
         return _grant(row) if row else None
 
-    def _authorise(self, token: str) -> tuple[GrantHandle, VaultDB, bool]:
+    def _authorise(self, token: str, now: str | None = None
+                   ) -> tuple[GrantHandle, VaultDB, bool]:
         """The token's grant handle and its vault, open; True when the vault is new to this
         process or instance.db changed since (then the connector inbox is worth a look).
 
@@ -627,7 +628,8 @@ class Grants:
         generation = self.instance.generation()
         handle = HANDLES.get(digest, self.settings)
         fresh = False
-        if handle is not None and handle.slot_expires_at and handle.slot_expires_at <= now_iso():
+        if handle is not None and handle.slot_expires_at \
+                and handle.slot_expires_at <= (now or now_iso()):
             HANDLES.drop(digest)  # the full path below deletes the slot and says why
             handle = None
         if handle is not None and handle.generation != generation:
@@ -709,12 +711,12 @@ class Grants:
         the vault's log: through ``defer`` (the web view runs it after the
         response has been sent) or, without it, before returning.
         """
-        handle, vault, fresh = self._authorise(token)
+        now = utcnow()
+        at = to_iso(now)
+        handle, vault, fresh = self._authorise(token, at)
         try:
             if fresh and on_open is not None:
                 on_open(vault)
-            now = utcnow()
-            at = to_iso(now)
             wanted = tuple(types or ())
             grant = handle.grant
             with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
