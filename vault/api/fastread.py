@@ -17,49 +17,36 @@ response and nothing the read did happens twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
+
+from werkzeug.wsgi import ClosingIterator
+
+from vault.accounts.web import parse_bearer
+from vault.grants.service import Grants
 
 PATH = "/api/v1/grant/records"
 READ_FAILED = "kluis.grant_read_failed"
 
 
-class _Answer:
-    """The body, then the read's deferred upkeep once the server has sent it (like
-    Werkzeug's ``call_on_close``)."""
-
-    def __init__(self, body: bytes, after: list[Callable[[], None]]) -> None:
-        self._body = body
-        self._after = after
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter((self._body,))
-
-    def close(self) -> None:
-        for task in self._after:
-            task()
-
-
 class GrantReadPath:
     """WSGI middleware: ``app.wsgi_app = GrantReadPath(app.wsgi_app, ...)``."""
 
-    def __init__(self, wsgi_app, grants: Callable[[], object], on_open: Callable,
+    def __init__(self, wsgi_app, grants: Callable[[], Grants], on_open: Callable,
                  headers: list[tuple[str, str]]) -> None:
         self.wsgi_app = wsgi_app
         self._grants = grants  # built lazily, like the Flask views' grants_service()
         self._on_open = on_open
         # As Flask sends them: its session machinery adds Vary: Cookie to this view's answer.
-        self._headers = [*((k, v) for k, v in headers if k.lower() != "content-type"),
-                         ("Vary", "Cookie")]
+        self._headers = [*headers, ("Vary", "Cookie")]
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET" \
                 or "HTTP_COOKIE" in environ:
             return self.wsgi_app(environ, start_response)
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        token = token.strip()
+        token = parse_bearer(environ.get("HTTP_AUTHORIZATION", ""))
         query = environ.get("QUERY_STRING", "")
-        if scheme.lower() != "bearer" or not token or not query.isascii():
+        if token is None or not query.isascii():
             return self.wsgi_app(environ, start_response)
         types: list[str] = []
         purpose: str | None = None
@@ -70,7 +57,7 @@ class GrantReadPath:
                 purpose = value
         after: list[Callable[[], None]] = []
         try:
-            body = self._grants().redeem_records(  # type: ignore[attr-defined]
+            body = self._grants().redeem_records(
                 token, types=types, purpose=purpose, on_open=self._on_open,
                 defer=after.append)
         except Exception as exc:  # noqa: BLE001 - Flask's error handlers answer it
@@ -78,4 +65,6 @@ class GrantReadPath:
             return self.wsgi_app(environ, start_response)
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body))), *self._headers])
-        return _Answer(body, after)
+        # The read's deferred upkeep runs once the server has sent the answer (as Werkzeug's
+        # call_on_close does for Flask responses).
+        return ClosingIterator([body], after)

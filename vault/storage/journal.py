@@ -116,11 +116,9 @@ def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int
         (grant_id, _merged_upto(merged, journal_id))).fetchone()[0])
 
 
-def _merged_upto(merged: str | bytes | None, journal_id: str) -> int:
+def _merged_upto(merged: str | None, journal_id: str) -> int:
     """The last row of journal ``journal_id`` already in the vault (0: none)."""
-    if isinstance(merged, bytes):
-        merged = merged.decode()
-    done_id, _, done_seq = str(merged or "").partition(":")
+    done_id, _, done_seq = (merged or "").partition(":")
     return int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
 
 
@@ -155,8 +153,7 @@ def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list) -
         now_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
         if now_id != journal_id:
             return 0  # another merger moved these rows and emptied the journal meanwhile
-        merged = tx.execute("SELECT value FROM meta WHERE key = 'journal_merged'").fetchone()
-        upto = _merged_upto(merged[0] if merged else None, journal_id)
+        upto = _merged_upto(vault.get_meta("journal_merged"), journal_id)
         fresh = [r for r in rows if r["seq"] > upto]
         if not fresh:
             return 0
