@@ -3,7 +3,8 @@
 ``python -m bench.bare --bind HOST:PORT`` runs the real ``kluis serve`` command with
 ``vault.app.create_app`` replaced by a factory for this bare app, so the gunicorn
 configuration (worker class and count, keep-alive, timeouts) is exactly production's.
-The body is read from the file named by ``KLUIS_BENCH_BODY``.
+The body is read from the file named by ``KLUIS_BENCH_BODY``. With ``KLUIS_BENCH_FLOOR``
+set (``commit`` or ``group``) each request first commits one event, see :mod:`bench.floor`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from flask import Flask, Response
 def create_bare_app(test_config=None) -> Flask:
     body = Path(os.environ["KLUIS_BENCH_BODY"]).read_bytes()
     app = Flask("bench_bare")
+    floor = os.environ.get("KLUIS_BENCH_FLOOR")
+    commit = None
+    if floor:
+        from bench.floor import Committer
+
+        commit = Committer(floor, Path(os.environ["KLUIS_BENCH_FLOOR_DIR"]),
+                           os.environ.get("KLUIS_SQLITE_SYNCHRONOUS", "FULL"))
 
     @app.get("/", defaults={"path": ""})
     @app.get("/<path:path>")
     def fixed(path: str) -> Response:
+        if commit is not None and path:  # not the harness's readiness probe of "/"
+            commit()
         return Response(body, mimetype="application/json")
 
     return app

@@ -145,14 +145,31 @@ def start_kluis(stack: Stack, settings: Settings, port: int, log: Path) -> Serve
     return Server("kluis", f"http://127.0.0.1:{port}", port, proc)
 
 
-def start_bare(stack: Stack, settings: Settings, port: int, body_file: Path, log: Path) -> Server:
-    """The bare Flask app under the very same ``kluis serve`` gunicorn configuration."""
+def start_bare(stack: Stack, settings: Settings, port: int, body_file: Path, log: Path,
+               floor: str = "") -> Server:
+    """The bare Flask app under the very same ``kluis serve`` gunicorn configuration;
+    with ``floor`` (``commit``, ``group``) one durable commit per request (bench.floor)."""
     env = settings_env(settings)
     env["KLUIS_BENCH_BODY"] = str(body_file)
+    if floor:
+        directory = stack.tempdir(f"kluis-bench-floor-{floor}-")
+        env["KLUIS_BENCH_FLOOR"] = floor
+        env["KLUIS_BENCH_FLOOR_DIR"] = str(directory)
+        if floor == "group":
+            from bench.floor import SOCKET
+
+            writer = stack.popen([sys.executable, "-m", "bench.floor", str(directory),
+                                  settings.sqlite_synchronous],
+                                 log=log.with_name(log.stem + "-writer.log"))
+            deadline = time.monotonic() + 10
+            while not (directory / SOCKET).exists():
+                if writer.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the group-commit writer did not start")
+                time.sleep(0.02)
     proc = stack.popen([sys.executable, "-m", "bench.bare", "--bind", f"127.0.0.1:{port}"],
                        env=env, log=log)
     wait_for_http(port, "/", proc=proc)
-    return Server("bare", f"http://127.0.0.1:{port}", port, proc)
+    return Server(floor or "bare", f"http://127.0.0.1:{port}", port, proc)
 
 
 def start_worker(stack: Stack, settings: Settings, log: Path) -> subprocess.Popen:

@@ -76,6 +76,23 @@ def figures(sections: dict) -> list[dict]:
             s["p99_ratio"], "<= 2", s["p99_ratio"] <= 2)
         add("1", "Authorized read p50 (ms)", k["p50_ms"], "bare Flask p50", b["p50_ms"],
             s["p50_ratio"])
+        floors = s.get("floors") or {}
+        names = {"commit": "one FULL SQLite commit per request, one file per worker",
+                 "group": "the same rows group-committed by one writer process"}
+        for floor, name in names.items():
+            f = floors.get(floor)
+            if not f:
+                continue
+            sync = s.get("sqlite_synchronous", "FULL")
+            name = name.replace("FULL", sync)
+            batch = f.get("rows_per_commit")
+            extra = f"; {batch:.2f} rows per commit" if batch else ""
+            add("1", f"Floor: bare Flask + {name} (req/s{extra})", f["rps"],
+                "bare Flask", b["rps"], f["over_bare_rps"], "ceiling (information)")
+            add("1", f"Floor p99 ({floor}) (ms)", f["p99_ms"], "bare Flask p99", b["p99_ms"],
+                f["p99_over_bare"], "information")
+            add("1", "Authorized read throughput (req/s)", k["rps"],
+                f"the {floor} floor", f["rps"], f["read_over_floor_rps"], "information")
         add("1", "Access events committed per read served", s["access_events_written"],
             "reads served (200)", s["reads_served_ok"],
             round(s["access_events_written"] / max(1, s["reads_served_ok"]), 3), ">= 1",

@@ -110,6 +110,18 @@ def _total_reads(world: World, grants: list) -> int:
     return sum(world.count_events(g.owner, "grant.read", g.grant_id) for g in grants)
 
 
+FLOORS = ("commit", "group")  # bench/floor.py
+
+
+def _rows_per_commit(log: Path) -> float | None:
+    """The group-commit writer's last reported average batch (None before 1,000 commits)."""
+    try:
+        lines = [line for line in log.read_text().splitlines() if line.startswith("rows per")]
+    except OSError:
+        return None
+    return float(lines[-1].rsplit(":", 1)[1]) if lines else None
+
+
 def authorized_read(ctx, profile: Profile) -> dict:
     world: World = ctx.world
     grants = _read_state(world, profile.read_vaults)
@@ -121,31 +133,37 @@ def authorized_read(ctx, profile: Profile) -> dict:
     resp.raise_for_status()
     body = resp.content
     body_file = load.write_body(ctx.tmp / "body.json", body)
-    bare = procs.start_bare(ctx.stack, world.settings, procs.free_port(), body_file,
-                            ctx.tmp / "bare.log")
-    check = requests.get(bare.url + READ_PATH, timeout=30)
-    if check.content != body:
-        raise RuntimeError("the bare app does not return the same bytes")
+    # The baseline, and the two floors: the same bytes plus one durable commit per request.
+    servers = {floor or "bare": procs.start_bare(ctx.stack, world.settings, procs.free_port(),
+                                                 body_file, ctx.tmp / f"{floor or 'bare'}.log",
+                                                 floor=floor)
+               for floor in ("", *FLOORS)}
+    for server in servers.values():
+        check = requests.get(server.url + READ_PATH, timeout=30)
+        if check.content != body:
+            raise RuntimeError(f"the {server.name} app does not return the same bytes")
 
     tool = ctx.tool
     warm = max(1.0, profile.read_seconds / 4)
-    load.run_load(bare.port, READ_PATH, tokens, profile.connections, warm, tool=tool)
-    load.run_load(kluis.port, READ_PATH, tokens, profile.connections, warm, tool=tool)
+    for server in (*servers.values(), kluis):
+        load.run_load(server.port, READ_PATH, tokens, profile.connections, warm, tool=tool)
 
     rest_rss = {pid: procs.rss_kib(pid) for pid in kluis.worker_pids()}
     before = _total_reads(world, grants)
-    bare_runs, kluis_runs = [], []
+    runs: dict[str, list] = {name: [] for name in (*servers, "kluis")}
     with RssSampler(kluis.worker_pids) as sampler:
         for _ in range(profile.read_rounds):
-            bare_runs.append(load.run_load(bare.port, READ_PATH, tokens, profile.connections,
-                                           profile.read_seconds, tool=tool))
-            kluis_runs.append(load.run_load(kluis.port, READ_PATH, tokens, profile.connections,
-                                            profile.read_seconds, tool=tool))
+            for name, server in (*servers.items(), ("kluis", kluis)):
+                runs[name].append(load.run_load(server.port, READ_PATH, tokens,
+                                                profile.connections, profile.read_seconds,
+                                                tool=tool))
+    kluis_runs = runs["kluis"]
     logged = _total_reads(world, grants) - before
     served_ok = sum(r.ok for r in kluis_runs)
     ctx.web_rss = {"at_rest_kib": max(rest_rss.values(), default=0),
                    "under_load_kib": sampler.max_kib(), "workers": len(rest_rss)}
-    procs.stop_process(bare.proc)
+    for server in servers.values():
+        procs.stop_process(server.proc)
 
     def agg(runs: list) -> dict:
         return {"rps": round(median([r.rps for r in runs]), 1),
@@ -153,14 +171,21 @@ def authorized_read(ctx, profile: Profile) -> dict:
                 "p99_ms": round(median([r.p99_ms for r in runs]), 3),
                 "errors": sum(r.errors for r in runs), "runs": [r.summary() for r in runs]}
 
-    b, k = agg(bare_runs), agg(kluis_runs)
+    b, k = agg(runs["bare"]), agg(kluis_runs)
+    floors = {}
+    for floor in FLOORS:
+        f = agg(runs[floor])
+        floors[floor] = {**f, "over_bare_rps": ratio(f["rps"], b["rps"]),
+                         "p99_over_bare": ratio(f["p99_ms"], b["p99_ms"]),
+                         "read_over_floor_rps": ratio(k["rps"], f["rps"])}
+    floors["group"]["rows_per_commit"] = _rows_per_commit(ctx.tmp / "group-writer.log")
     result = {
         "body_bytes": len(body), "vaults": len(grants), "granted_types": sorted(READ_FIELDS),
         "connections": profile.connections, "seconds_per_run": profile.read_seconds,
         "rounds": profile.read_rounds, "load_tool": kluis_runs[0].tool,
         "web_workers": world.settings.web_workers,
         "sqlite_synchronous": world.settings.sqlite_synchronous,
-        "bare": b, "kluis": k,
+        "bare": b, "kluis": k, "floors": floors,
         "throughput_ratio": ratio(k["rps"], b["rps"]),
         "p99_ratio": ratio(k["p99_ms"], b["p99_ms"]),
         "p50_ratio": ratio(k["p50_ms"], b["p50_ms"]),

@@ -48,6 +48,10 @@ def test_the_authorized_read_and_its_baseline_have_non_zero_numbers(smoke_run):
         assert read[side]["p99_ms"] > 0
         assert read[side]["errors"] == 0
     assert read["throughput_ratio"] > 0 and read["p99_ratio"] > 0
+    for floor in ("commit", "group"):  # the ceilings run in the same rounds
+        assert read["floors"][floor]["rps"] > 0
+        assert read["floors"][floor]["errors"] == 0
+        assert read["floors"][floor]["read_over_floor_rps"] > 0
     assert read["reads_served_ok"] > 0
     assert read["access_events_written"] >= read["reads_served_ok"]
 
