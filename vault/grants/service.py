@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps(str), in C
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -720,9 +721,12 @@ class Grants:
             wanted = tuple(types or ())
             grant = handle.grant
             with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
-                # The journal's write lock first: a merge (journal, then vault) cannot move
-                # rows between the two counts below.
-                with db.transaction(jconn):
+                # Under a usage limit, the journal's write lock first: a merge (journal, then
+                # vault) cannot move rows between the two counts below. Without one nothing
+                # is counted, and the event's INSERT is its own transaction (one statement,
+                # committed at the configured synchronous level like any other).
+                limited = grant.usage_limit is not None
+                with db.transaction(jconn) if limited else contextlib.nullcontext():
                     row = vault.conn.execute(
                         "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev'),"
                         " (SELECT value FROM meta WHERE key = 'journal_merged')"
@@ -731,7 +735,7 @@ class Grants:
                         HANDLES.drop(handle.token_hash)
                         raise InvalidToken("the grant was revoked")
                     uses = row[0]
-                    if grant.usage_limit is not None:
+                    if limited:
                         uses += journal.pending_reads(jconn, grant.id, row[2])
                     self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     rev = row[1]
@@ -750,7 +754,7 @@ class Grants:
                 self._merge_journal(handle)
             else:
                 defer(functools.partial(self._merge_journal, handle))
-        return (f'{{"grant_id":{json.dumps(grant.id)},"fetched_at":{json.dumps(at)},'
+        return (f'{{"grant_id":{_json_string(grant.id)},"fetched_at":{_json_string(at)},'
                 f'"records":{answer.records_json}}}\n').encode()
 
     def _merge_journal(self, handle: GrantHandle) -> None:

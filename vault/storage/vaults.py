@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from vault.clock import now_iso
@@ -49,13 +50,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_string = encode_basestring  # json.dumps(s, ensure_ascii=False) for a str s
+
+
 def _chain_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
                 grant_id: str | None, canonical_detail: str) -> str:
     # Exactly canonical_json([prev_hash, seq, at, actor, action, grant_id, detail]), with the
-    # detail serialised once by the caller (the read path keeps it between reads).
-    body = ",".join((canonical_json(prev_hash), str(seq), canonical_json(at),
-                     canonical_json(actor), canonical_json(action), canonical_json(grant_id),
-                     canonical_detail))
+    # detail serialised once by the caller (the read path keeps it between reads). Strings go
+    # through the encoder json.dumps itself uses for them with ensure_ascii=False.
+    body = ",".join((_string(prev_hash), str(seq), _string(at), _string(actor), _string(action),
+                     "null" if grant_id is None else _string(grant_id), canonical_detail))
     return hashlib.sha256(f"[{body}]".encode()).hexdigest()
 
 
