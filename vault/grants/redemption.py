@@ -11,9 +11,10 @@ SHA-256. Later reads reuse it and still check, every time:
   slot is looked up again, so a deleted slot (revocation, expiry, purge)
   ends the handle. The same signal tells when the vault's connector inbox
   may have new items to merge;
-- holding the vault's access journal write lock (:mod:`vault.storage.journal`),
-  that the grant row is still active (a revoke marks it before it returns),
-  with its access count and the records revision, in one statement;
+- that the grant row is still active (a revoke marks it before it returns),
+  with its access count and the records revision, in one statement; under a
+  usage limit this runs holding the vault's access journal write lock
+  (:mod:`vault.storage.journal`), so the count and the new row agree;
 - the grant's conditions (expiry, purpose, usage limit counting the reads
   still in the journal, types).
 

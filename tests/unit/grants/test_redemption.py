@@ -90,3 +90,20 @@ def test_each_read_shape_keeps_its_own_answer(grants, issue):
     assert [r["type"] for r in narrow["records"]] == ["person"]
     assert sorted(r["type"] for r in wide["records"]) == ["income", "person"]
     assert [r["data"] for r in narrow["records"]] == [{"surname": "de Vries"}]
+
+
+def test_a_read_without_a_usage_limit_has_committed_its_event_when_it_returns(grants, svc,
+                                                                              issue):
+    from vault.storage import db
+
+    owner, _org, token = issue()
+    with open_vault(svc.instance, owner.vault_id, owner.dek) as vault:
+        access = journal.ref(vault, str(svc.instance.vault_path(owner.vault_id)))
+    for n in range(1, 4):
+        grants.redeem_records(token["access_token"])
+        # A connection of its own (another process would see the same): the row is there.
+        conn = db.connect(access.path, access.key)
+        try:
+            assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == n
+        finally:
+            conn.close()
