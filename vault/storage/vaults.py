@@ -104,7 +104,7 @@ class VaultDB:
         if self._cache_key is not None and not conn.in_transaction:
             path = self._path or str(self.instance.vault_path(self.id))
             if os.path.exists(path):
-                _CACHE.put(self._cache_key, conn, self.instance.settings)
+                CONNECTIONS.put(self._cache_key, conn, self.instance.settings)
                 return
         conn.close()
 
@@ -157,24 +157,17 @@ class VaultDB:
         if not isinstance(detail, EventDetail):
             detail = EventDetail.of(detail or {})
         at = at or now_iso()
-        last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        prev = last["hash"] if last else GENESIS
-        seq = (last["seq"] if last else 0) + 1
-        digest = _chain_hash(prev, seq, at, actor, action, grant_id, detail.canonical)
-        conn.execute(
-            "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, actor, action, grant_id, detail.stored, prev, digest),
-        )
+        [(seq, *_, prev, digest)] = self.append_events(
+            conn, [(at, actor, action, grant_id, detail.canonical, detail.stored)])
         return Event(seq, at, actor, action, grant_id, detail.value, prev, digest)
 
     def append_events(self, conn: db.Connection,
-                      events: list[tuple[str, str, str, str | None, str, str]]) -> int:
+                      events: list[tuple[str, str, str, str | None, str, str]]) -> list[tuple]:
         """Append many events at once, in order, inside the caller's transaction.
 
         Each is ``(at, actor, action, grant_id, canonical_detail, stored_detail)``
         with the detail already serialised (see :class:`EventDetail`). Returns the
-        last sequence number.
+        rows written: ``(seq, at, actor, action, grant_id, stored_detail, prev_hash, hash)``.
         """
         last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         prev = last["hash"] if last else GENESIS
@@ -188,7 +181,7 @@ class VaultDB:
         conn.executemany(
             "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return seq
+        return rows
 
     def events(
         self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None
@@ -372,12 +365,11 @@ class ConnectionCache:
             self._pid = os.getpid()
 
 
-_CACHE = ConnectionCache()
-CONNECTIONS = _CACHE  # also holds access journal connections (vault.storage.journal)
+CONNECTIONS = ConnectionCache()  # vault connections, and access journals' (vault.storage.journal)
 
 
 def forget_cached(vault_id: str) -> None:
-    _CACHE.forget(vault_id)
+    CONNECTIONS.forget(vault_id)
 
 
 def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
@@ -389,7 +381,7 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     does not open the file.
     """
     cache_key = cache_key or ConnectionCache.key(vault_id, dek)
-    conn = _CACHE.get(cache_key, instance.settings)
+    conn = CONNECTIONS.get(cache_key, instance.settings)
     if conn is not None:
         return VaultDB(instance, vault_id, conn, cache_key, path)
     path = path or str(instance.vault_path(vault_id))
