@@ -6,7 +6,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from marshmallow import Schema, fields, validate
 
 from vault.accounts.errors import InvalidCredentials
-from vault.accounts.web import client_address, owner_api, owner_vault, services
+from vault.accounts.web import client_address, close_vault, owner_api, owner_vault, services
 from vault.api.problems import Problem, validation_problem
 from vault.api.spec import load_body, operation
 from vault.portability import archive, jobs, pdf, service, verify
@@ -48,7 +48,7 @@ class VerificationSchema(Schema):
 
 class ArchiveRequestSchema(Schema):
     passphrase = fields.String(required=True, validate=validate.Length(
-        min=archive.MIN_PASSPHRASE, max=1024))
+        min=archive.MIN_PASSPHRASE, max=archive.MAX_PASSPHRASE))
 
 
 class JobSchema(Schema):
@@ -92,15 +92,20 @@ def create_export():
     except bundles.ExportError as exc:
         raise Problem(413, "too-large", "The export is too large", exc.errors["types"][0]) \
             from None
+    resp = bundle_response(bundle, fmt, language)
+    resp.headers["X-Kluis-Digest"] = f"sha256:{bundle.digest}"
+    return resp
+
+
+def bundle_response(bundle: bundles.Bundle, fmt: str, language: str) -> Response:
+    """A certified export as a download: the PDF (bundle embedded) or the JSON bundle."""
     stamp = bundle.payload["exported_at"][:10]
     if fmt == "pdf":
         data = pdf.render_pdf(bundle.payload, bundle.digest, language, bundle.to_json())
         resp = Response(data, mimetype="application/pdf")
-        resp.headers["Content-Disposition"] = f'attachment; filename="kluis-export-{stamp}.pdf"'
     else:
         resp = Response(bundle.to_json(), mimetype="application/json")
-        resp.headers["Content-Disposition"] = f'attachment; filename="kluis-export-{stamp}.json"'
-    resp.headers["X-Kluis-Digest"] = f"sha256:{bundle.digest}"
+    resp.headers["Content-Disposition"] = f'attachment; filename="kluis-export-{stamp}.{fmt}"'
     return resp
 
 
@@ -283,8 +288,6 @@ def check_erasure(username_typed: str, password: str) -> None:
 def erase_vault():
     body = load_body(EraseRequestSchema(), max_bytes=16 * 1024)
     check_erasure(body["confirm"], body["password"])
-    vault = g.pop("vault", None)
-    if vault is not None:
-        vault.close()
+    close_vault()
     report = service.erase_owner_vault(services().accounts, g.owner.vault_id)
     return jsonify(report.to_dict())

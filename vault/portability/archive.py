@@ -26,7 +26,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vault.clock import now_iso
@@ -41,6 +41,7 @@ FORMAT = "kluis-vault-archive/v1"
 MEDIA_TYPE = "application/vnd.kluis.vault-archive"
 EXTENSION = ".kluis"
 MIN_PASSPHRASE = 12
+MAX_PASSPHRASE = 1024
 MAX_HEADER = 16 * 1024
 # Passphrase hardening for a file that may sit on a USB stick for years: stronger than login.
 ARCHIVE_ARGON2 = Argon2Params(time_cost=3, memory_kib=64 * 1024, lanes=1)
@@ -87,24 +88,14 @@ class RestoreResult:
     exported_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "versions": self.versions,
-            "documents": self.documents,
-            "events": self.events,
-            "grants": self.grants,
-            "grants_ended": self.grants_ended,
-            "not_carried": self.not_carried,
-            "source": self.source,
-            "exported_at": self.exported_at,
-        }
+        return asdict(self)
 
 
 def check_passphrase(passphrase: Any) -> str:
     if not isinstance(passphrase, str) or len(passphrase) < MIN_PASSPHRASE:
         raise WeakPassphrase(f"A passphrase has at least {MIN_PASSPHRASE} characters.")
-    if len(passphrase) > 1024:
-        raise WeakPassphrase("A passphrase has at most 1024 characters.")
+    if len(passphrase) > MAX_PASSPHRASE:
+        raise WeakPassphrase(f"A passphrase has at most {MAX_PASSPHRASE} characters.")
     return passphrase
 
 
@@ -278,16 +269,13 @@ def restore(vault: VaultDB, contents: dict[str, Any], *,
             else:
                 tx.execute(f'DELETE FROM "{name}"')
         for i, name in enumerate(order):
-            if name not in local or name in SKIPPED_TABLES:
+            if name not in local:  # skipped tables are never local (vault_tables)
                 if tables[name].get("rows"):
                     result.not_carried.append(f"table {name}")
                 continue
             _insert_table(tx, name, tables[name])
             if progress:
                 progress(i + 1, len(order) + 1, f"table:{name}")
-        head = tx.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        if head:
-            vault.set_meta(tx, "log_head", f"{head['seq']}:{head['hash']}")
         if "grants" in local:
             active = tx.execute(
                 "SELECT id, organisation, purpose FROM grants WHERE status = 'active'"
@@ -302,8 +290,7 @@ def restore(vault: VaultDB, contents: dict[str, Any], *,
         result.records = _count(tx, "records")
         result.versions = _count(tx, "record_versions")
         result.documents = _count(tx, "documents")
-        dropped = [k for k in ("totp_secret",) if _had_meta(contents, k)]
-        if dropped:
+        if contents.get("had_totp"):  # TOTP secrets are never written into an archive
             result.not_carried.append("two-step verification (set it up again)")
         vault.append_event(
             tx, actor="owner", action="vault.imported",
@@ -314,11 +301,6 @@ def restore(vault: VaultDB, contents: dict[str, Any], *,
     if progress:
         progress(1, 1, "done")
     return result
-
-
-def _had_meta(contents: dict, key: str) -> bool:
-    # TOTP secrets are never written into an archive; note it when the owner had one.
-    return bool(contents.get("had_totp")) if key == "totp_secret" else False
 
 
 def _count(tx, table: str) -> int:

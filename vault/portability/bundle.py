@@ -27,7 +27,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +44,6 @@ ALL = "all"
 FORMATS = ("json", "pdf")
 # A bundle carries document bytes; keep one export within what a browser and a mail can carry.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
-
-Progress = Callable[[int, int, str], None]
 
 
 class ExportError(ValueError):
@@ -118,14 +115,12 @@ def build_payload(
     vault_id: str,
     types: list[str] | None,
     language: str = "nl",
-    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The unsigned payload for ``types`` (None: all) of ``vault``'s current records."""
     chosen = records.list_records(vault, types)
-    total = len(chosen) + 1
     out_records = []
     wanted_docs: list[str] = []
-    for i, record in enumerate(chosen):
+    for record in chosen:
         out_records.append({
             "id": record.id,
             "type": record.type,
@@ -140,8 +135,6 @@ def build_payload(
             if (name == "sha256" and record.type == "document") or name == "document_sha256":
                 if isinstance(value, str) and value not in wanted_docs:
                     wanted_docs.append(value)
-        if progress:
-            progress(i + 1, total, "records")
     documents = []
     size = 0
     for sha in wanted_docs:
@@ -160,8 +153,6 @@ def build_payload(
             "size": len(content),
             "content": base64.b64encode(content).decode("ascii"),
         })
-    if progress:
-        progress(total, total, "documents")
     return {
         "format": FORMAT,
         "issuer": {"url": issuer_url, "kid": kid},
@@ -187,8 +178,6 @@ def export_bundle(
     *,
     types: list[str] | None,
     language: str = "nl",
-    progress: Progress | None = None,
-    actor: str = "owner",
 ) -> Bundle:
     """Build, sign and log one certified export of ``vault``.
 
@@ -203,12 +192,11 @@ def export_bundle(
         vault_id=vault_public_id(instance, vault.id),
         types=types,
         language=language,
-        progress=progress,
     )
     bundle = sign_payload(payload, key)
     with vault.transaction() as tx:
         vault.append_event(
-            tx, actor=actor, action="export.created",
+            tx, actor="owner", action="export.created",
             detail={"types": payload["types"], "records": len(payload["records"]),
                     "documents": len(payload["documents"]), "digest": bundle.digest},
         )

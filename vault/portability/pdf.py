@@ -90,12 +90,13 @@ def font_files() -> dict[str, str]:
 def record_rows(record_type: RecordType, data: dict, lang: str) -> list[tuple[str, str]]:
     """``(label, value)`` for every field the record holds, in schema order."""
     rows = []
-    for name, field in record_type.fields().items():
+    fields = record_type.fields()
+    for name, field in fields.items():
         if name in data and data[name] is not None:
             rows.append((field_label(field, name, lang),
                          format_value(field, data[name], lang, with_code=True)))
     for name in data:
-        if name not in record_type.fields():  # an older schema's field: still shown
+        if name not in fields:  # an older schema's field: still shown
             rows.append((name, str(data[name])))
     return rows
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from vault.accounts.errors import AccountError, InvalidCredentials
-from vault.accounts.web import client_address, end_session, owner_vault, services
+from vault.accounts.web import client_address, close_vault, end_session, owner_vault, services
 from vault.api import exports as api
 from vault.crypto.keys import b64d, b64e
-from vault.portability import archive, jobs, pdf, service, verify
+from vault.portability import archive, jobs, service, verify
 from vault.portability import bundle as bundles
 from vault.records.catalogue import RECORD_TYPES
 from vault.ui import views
@@ -108,16 +108,7 @@ def export():
                                error=error), 422
     bundle = bundles.export_bundle(services().instance, owner_vault(), types=types,
                                    language=language)
-    stamp = bundle.payload["exported_at"][:10]
-    if fmt == "pdf":
-        data = pdf.render_pdf(bundle.payload, bundle.digest, language, bundle.to_json())
-        resp = Response(data, mimetype="application/pdf")
-        name = f"kluis-export-{stamp}.pdf"
-    else:
-        resp = Response(bundle.to_json(), mimetype="application/json")
-        name = f"kluis-export-{stamp}.json"
-    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return resp
+    return api.bundle_response(bundle, fmt, language)
 
 
 @bp.route("/archive", methods=["GET", "POST"])
@@ -225,9 +216,7 @@ def delete():
         return render_template("portability/delete.html", error=t("login.failed")), 403
     if unlocked.vault_id != g.owner.vault_id:
         abort(403)
-    vault = g.pop("vault", None)
-    if vault is not None:
-        vault.close()
+    close_vault()
     report = service.erase_owner_vault(svc.accounts, g.owner.vault_id)
     end_session()
     g.pop("owner", None)
