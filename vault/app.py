@@ -88,8 +88,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     # The organisations' read skips Flask's request machinery when it succeeds.
+    from vault.accounts.web import run_open_hooks
     from vault.api.fastread import GrantReadPath
-    from vault.api.grants import run_open_hooks
     from vault.api.oauth import grants_for
 
     app.wsgi_app = GrantReadPath(  # type: ignore[method-assign]

@@ -147,9 +147,14 @@ def owner_vault() -> VaultDB:
         owner = g.owner
         vault = services().accounts.open(owner.vault_id, owner.dek)
         g.vault = vault
-        for hook in current_app.extensions.get("kluis_on_vault_open", []):
-            hook(vault)
+        run_open_hooks(current_app, vault)
     return g.vault
+
+
+def run_open_hooks(app, vault: VaultDB) -> None:
+    """Run the app's ``kluis_on_vault_open`` hooks (the connector inbox merge) on ``vault``."""
+    for hook in app.extensions.get("kluis_on_vault_open", []):
+        hook(vault)
 
 
 def close_vault(_exc: BaseException | None = None) -> None:

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema
 from marshmallow import fields as ma
 
-from vault.accounts.web import bearer_token, owner_api, owner_vault
+from vault.accounts.web import bearer_token, owner_api, owner_vault, run_open_hooks
 from vault.api.fastread import READ_FAILED
 from vault.api.oauth import grants_service
 from vault.api.problems import Problem, validation_problem
@@ -17,7 +17,13 @@ from vault.clock import utcnow
 from vault.grants import accesslog
 from vault.grants.models import PURPOSES
 from vault.grants.organisations import OAuthError
-from vault.grants.service import GrantError, InsufficientScope, InvalidToken, describe_request
+from vault.grants.service import (
+    PICKUP_GRANT_TYPE,
+    GrantError,
+    InsufficientScope,
+    InvalidToken,
+    describe_request,
+)
 from vault.storage.vaults import VaultDB
 
 bp = Blueprint("grants_api", __name__, url_prefix="/api/v1")
@@ -100,11 +106,6 @@ def _grant_token() -> str:
 
 def _on_open(vault: VaultDB) -> None:
     run_open_hooks(current_app, vault)
-
-
-def run_open_hooks(app, vault: VaultDB) -> None:
-    for hook in app.extensions.get("kluis_on_vault_open", []):
-        hook(vault)
 
 
 @bp.get("/grant")
@@ -244,7 +245,7 @@ def create_grant():
         "grant": decision.grant.to_dict(utcnow()),
         "pickup_code": decision.pickup_code,
         "token_endpoint": issuer() + "/oauth/token",
-        "grant_type": "urn:kluis:params:oauth:grant-type:pickup",
+        "grant_type": PICKUP_GRANT_TYPE,
     })
     resp.status_code = 201
     return resp

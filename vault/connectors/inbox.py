@@ -120,8 +120,6 @@ def merge_inbox(vault: VaultDB) -> MergeSummary:
     """
     summary = MergeSummary()
     instance = vault.instance
-    if not instance.inbox(vault.id):
-        return summary
     done: list[int] = []
     for item_id, source, payload in open_inbox(vault):
         summary.items += 1

@@ -57,6 +57,3 @@ def read_log(vault: VaultDB, *, grant_id: str | None = None, limit: int = 200,
     return LogPage([event_dict(e) for e in events], not problems, problems)
 
 
-def verify(vault: VaultDB) -> list[str]:
-    """The problems in the hash chain (empty when no event was edited, removed or reordered)."""
-    return vault.verify_log()

@@ -34,11 +34,6 @@ def purge_expired_job() -> dict[str, int]:
         services.close()
 
 
-def enqueue_purge(queue) -> object:
-    """Enqueue one purge now (the JSON serializer: no arguments at all)."""
-    return queue.enqueue(PURGE_JOB, job_timeout=120, result_ttl=3600)
-
-
 def schedule_purge(queue, delay: float = PURGE_INTERVAL_SECONDS) -> object:
     """Schedule the periodic purge through rq's scheduler under a fixed job id.
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from vault.clock import from_iso, to_iso
+from vault.clock import from_iso
 
 # -- purposes ---------------------------------------------------------------------------------
 
@@ -303,18 +303,6 @@ class RequestedRecords:
             detail["max_uses"] = self.max_uses
         return detail
 
-    @classmethod
-    def from_detail(cls, detail: dict[str, Any]) -> RequestedRecords:
-        return cls(
-            fields={r["record_type"]: list(r["fields"]) for r in detail["records"]},
-            narrowed={r["record_type"]: True for r in detail["records"]},
-            purpose=detail["purpose"],
-            purpose_description=detail.get("purpose_description", ""),
-            retention=detail["retention"],
-            duration=detail["duration"],
-            max_uses=detail.get("max_uses"),
-        )
-
 
 @dataclass
 class DataRequest:
@@ -438,6 +426,3 @@ class Grant:
             })
         return out
 
-
-def expiry_for(start: datetime, duration: str) -> tuple[str, str]:
-    return to_iso(start), to_iso(start + parse_duration(duration))

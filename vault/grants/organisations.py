@@ -34,6 +34,7 @@ CLIENT_SECRET_PREFIX = "kluis_cs_"  # noqa: S105 - a prefix, not a secret
 METADATA_CACHE = timedelta(hours=1)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
+PICKUP_GRANT_TYPE = "urn:kluis:params:oauth:grant-type:pickup"
 
 
 class OAuthError(Exception):
@@ -133,7 +134,7 @@ class Organisations:
             except (JoseError, ValueError, TypeError, KeyError):
                 errors["jwks"] = ["Not a JWK set."]
         if set(meta.get("grant_types") or ["authorization_code"]) - {
-            "authorization_code", "urn:kluis:params:oauth:grant-type:pickup"
+            "authorization_code", PICKUP_GRANT_TYPE
         }:
             errors["grant_types"] = ["Only authorization_code (and pickup) are supported."]
         if set(meta.get("response_types") or ["code"]) - {"code"}:
@@ -170,7 +171,7 @@ class Organisations:
         response.update({
             "client_id": client_id,
             "client_id_issued_at": int(from_iso(issued).timestamp()),
-            "grant_types": ["authorization_code", "urn:kluis:params:oauth:grant-type:pickup"],
+            "grant_types": ["authorization_code", PICKUP_GRANT_TYPE],
             "response_types": ["code"],
             "kluis_status": status,
         })

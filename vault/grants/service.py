@@ -55,7 +55,7 @@ from vault.grants.models import (
     parse_duration,
     verify_all,
 )
-from vault.grants.organisations import OAuthError, Organisations
+from vault.grants.organisations import PICKUP_GRANT_TYPE, OAuthError, Organisations
 from vault.grants.redemption import HANDLES, GrantHandle, RecordsView
 from vault.grants.schemas import InvalidDetails, parse_authorization_details
 from vault.records.catalogue import RECORD_TYPES
@@ -70,7 +70,6 @@ ACCESS_TOKEN_PREFIX = "kluis_gt_"  # noqa: S105 - a prefix, not a secret
 CODE_PREFIX = "kluis_ac_"
 PICKUP_PREFIX = "kluis_pu_"
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-PICKUP_GRANT_TYPE = "urn:kluis:params:oauth:grant-type:pickup"
 CODE_LIFETIME = timedelta(minutes=10)
 PICKUP_LIFETIME = timedelta(days=7)
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")

@@ -402,9 +402,12 @@ def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:
     older key, or corrupted) are skipped and reported as payload
     ``{"error": "unreadable"}`` so the caller can drop them and tell the owner.
     """
+    items = vault.instance.inbox(vault.id)
+    if not items:
+        return []  # the common case: no key read, nothing to open
     private = vault.inbox_private_key()
     out: list[tuple[int, str, dict]] = []
-    for item_id, source, _created, sealed in vault.instance.inbox(vault.id):
+    for item_id, source, _created, sealed in items:
         try:
             payload = json.loads(
                 sealing.unseal(private, sealed, context=vault.id.encode()).decode("utf-8")
