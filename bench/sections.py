@@ -483,7 +483,7 @@ def connector_refresh(ctx, profile: Profile) -> dict:
         direct_per_min = n_direct / (time.perf_counter() - t0) * 60
         http.close()
 
-        queue = jobs.queue_for(world.svc.redis, world.settings)
+        queue = world.svc.queue()
         runs = []
         worker_rss = {}
         all_vaults: list[tuple[str, str]] = []

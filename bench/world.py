@@ -15,7 +15,7 @@ from vault import services as services_mod
 from vault.clock import now_iso
 from vault.config import Settings, load_settings
 from vault.crypto import keys, slots
-from vault.grants.service import PICKUP_GRANT_TYPE, Grants
+from vault.grants.service import PICKUP_GRANT_TYPE
 from vault.records.service import create_record
 from vault.storage.instance import init_home
 from vault.storage.vaults import create_vault_file, new_vault_id
@@ -63,7 +63,7 @@ class World:
         self.settings: Settings = load_settings(env, **values)
         init_home(self.settings)
         self.svc = services_mod.build(self.settings)
-        self.grants = Grants(self.svc.instance, self.svc.redis, self.settings)
+        self.grants = self.svc.grants
         self._org: str | None = None
         self._count = 0
         self._template: tuple[Path, bytes, bytes] | None = None

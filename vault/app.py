@@ -1,4 +1,11 @@
-"""``create_app``: the only place that wires Flask."""
+"""``create_app``: the only place that wires Flask.
+
+It builds the composition root once (:func:`vault.services.build`), registers every
+blueprint of the web layer (``vault/api`` for JSON, ``vault/ui`` for pages, one module
+per feature in each), maps every error through :func:`vault.web.problems.problem_for`,
+adds the security headers of :mod:`vault.web.headers`, and mounts the organisation read
+(:mod:`vault.web.grantread`) for its one path.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +14,17 @@ import traceback
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from vault import services as services_mod
-from vault.accounts import web as accounts_web
-from vault.api.problems import Problem
 from vault.config import Settings, load_settings
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; object-src 'none'"
-)
+from vault.errors import KluisError
+from vault.web import auth, grantread
+from vault.web.headers import security_headers
+from vault.web.problems import Problem, ProblemResponse, problem_for
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -51,11 +55,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings.log_level)
     svc = services_mod.build(settings)
     app.extensions["kluis"] = svc
-    app.extensions["kluis_on_vault_open"] = []
-    # Connector drafts sealed to the vault's inbox are merged whenever the vault opens.
-    from vault.connectors.inbox import merge_on_open
-
-    app.extensions["kluis_on_vault_open"].append(merge_on_open)
 
     app.config.update(
         SECRET_KEY=svc.instance.subkey("flask-session-cookie"),
@@ -70,8 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(test_config)
 
-    accounts_web.login_manager.init_app(app)
-    app.teardown_appcontext(accounts_web.close_vault)
+    auth.login_manager.init_app(app)
+    app.teardown_appcontext(auth.close_vault)
 
     _register_blueprints(app)
     _register_errors(app)
@@ -87,48 +86,42 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.extend([(k, v) for k, v in static_headers if k.lower() not in present])
         return response
 
-    # The organisations' read skips Flask's request machinery when it succeeds.
-    from vault.accounts.web import run_open_hooks
-    from vault.api.fastread import GrantReadPath
-    from vault.api.oauth import grants_for
+    # The organisations' read, answered beneath Flask's request machinery (its own path).
+    def run_hooks(vault: Any) -> None:
+        for hook in svc.on_vault_open:
+            hook(vault)
 
-    app.wsgi_app = GrantReadPath(  # type: ignore[method-assign]
-        app.wsgi_app, lambda: grants_for(app), lambda vault: run_open_hooks(app, vault),
-        static_headers)
+    def read(token: str, **kwargs: Any) -> bytes:
+        return svc.grants.redeem_records(token, on_open=run_hooks, **kwargs)
+
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {grantread.PATH: grantread.GrantRecordsApp(read, static_headers)})
     return app
 
 
-def security_headers(settings: Settings) -> list[tuple[str, str]]:
-    """The headers every response carries unless its view set its own."""
-    headers = [
-        ("Content-Security-Policy", CSP),
-        ("X-Content-Type-Options", "nosniff"),
-        ("X-Frame-Options", "DENY"),
-        ("Referrer-Policy", "no-referrer"),
-        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
-        ("Cross-Origin-Opener-Policy", "same-origin"),
-        ("Cache-Control", "no-store"),
-    ]
-    if settings.https:
-        headers.append(("Strict-Transport-Security", "max-age=31536000"))
-    return headers
-
-
 def _register_blueprints(app: Flask) -> None:
-    from vault.api.connectors import bp as connectors_api
-    from vault.api.grants import bp as grants_api
-    from vault.api.oauth import bp as oauth_api
-    from vault.api.openapi import bp as openapi_bp
-    from vault.api.owner import bp as owner_api
-    from vault.portability.web import register as register_portability
-    from vault.ui.connectors import bp as connectors_ui
-    from vault.ui.grants import bp as grants_ui
-    from vault.ui.views import bp as ui
+    """Every blueprint, here and nowhere else (one API and one UI module per feature)."""
+    from vault.api import accounts as accounts_api
+    from vault.api import connectors as connectors_api
+    from vault.api import grants as grants_api
+    from vault.api import log as log_api
+    from vault.api import oauth as oauth_api
+    from vault.api import openapi as openapi_api
+    from vault.api import portability as portability_api
+    from vault.api import records as records_api
+    from vault.ui import accounts as accounts_ui
+    from vault.ui import common as common_ui
+    from vault.ui import connectors as connectors_ui
+    from vault.ui import grants as grants_ui
+    from vault.ui import log as log_ui
+    from vault.ui import portability as portability_ui
+    from vault.ui import records as records_ui
 
-    for blueprint in (owner_api, openapi_bp, ui, oauth_api, grants_api, grants_ui,
-                      connectors_api, connectors_ui):
-        app.register_blueprint(blueprint)
-    register_portability(app)
+    for module in (common_ui, accounts_api, accounts_ui, records_api, records_ui, log_api,
+                   log_ui, openapi_api, oauth_api, grants_api, grants_ui, connectors_api,
+                   connectors_ui, portability_api, portability_ui):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(portability_ui.verify_bp)
 
 
 def _wants_json() -> bool:
@@ -141,42 +134,31 @@ def _wants_json() -> bool:
     )
 
 
+def _respond(answer: ProblemResponse) -> Response:
+    resp = Response(answer.encoded(), status=answer.status, mimetype=answer.content_type)
+    for key, value in answer.headers:
+        resp.headers[key] = value
+    return resp
+
+
 def _register_errors(app: Flask) -> None:
-    from vault.accounts.errors import AccountError, RateLimited
-    from vault.records.service import InvalidRecord, RecordError
+    def domain_error(exc: Exception):
+        if not _wants_json() and not isinstance(exc, Problem):
+            return render_template("error.html", message=str(exc)), getattr(exc, "status", 400)
+        return _respond(problem_for(exc, path=request.path,  # type: ignore[arg-type]
+                                    authorization=request.headers.get("Authorization", "")))
 
-    @app.errorhandler(Problem)
-    def problem(exc: Problem):
-        return exc.response()
-
-    @app.errorhandler(InvalidRecord)
-    def invalid_record(exc: InvalidRecord):
-        return Problem(422, "validation", "The record is not valid", errors=exc.errors).response()
-
-    @app.errorhandler(RecordError)
-    def record_error(exc: RecordError):
-        code = {404: "not-found", 413: "too-large"}.get(exc.status, "record-error")
-        titles = {404: "No such record", 413: "The record is too large"}
-        return Problem(exc.status, code, titles.get(exc.status, "Record error"),
-                       str(exc) if exc.status != 404 else None).response()
-
-    @app.errorhandler(AccountError)
-    def account_error(exc: AccountError):
-        headers = {}
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = str(exc.retry_after)
-        return Problem(exc.status, exc.code, str(exc), headers=headers).response()
+    app.register_error_handler(KluisError, domain_error)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if not _wants_json():
             return exc
-        return Problem(
-            exc.code or 500,
-            (exc.name or "error").lower().replace(" ", "-"),
-            exc.name or "Error",
-            exc.description,
-        ).response()
+        headers = {"Allow": exc.response.headers["Allow"]} if exc.response is not None and \
+            "Allow" in exc.response.headers else None
+        problem = Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "-"),
+                          exc.name or "Error", exc.description, headers=headers)
+        return _respond(problem_for(problem, path=request.path))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -186,5 +168,6 @@ def _register_errors(app: Flask) -> None:
             "".join(traceback.format_tb(exc.__traceback__)),
         )
         if _wants_json():
-            return Problem(500, "internal", "Something went wrong on our side").response()
+            return _respond(problem_for(Problem(500, "internal", "Something went wrong on our side"),
+                                        path=request.path))
         return "Er ging iets mis / Something went wrong.", 500

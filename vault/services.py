@@ -1,19 +1,38 @@
-"""The long-lived objects one process shares: settings, instance.db, Redis, accounts, queue.
+"""The composition root: every long-lived object one process shares, built once.
 
-Built once by :func:`build` (in ``create_app``, the CLI and the worker); no Flask here.
+:func:`build` makes them for ``create_app``, every CLI command and the rq worker
+alike, so behaviour never depends on the entry point: the same :class:`Accounts` and
+:class:`Grants`, with the same hooks that run whenever a vault opens (the connector
+inbox merge, after the access journal merge the domain's open path does itself).
+
+rq job entry points (``<feature>/jobs.py``) run inside the worker, which has no app to
+hand them their objects; they call :func:`current`, the worker process's one
+:class:`Services`, built on first use from the environment.
+
+No Flask here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis as redis_lib
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from vault.accounts.service import Accounts
-from vault.config import Settings
+from vault.config import Settings, load_settings
+from vault.connectors.inbox import merge_on_open
+from vault.grants.organisations import Organisations
+from vault.grants.service import Grants
+from vault.portability.jobs import Jobs as ExportJobs
 from vault.storage.instance import Instance
+from vault.storage.vaults import VaultDB
+
+#: What runs whenever a vault opens, in order, on every entry point.
+VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open,)
 
 
 @dataclass
@@ -22,10 +41,18 @@ class Services:
     instance: Instance
     redis: redis_lib.Redis
     accounts: Accounts
+    grants: Grants
+    exports: ExportJobs
+    on_vault_open: tuple[Callable[[VaultDB], None], ...] = field(default=VAULT_OPEN_HOOKS)
+
+    @property
+    def organisations(self) -> Organisations:
+        return self.grants.orgs
 
     def queue(self, name: str | None = None) -> Queue:
+        """The rq queue ``name`` (default: the first of ``KLUIS_WORKER_QUEUES``)."""
         return Queue(
-            name or self.settings.worker_queues.split(",")[0],
+            name or self.settings.worker_queues.split(",")[0].strip(),
             connection=self.redis,
             serializer=JSONSerializer,
         )
@@ -36,6 +63,25 @@ class Services:
 
 
 def build(settings: Settings) -> Services:
+    """Every long-lived object, wired once."""
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
-    return Services(settings, instance, redis, Accounts(instance, redis, settings))
+    accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
+    grants = Grants(instance, redis, settings)
+    return Services(settings, instance, redis, accounts, grants, ExportJobs(redis))
+
+
+_current: tuple[int, Services] | None = None
+
+
+def current() -> Services:
+    """This process's :class:`Services`, built from the environment on first use.
+
+    Per process id: rq runs each job in a forked work horse, and an SQLite connection
+    must not be used across a fork, so a forked child builds its own.
+    """
+    global _current
+    pid = os.getpid()
+    if _current is None or _current[0] != pid:
+        _current = (pid, build(load_settings()))
+    return _current[1]

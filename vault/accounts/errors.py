@@ -1,7 +1,9 @@
 """Account errors. Messages are safe to show; none says whether an account exists."""
 
+from vault.errors import KluisError
 
-class AccountError(Exception):
+
+class AccountError(KluisError):
     status = 400
     code = "account-error"
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vault.accounts import sessions, totp
@@ -61,10 +62,14 @@ def normalise_username(username: str) -> str:
 class Accounts:
     """Account operations over one instance and one Redis."""
 
-    def __init__(self, instance: Instance, redis, settings: Settings) -> None:
+    def __init__(self, instance: Instance, redis, settings: Settings, *,
+                 on_open: Sequence[Callable[[VaultDB], None]] = ()) -> None:
         self.instance = instance
         self.redis = redis
         self.settings = settings
+        #: What must happen whenever a vault opens (the composition root passes the
+        #: connector inbox merge), for the web, the CLI and the worker alike.
+        self.on_open = tuple(on_open)
         self.limiter = AttemptLimiter(
             redis, max_failures=settings.login_max_failures, window=settings.login_window_seconds
         )
@@ -199,13 +204,16 @@ class Accounts:
         return unlocked
 
     def open(self, vault_id: str, dek: bytes) -> VaultDB:
-        """The owner's vault, with pending access events merged into its log first."""
+        """The owner's vault, with pending access events merged into its log first, then
+        the ``on_open`` hooks run (each must never fail the open)."""
         vault = open_vault(self.instance, vault_id, dek)
         try:
             journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings)
         except db.DatabaseError as exc:
             # The owner must still get in; the events stay in the journal for the next open.
             log.error("merging the access journal of a vault failed (%s)", type(exc).__name__)
+        for hook in self.on_open:
+            hook(vault)
         return vault
 
     def unlock_token(self, token: str, *, kind: str | None = None) -> tuple[slots.KeySlot, bytes]:

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 from marshmallow import Schema, fields, validate
 
-from vault.accounts.web import owner_api, owner_vault, services
-from vault.api.problems import Problem
 from vault.api.spec import load_body, operation
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
+from vault.web.auth import owner_api, owner_vault, services
+from vault.web.problems import Problem
 
 bp = Blueprint("connectors_api", __name__, url_prefix="/api/v1")
 
@@ -82,7 +82,7 @@ def connection_json(connection) -> dict[str, Any]:
     """A connection for the owner, with the running job's progress."""
     svc = services()
     body = connection.public()
-    progress = jobs.job_progress(jobs.queue_for(svc.redis, svc.settings), connection.job_id)
+    progress = jobs.job_progress(svc.queue(), connection.job_id)
     if progress is not None:
         body["progress"] = {"done": progress["done"], "total": progress["total"]}
         if body["state"] == "ok" and progress["total"]:
@@ -124,7 +124,7 @@ def create_connection():
         raise Problem(422, "validation", "The connection is not valid",
                       "See errors for what to correct.", errors=exc.errors) from None
     if registry.get(connection.connector).fetches:
-        jobs.enqueue_refresh(svc.instance, jobs.queue_for(svc.redis, svc.settings), connection.id)
+        jobs.enqueue_refresh(svc.instance, svc.queue(), connection.id)
         connection = _get(connection.id)
     resp = jsonify(connection_json(connection))
     resp.status_code = 201
@@ -162,7 +162,7 @@ def refresh_connection(connection_id: str):
     connection = _get(connection_id)
     if not registry.get(connection.connector).fetches:
         raise Problem(409, "not-refreshable", "This connection has nothing to fetch")
-    jobs.enqueue_refresh(svc.instance, jobs.queue_for(svc.redis, svc.settings), connection_id)
+    jobs.enqueue_refresh(svc.instance, svc.queue(), connection_id)
     resp = jsonify(connection_json(_get(connection_id)))
     resp.status_code = 202
     return resp
@@ -181,7 +181,7 @@ def delete_connection(connection_id: str):
                                                 vault_id=g.owner.vault_id)
     except connections.ConnectionNotFound:
         raise _not_found() from None
-    jobs.cancel_jobs(jobs.queue_for(svc.redis, svc.settings), removed)
+    jobs.cancel_jobs(svc.queue(), removed)
     return "", 204
 
 
@@ -211,9 +211,9 @@ def list_changes():
 def upload_with_facts():
     import json
 
-    from vault.api.owner import read_upload
     from vault.connectors.upload.service import add_upload
     from vault.records.service import InvalidRecord
+    from vault.web.files import read_upload
 
     upload = read_upload()
     try:

@@ -13,13 +13,11 @@ type is ``application/json`` as RFC 6749 requires.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import segno
 from flask import (
     Blueprint,
     Response,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -27,56 +25,19 @@ from flask import (
     url_for,
 )
 
-from vault.accounts.web import authenticate_owner, owner_vault, services
-from vault.api.problems import PROBLEM_TYPE
 from vault.api.spec import operation
 from vault.grants.models import PURPOSES
 from vault.grants.organisations import OAuthError, parse_credentials
-from vault.grants.service import PICKUP_GRANT_TYPE, REQUEST_URI_PREFIX, Grants
+from vault.grants.service import PICKUP_GRANT_TYPE, REQUEST_URI_PREFIX
+from vault.web.auth import authenticate_owner, owner_vault, services
 
 bp = Blueprint("oauth", __name__)
 
 TAG = ["oauth"]
 
 
-def grants_service() -> Grants:
-    return grants_for(current_app)
-
-
-def grants_for(app) -> Grants:
-    """The app's one :class:`Grants` (also used outside a request, by the read path)."""
-    ext = app.extensions
-    if "kluis_grants" not in ext:
-        svc = ext["kluis"]
-        ext["kluis_grants"] = Grants(svc.instance, svc.redis, svc.settings)
-    return ext["kluis_grants"]
-
-
 def issuer() -> str:
     return services().settings.public_url
-
-
-def oauth_error_response(exc: OAuthError) -> Response:
-    body: dict[str, Any] = {
-        "error": exc.error,
-        "error_description": exc.description,
-        "type": PROBLEM_TYPE + "oauth-" + exc.error.replace("_", "-"),
-        "title": exc.description,
-        "status": exc.status,
-    }
-    if exc.errors:
-        body["errors"] = exc.errors
-    resp = jsonify(body)
-    resp.status_code = exc.status
-    if exc.status == 401 and request.headers.get("Authorization", "").lower().startswith("basic"):
-        resp.headers["WWW-Authenticate"] = 'Basic realm="kluis"'
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.errorhandler(OAuthError)
-def _oauth_error(exc: OAuthError) -> Response:
-    return oauth_error_response(exc)
 
 
 def _form() -> dict[str, str]:
@@ -93,7 +54,7 @@ def _endpoints() -> list[str]:
 
 def _client(form: dict[str, str]):
     creds = parse_credentials(request.headers.get("Authorization"), form)
-    return grants_service().orgs.authenticate(creds, _endpoints())
+    return services().grants.orgs.authenticate(creds, _endpoints())
 
 
 # -- discovery --------------------------------------------------------------------------------
@@ -153,7 +114,7 @@ def register():
         raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
     if (request.content_length or 0) > 64 * 1024:
         raise OAuthError("invalid_client_metadata", "the metadata is too large")
-    response, _secret = grants_service().orgs.register(request.get_json(silent=True))
+    response, _secret = services().grants.orgs.register(request.get_json(silent=True))
     resp = jsonify(response)
     resp.status_code = 201
     return resp
@@ -167,7 +128,7 @@ def register():
 def par():
     form = _form()
     org = _client(form)
-    pushed = grants_service().push(org.client_id, form)
+    pushed = services().grants.push(org.client_id, form)
     link = issuer() + url_for("oauth.short_link", ref=pushed.ref)
     resp = jsonify({
         "request_uri": pushed.request_uri,
@@ -187,7 +148,7 @@ def short_link(ref: str):
 
 @bp.get("/r/<ref>/qr.svg")
 def short_link_qr(ref: str):
-    if grants_service().pushed(ref) is None:
+    if services().grants.pushed(ref) is None:
         return Response("unknown or expired request", status=404, mimetype="text/plain")
     link = issuer() + url_for("oauth.short_link", ref=ref)
     out = io.BytesIO()
@@ -207,10 +168,10 @@ def authorize():
     owner = authenticate_owner()
     if owner is None or owner.via != "session":
         # After login (and the TOTP step) the person comes back here.
-        return redirect(url_for("ui.login", next=request.full_path))
+        return redirect(url_for("accounts_ui.login", next=request.full_path))
     params = {k: v for k, v in request.args.items()}
     try:
-        bound = grants_service().bind(owner_vault(), params)
+        bound = services().grants.bind(owner_vault(), params)
     except OAuthError as exc:
         return render_template("grants/error.html", message=exc.description), exc.status
     return redirect(url_for("grants_ui.consent", request_id=bound.id))
@@ -227,7 +188,7 @@ def token():
     form = _form()
     org = _client(form)
     grant_type = form.get("grant_type", "")
-    body = grants_service().exchange(org.client_id, grant_type, form)
+    body = services().grants.exchange(org.client_id, grant_type, form)
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Pragma"] = "no-cache"
@@ -240,7 +201,7 @@ def token():
 def introspect():
     form = _form()
     org = _client(form)
-    return jsonify(grants_service().introspect(org.client_id, form.get("token", "")))
+    return jsonify(services().grants.introspect(org.client_id, form.get("token", "")))
 
 
 @bp.post("/oauth/revoke")
@@ -252,5 +213,5 @@ def revoke():
     hint = form.get("token_type_hint")
     if hint and hint not in ("access_token",):
         raise OAuthError("unsupported_token_type", "only access tokens can be revoked")
-    grants_service().revoke_token(org.client_id, form.get("token", ""))
+    services().grants.revoke_token(org.client_id, form.get("token", ""))
     return Response(status=200)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from vault.accounts.web import services
 from vault.api.spec import build_spec
+from vault.web.auth import services
 
 bp = Blueprint("openapi", __name__)
 

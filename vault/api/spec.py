@@ -16,8 +16,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from vault.api.problems import Problem, validation_problem
 from vault.records.service import flatten_errors
+from vault.web.problems import Problem, validation_problem
 
 
 @dataclass

@@ -28,7 +28,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from vault.clock import from_iso, now_iso, to_iso, utcnow
-from vault.config import Settings, load_settings
+from vault.config import Settings
 from vault.connectors import registry, service
 from vault.connectors.base import (
     Connector,
@@ -105,11 +105,6 @@ def retry_delay(attempt: int, retry_after: float | None, base: float) -> float:
 
 
 # -- enqueue (ids only) ---------------------------------------------------------------------
-
-
-def queue_for(redis, settings: Settings) -> Queue:
-    return Queue(settings.worker_queues.split(",")[0], connection=redis,
-                 serializer=JSONSerializer)
 
 
 def _fetch_job(queue: Queue, job_id: str | None) -> Job | None:
@@ -211,21 +206,6 @@ def cancel_jobs(queue: Queue, connection) -> None:
 
 # -- worker entry ---------------------------------------------------------------------------
 
-_worker: dict[str, Any] = {}
-
-
-def _worker_services() -> tuple[Instance, Queue, Settings]:
-    """One instance.db handle and queue per worker process, from the environment."""
-    if "instance" not in _worker:
-        import redis as redis_lib
-
-        settings = load_settings()
-        _worker["settings"] = settings
-        _worker["instance"] = Instance(settings)
-        _worker["queue"] = queue_for(redis_lib.Redis.from_url(settings.redis_url), settings)
-    return _worker["instance"], _worker["queue"], _worker["settings"]
-
-
 def _progress_callback():
     job = get_current_job()
 
@@ -240,8 +220,10 @@ def _progress_callback():
 
 def refresh_connection(connection_id: str, attempt: int = 1) -> dict[str, Any]:
     """rq entry point: refresh one connection. Safe to run twice (see module docstring)."""
-    instance, queue, settings = _worker_services()
-    return run_refresh(instance, queue, settings, connection_id, attempt)
+    from vault.services import current  # the worker's composition root
+
+    svc = current()
+    return run_refresh(svc.instance, svc.queue(), svc.settings, connection_id, attempt)
 
 
 def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection_id: str,

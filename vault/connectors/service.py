@@ -19,6 +19,7 @@ from vault.connectors import registry
 from vault.connectors.base import Connector
 from vault.connectors.models import Connection
 from vault.crypto import aead
+from vault.errors import KluisError
 from vault.records.service import flatten_errors
 from vault.storage.instance import Instance
 from vault.urlsafety import UnsafeURL, check_url
@@ -28,7 +29,7 @@ MAX_CONNECTIONS_PER_VAULT = 50
 MIN_INTERVAL = 300
 
 
-class ConnectionError_(Exception):  # noqa: N801 - avoid shadowing the builtin ConnectionError
+class ConnectionError_(KluisError):  # noqa: N801 - avoid shadowing the builtin ConnectionError
     status = 400
     code = "connection-error"
 

@@ -23,15 +23,13 @@ PURGE_JOB_ID = "kluis-grants-purge"
 
 def purge_expired_job() -> dict[str, int]:
     """Worker entry: purge, then schedule the next purge (one fixed job id, so never twice)."""
-    from vault.config import load_settings
-    from vault.services import build
+    from vault.services import current
 
-    services = build(load_settings())
+    services = current()
     try:
-        return purge_expired(Grants(services.instance, services.redis, services.settings))
+        return purge_expired(services.grants)
     finally:
         schedule_purge(services.queue())
-        services.close()
 
 
 def schedule_purge(queue, delay: float = PURGE_INTERVAL_SECONDS) -> object:

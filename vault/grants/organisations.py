@@ -25,6 +25,7 @@ from vault import urlsafety
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
+from vault.errors import KluisError
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
 from vault.records.service import flatten_errors
@@ -37,7 +38,7 @@ JWT_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
 PICKUP_GRANT_TYPE = "urn:kluis:params:oauth:grant-type:pickup"
 
 
-class OAuthError(Exception):
+class OAuthError(KluisError):
     """An OAuth 2.0 error (RFC 6749 section 5.2 codes) with an HTTP status."""
 
     def __init__(self, error: str, description: str, status: int = 400,

@@ -39,6 +39,7 @@ from vault.config import Settings
 from vault.crypto import aead, keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import hkdf
+from vault.errors import KluisError
 from vault.grants import receipts
 from vault.grants.models import (
     AccessContext,
@@ -79,7 +80,7 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # -- errors -----------------------------------------------------------------------------------
 
 
-class GrantError(Exception):
+class GrantError(KluisError):
     """Base class; ``status`` and ``code`` are what an API answers."""
 
     status = 400

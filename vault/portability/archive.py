@@ -33,6 +33,7 @@ from vault.clock import now_iso
 from vault.crypto import aead
 from vault.crypto.errors import WrongKey
 from vault.crypto.kdf import Argon2Params, argon2id
+from vault.errors import KluisError
 from vault.storage import migrations
 from vault.storage.vaults import VaultDB
 
@@ -57,7 +58,7 @@ INSTANCE_META = {"vault_id", "created_at", "inbox_private_key", "inbox_public_ke
 Progress = Callable[[int, int, str], None]
 
 
-class ArchiveError(Exception):
+class ArchiveError(KluisError):
     """The archive cannot be made or used. ``code`` is stable for APIs."""
 
     code = "archive"

@@ -33,6 +33,7 @@ from typing import Any
 from vault.clock import now_iso
 from vault.crypto import signing
 from vault.crypto.keys import b64d
+from vault.errors import KluisError
 from vault.records import service as records
 from vault.records.catalogue import LANGUAGES, RECORD_TYPES
 from vault.storage.instance import Instance
@@ -46,7 +47,7 @@ FORMATS = ("json", "pdf")
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
 
-class ExportError(ValueError):
+class ExportError(KluisError, ValueError):
     """The export request is not valid. ``errors`` maps field paths to messages."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from vault.clock import now_iso
+from vault.errors import KluisError
 from vault.records.catalogue import get_type
 from vault.records.models import Provenance, Record, RecordVersion
 from vault.storage.vaults import VaultDB
@@ -21,20 +22,35 @@ from vault.storage.vaults import VaultDB
 MAX_RECORD_BYTES = 64 * 1024
 
 
-class RecordError(Exception):
-    """Base class for record errors; ``status`` is the HTTP status an API maps it to."""
+class RecordError(KluisError):
+    """Base class for record errors (``status``: the HTTP status an API maps it to)."""
 
     status = 400
+    code = "record-error"
+    title = "Record error"
+
+    def problem_detail(self) -> str | None:
+        return str(self) or None
 
 
 class RecordNotFound(RecordError):
     status = 404
+    code = "not-found"
+    title = "No such record"
+
+    def problem_detail(self) -> str | None:
+        return None
 
 
 class InvalidRecord(RecordError):
     """The data does not fit the type's schema. ``errors`` maps field paths to messages."""
 
     status = 422
+    code = "validation"
+    title = "The record is not valid"
+
+    def problem_detail(self) -> str | None:
+        return None
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__("the record does not match its type")
@@ -43,6 +59,8 @@ class InvalidRecord(RecordError):
 
 class RecordTooLarge(RecordError):
     status = 413
+    code = "too-large"
+    title = "The record is too large"
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from vault.accounts.web import owner_vault, services
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
-from vault.ui import views
+from vault.ui import common
 from vault.ui.i18n import current_language, register, t
+from vault.web.auth import owner_vault, services
 
 bp = Blueprint("connectors_ui", __name__)
 
@@ -56,8 +56,8 @@ register({
     "changes.summary": {"nl": "{n} gegevens bijgewerkt", "en": "{n} records changed"},
     "changes.nothing": {"nl": "Niets veranderd.", "en": "Nothing changed."},
 })
-views.NAV_LINKS.append(("connectors_ui.connections_page", "nav.connections"))
-views.NAV_LINKS.append(("connectors_ui.changes", "nav.changes"))
+common.NAV_LINKS.append(("connectors_ui.connections_page", "nav.connections"))
+common.NAV_LINKS.append(("connectors_ui.changes", "nav.changes"))
 
 
 def _label(schema_field: dict[str, Any], name: str, lang: str) -> str:
@@ -83,11 +83,11 @@ def _form_fields(connector, lang: str) -> list[dict[str, Any]]:
 
 
 @bp.get("/connections")
-@views.owner_page
+@common.owner_page
 def connections_page():
     lang = current_language()
     svc = services()
-    queue = jobs.queue_for(svc.redis, svc.settings)
+    queue = svc.queue()
     rows = []
     available = registry.load()
     for connection in connections.list_connections(svc.instance, g.owner.vault_id):
@@ -105,7 +105,7 @@ def connections_page():
 
 
 @bp.route("/connections/new/<connector_id>", methods=["GET", "POST"])
-@views.owner_page
+@common.owner_page
 def new_connection(connector_id: str):
     lang = current_language()
     try:
@@ -134,26 +134,26 @@ def new_connection(connector_id: str):
         return render_template("connectors/new.html", connector=connector,
                                title=connector.title.get(lang), fields=form_fields,
                                values=values, errors=exc.errors), 422
-    jobs.enqueue_refresh(svc.instance, jobs.queue_for(svc.redis, svc.settings), created.id)
+    jobs.enqueue_refresh(svc.instance, svc.queue(), created.id)
     flash(t("conn.added"), "ok")
     return redirect(url_for("connectors_ui.connections_page"))
 
 
 @bp.post("/connections/<connection_id>/refresh")
-@views.owner_page
+@common.owner_page
 def refresh(connection_id: str):
     svc = services()
     try:
         connections.get_connection(svc.instance, connection_id, vault_id=g.owner.vault_id)
     except connections.ConnectionNotFound:
         return redirect(url_for("connectors_ui.connections_page"))
-    jobs.enqueue_refresh(svc.instance, jobs.queue_for(svc.redis, svc.settings), connection_id)
+    jobs.enqueue_refresh(svc.instance, svc.queue(), connection_id)
     flash(t("conn.queued"), "ok")
     return redirect(url_for("connectors_ui.connections_page"))
 
 
 @bp.post("/connections/<connection_id>/delete")
-@views.owner_page
+@common.owner_page
 def remove(connection_id: str):
     svc = services()
     try:
@@ -161,13 +161,13 @@ def remove(connection_id: str):
                                                 vault_id=g.owner.vault_id)
     except connections.ConnectionNotFound:
         return redirect(url_for("connectors_ui.connections_page"))
-    jobs.cancel_jobs(jobs.queue_for(svc.redis, svc.settings), removed)
+    jobs.cancel_jobs(svc.queue(), removed)
     flash(t("conn.removed"), "ok")
     return redirect(url_for("connectors_ui.connections_page"))
 
 
 @bp.get("/changes")
-@views.owner_page
+@common.owner_page
 def changes():
     vault = owner_vault()  # merges the inbox first
     lang = current_language()

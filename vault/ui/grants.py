@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -18,17 +17,16 @@ from flask import (
     url_for,
 )
 
-from vault.accounts.web import owner_vault
-from vault.api.oauth import grants_service
-from vault.app import CSP as CSP_BASE
 from vault.clock import to_iso, utcnow
 from vault.grants import accesslog
 from vault.grants.models import purpose_label
 from vault.grants.organisations import OAuthError
 from vault.grants.service import GrantError, describe_request
 from vault.ui import i18n
+from vault.ui.common import NAV_LINKS, owner_page
 from vault.ui.i18n import current_language, t
-from vault.ui.views import NAV_LINKS, owner_page
+from vault.web.auth import owner_vault, services
+from vault.web.headers import CSP as CSP_BASE
 
 bp = Blueprint("grants_ui", __name__)
 
@@ -164,7 +162,7 @@ def _status_label(status: str) -> str:
 @bp.get("/grants")
 @owner_page
 def overview():
-    service = grants_service()
+    service = services().grants
     vault = owner_vault()
     now = utcnow()
     lang = _lang()
@@ -192,7 +190,7 @@ def new_grant():
     form = request.form
     # Organisations this vault has dealt with before, to pick instead of typing a client id.
     known = {gr.client_id: gr.organisation.get("name") or gr.client_id
-             for gr in grants_service().list_grants(owner_vault())}
+             for gr in services().grants.list_grants(owner_vault())}
     known_organisations = sorted(known.items(), key=lambda item: item[1].lower())
     if request.method == "GET":
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
@@ -207,7 +205,7 @@ def new_grant():
               "retention": f"P{form.get('retention', '0').strip() or '0'}D",
               "duration": f"P{form.get('days', '').strip()}D"}
     try:
-        decision = grants_service().create_owner_grant(
+        decision = services().grants.create_owner_grant(
             owner_vault(), g.owner.dek, client_id=form.get("client_id", "").strip(),
             authorization_details=[detail], lang=lang)
     except GrantError as exc:
@@ -224,7 +222,7 @@ def new_grant():
 @bp.post("/grants/open")
 @owner_page
 def open_link():
-    service = grants_service()
+    service = services().grants
     try:
         params = service.parse_link(request.form.get("link", ""))
         bound = service.bind(owner_vault(), params)
@@ -247,7 +245,7 @@ def _consent_csp(redirect_uri: str | None) -> str:
 @bp.get("/grants/requests/<request_id>")
 @owner_page
 def consent(request_id: str):
-    service = grants_service()
+    service = services().grants
     vault = owner_vault()
     try:
         data_request = service.get_request(vault, request_id)
@@ -263,7 +261,7 @@ def consent(request_id: str):
 @bp.post("/grants/requests/<request_id>")
 @owner_page
 def decide(request_id: str):
-    service = grants_service()
+    service = services().grants
     vault = owner_vault()
     try:
         data_request = service.get_request(vault, request_id)
@@ -295,7 +293,7 @@ def decide(request_id: str):
 @bp.get("/grants/<grant_id>")
 @owner_page
 def grant_detail(grant_id: str):
-    service = grants_service()
+    service = services().grants
     vault = owner_vault()
     try:
         grant = service.get_grant(vault, grant_id)
@@ -311,7 +309,7 @@ def grant_detail(grant_id: str):
 @owner_page
 def revoke(grant_id: str):
     try:
-        grant = grants_service().revoke(owner_vault(), grant_id)
+        grant = services().grants.revoke(owner_vault(), grant_id)
     except GrantError as exc:
         flash(str(exc), "error")
     else:
@@ -322,7 +320,7 @@ def revoke(grant_id: str):
 @bp.route("/grants/revoke-all", methods=["GET", "POST"])
 @owner_page
 def revoke_all():
-    service = grants_service()
+    service = services().grants
     vault = owner_vault()
     if request.method == "GET":
         now = utcnow()
@@ -337,26 +335,9 @@ def revoke_all():
 @owner_page
 def receipt(grant_id: str):
     try:
-        document = grants_service().receipt(owner_vault(), grant_id)
+        document = services().grants.receipt(owner_vault(), grant_id)
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
     resp = jsonify(document)
     resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.json"'
     return resp
-
-
-@bp.get("/grants/log")
-@owner_page
-def access_log():
-    page = accesslog.read_log(owner_vault(), grant_id=request.args.get("grant") or None)
-    return render_template("grants/log.html", log=page,
-                           action_label=lambda a: accesslog.action_label(a, _lang()))
-
-
-def actor_label(actor: str, detail: dict[str, Any]) -> str:
-    if actor == "owner":
-        return t("alog.you")
-    return detail.get("organisation") or actor.removeprefix("org:")
-
-
-bp.add_app_template_global(actor_label, "actor_label")

@@ -7,14 +7,14 @@ import os
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from vault.accounts.errors import AccountError, InvalidCredentials
-from vault.accounts.web import client_address, close_vault, end_session, owner_vault, services
-from vault.api import exports as api
+from vault.api import portability as api
 from vault.crypto.keys import b64d, b64e
 from vault.portability import archive, jobs, service, verify
 from vault.portability import bundle as bundles
 from vault.records.catalogue import RECORD_TYPES
-from vault.ui import views
+from vault.ui import common
 from vault.ui.i18n import current_language, register, t
+from vault.web.auth import client_address, close_vault, end_session, owner_vault, services
 
 bp = Blueprint("portability_ui", __name__, url_prefix="/portability")
 verify_bp = Blueprint("portability_verify", __name__)
@@ -78,23 +78,23 @@ register({
     "port.valid": {"nl": "Geldig", "en": "Valid"},
     "port.invalid": {"nl": "Niet geldig", "en": "Not valid"},
 })
-views.NAV_LINKS.append(("portability_ui.index", "nav.portability"))
+common.NAV_LINKS.append(("portability_ui.index", "nav.portability"))
 
 JOB_KEY = "portability_job_keys"
 
 
 def _jobs() -> jobs.Jobs:
-    return jobs.Jobs(services().redis)
+    return services().exports
 
 
 @bp.get("/")
-@views.owner_page
+@common.owner_page
 def index():
     return render_template("portability/index.html", types=RECORD_TYPES, lang=current_language())
 
 
 @bp.post("/export")
-@views.owner_page
+@common.owner_page
 def export():
     form = request.form
     chosen = form.getlist("types")
@@ -112,7 +112,7 @@ def export():
 
 
 @bp.route("/archive", methods=["GET", "POST"])
-@views.owner_page
+@common.owner_page
 def start_archive():
     if request.method == "GET":
         return render_template("portability/archive.html")
@@ -128,7 +128,7 @@ def start_archive():
 
 
 @bp.get("/archive/<job_id>")
-@views.owner_page
+@common.owner_page
 def archive_progress(job_id: str):
     job = _jobs().get(job_id, owner=g.owner.vault_id)
     if job is None:
@@ -138,7 +138,7 @@ def archive_progress(job_id: str):
 
 
 @bp.get("/archive/<job_id>/file")
-@views.owner_page
+@common.owner_page
 def archive_file(job_id: str):
     job = _jobs().get(job_id, owner=g.owner.vault_id)
     if job is None:
@@ -201,7 +201,7 @@ def import_progress(job_id: str):
 
 
 @bp.route("/delete", methods=["GET", "POST"])
-@views.owner_page
+@common.owner_page
 def delete():
     if request.method == "GET":
         return render_template("portability/delete.html")

@@ -153,7 +153,7 @@ def test_login_returns_to_a_local_next_path_but_never_to_another_site(make_owner
 
 def test_dashboard_shows_the_newest_records_per_category_and_links_to_all(make_owner,
                                                                           live_server):
-    from vault.ui.views import DASHBOARD_PER_CATEGORY
+    from vault.ui.records import DASHBOARD_PER_CATEGORY
 
     owner = make_owner()
     total = DASHBOARD_PER_CATEGORY + 5

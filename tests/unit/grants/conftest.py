@@ -30,7 +30,7 @@ def svc(settings):
 
 @pytest.fixture
 def grants(svc) -> Grants:
-    return Grants(svc.instance, svc.redis, svc.settings)
+    return svc.grants
 
 
 @pytest.fixture

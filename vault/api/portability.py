@@ -6,14 +6,14 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from marshmallow import Schema, fields, validate
 
 from vault.accounts.errors import InvalidCredentials
-from vault.accounts.web import client_address, close_vault, owner_api, owner_vault, services
-from vault.api.problems import Problem, validation_problem
 from vault.api.spec import load_body, operation
 from vault.portability import archive, jobs, pdf, service, verify
 from vault.portability import bundle as bundles
+from vault.web.auth import client_address, close_vault, owner_api, owner_vault, services
+from vault.web.problems import Problem, validation_problem
 
-bp = Blueprint("exports_api", __name__, url_prefix="/api/v1")
-wellknown = Blueprint("exports_wellknown", __name__)
+bp = Blueprint("portability_api", __name__, url_prefix="/api/v1")
+wellknown = Blueprint("portability_wellknown", __name__)
 
 TAG = ["portability"]
 
@@ -67,7 +67,7 @@ class EraseRequestSchema(Schema):
 
 
 def _jobs() -> jobs.Jobs:
-    return jobs.Jobs(services().redis)
+    return services().exports
 
 
 # -- certified export -------------------------------------------------------------------------
@@ -144,9 +144,9 @@ def jwks():
 def _job_json(job_id: str, job: dict) -> dict:
     out = {"id": job_id, "state": job["state"], "percent": job["percent"],
            "stage": job.get("stage", ""), "message": job.get("message", ""),
-           "status_url": url_for("exports_api.archive_status", job_id=job_id)}
+           "status_url": url_for("portability_api.archive_status", job_id=job_id)}
     if job["state"] == "done":
-        out["download_url"] = url_for("exports_api.archive_file", job_id=job_id)
+        out["download_url"] = url_for("portability_api.archive_file", job_id=job_id)
     return out
 
 
@@ -186,7 +186,7 @@ def start_archive():
     job = _jobs().get(job_id)
     resp = jsonify(JobSchema().dump(_job_json(job_id, job)))
     resp.status_code = 202
-    resp.headers["Location"] = url_for("exports_api.archive_status", job_id=job_id)
+    resp.headers["Location"] = url_for("portability_api.archive_status", job_id=job_id)
     return resp
 
 

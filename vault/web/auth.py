@@ -1,4 +1,4 @@
-"""Flask side of owner authentication: Flask-Login sessions, bearer app tokens, CSRF.
+"""Request authentication: Flask-Login sessions, bearer app tokens, CSRF.
 
 An owner is authenticated either by a session cookie (UI, and the API with an
 ``X-CSRF-Token`` header on writes) or by an owner app token (``Authorization:
@@ -23,15 +23,17 @@ from vault.accounts.errors import InvalidCredentials
 from vault.crypto import slots
 from vault.services import Services
 from vault.storage.vaults import VaultDB
+from vault.web.problems import Problem
 
 login_manager = LoginManager()
 login_manager.session_protection = None  # our own server-side sessions do this job
-login_manager.login_view = "ui.login"
+login_manager.login_view = "accounts_ui.login"
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def services() -> Services:
+    """The app's composition root (:func:`vault.services.build`, once per app)."""
     return current_app.extensions["kluis"]
 
 
@@ -142,19 +144,13 @@ def authenticate_owner(*, allow_partial: bool = False) -> Owner | None:
 
 
 def owner_vault() -> VaultDB:
-    """The current owner's vault, opened once per request and closed at teardown."""
+    """The current owner's vault, opened once per request and closed at teardown.
+
+    Opening runs what the domain's open path runs (journal and inbox merges)."""
     if "vault" not in g:
         owner = g.owner
-        vault = services().accounts.open(owner.vault_id, owner.dek)
-        g.vault = vault
-        run_open_hooks(current_app, vault)
+        g.vault = services().accounts.open(owner.vault_id, owner.dek)
     return g.vault
-
-
-def run_open_hooks(app, vault: VaultDB) -> None:
-    """Run the app's ``kluis_on_vault_open`` hooks (the connector inbox merge) on ``vault``."""
-    for hook in app.extensions.get("kluis_on_vault_open", []):
-        hook(vault)
 
 
 def close_vault(_exc: BaseException | None = None) -> None:
@@ -165,8 +161,6 @@ def close_vault(_exc: BaseException | None = None) -> None:
 
 def owner_api(view: Callable[..., Any]) -> Callable[..., Any]:
     """Require an owner on an API view; session writes also need ``X-CSRF-Token``."""
-    from vault.api.problems import Problem
-
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         owner = authenticate_owner()

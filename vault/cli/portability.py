@@ -11,15 +11,7 @@ from pathlib import Path
 
 import click
 
-
-def _services():
-    from vault import services as services_mod
-    from vault.config import ConfigError, load_settings
-
-    try:
-        return services_mod.build(load_settings())
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+from vault.cli import services
 
 
 def _progress(label: str):
@@ -92,7 +84,7 @@ def vault_export(username: str, password: str, passphrase: str, output: Path) ->
     """Write the whole vault (records, documents, grants, log) as an encrypted archive."""
     from vault.portability import archive, service
 
-    svc = _services()
+    svc = services()
     unlocked = _unlock(svc, username, password)
     try:
         blob = service.export_vault_archive(svc.accounts, unlocked.vault_id, unlocked.dek,
@@ -116,7 +108,7 @@ def vault_import(archive_file: Path, username: str, password: str, passphrase: s
     from vault.accounts.errors import AccountError
     from vault.portability import archive, service
 
-    svc = _services()
+    svc = services()
     try:
         outcome = service.import_vault_archive(
             svc.accounts, archive_file.read_bytes(), passphrase, username=username,
@@ -138,7 +130,7 @@ def vault_delete(username: str, password: str, yes: bool) -> None:
     """Erase a vault: key slots first, then its files. This cannot be undone."""
     from vault.portability import service
 
-    svc = _services()
+    svc = services()
     unlocked = _unlock(svc, username, password)
     if not yes:
         click.confirm(f"Erase the vault of {username} for good?", abort=True)

@@ -1,5 +1,8 @@
 """``kluis``: init | serve | worker | migrate | operator ... (and feature commands).
 
+The command-line entry point, a layer beside the web layer: each feature's commands sit
+in ``vault/cli/<feature>.py`` and every command gets its objects from :func:`services`.
+
 Every command reads its settings from the environment (``KLUIS_*``).
 """
 
@@ -16,6 +19,17 @@ from vault.config import ConfigError, load_settings
 def _settings():
     try:
         return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def services():
+    """The process's one :class:`vault.services.Services` (the composition root), built
+    from the environment on first use; a bad setting is a plain error, not a traceback."""
+    from vault import services as services_mod
+
+    try:
+        return services_mod.current()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -89,12 +103,11 @@ def worker(burst: bool) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from vault import services as services_mod
     from vault.connectors.jobs import restore_schedules
     from vault.grants.jobs import schedule_purge
 
-    settings = _settings()
-    svc = services_mod.build(settings)
+    svc = services()
+    settings = svc.settings
     queues = [q.strip() for q in settings.worker_queues.split(",") if q.strip()]
     if not burst:
         # Periodic work lives in rq's scheduler; make sure it is there after a Redis restart.
@@ -114,10 +127,8 @@ def operator() -> None:
 @operator.command("stats")
 def operator_stats() -> None:
     """Member count, disk use, inbox and queue sizes (no record contents)."""
-    from vault import services as services_mod
-
-    settings = _settings()
-    svc = services_mod.build(settings)
+    svc = services()
+    settings = svc.settings
     vaults_dir = settings.home_path / "vaults"
     disk = sum(p.stat().st_size for p in vaults_dir.glob("*") if p.is_file())
     inbox = svc.instance.conn.execute("SELECT count(*) FROM inbox_items").fetchone()[0]
@@ -141,14 +152,11 @@ def operator_stats() -> None:
 @click.option("--days", default=14, show_default=True, help="Days the code stays valid.")
 def operator_invite(note: str, days: int) -> None:
     """Create a one-time invitation code (for KLUIS_REGISTRATION=invite)."""
-    from vault import services as services_mod
-
-    svc = services_mod.build(_settings())
-    click.echo(svc.accounts.create_invite(note, days))
+    click.echo(services().accounts.create_invite(note, days))
 
 
 #: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
-FEATURE_COMMANDS: list[str] = ["vault.portability.cli", "vault.grants.cli", "bench.run"]
+FEATURE_COMMANDS: list[str] = ["vault.cli.portability", "vault.cli.grants", "bench.run"]
 
 
 def _load_feature_commands() -> None:

@@ -1,6 +1,6 @@
 """Grant commands for ``kluis``: ``verify-log``, ``operator approve-org``, ``grants purge``.
 
-Registered through ``vault.cli.FEATURE_COMMANDS``. No Flask.
+Registered through ``vault.cli.FEATURE_COMMANDS``.
 """
 
 from __future__ import annotations
@@ -9,12 +9,7 @@ import json
 
 import click
 
-
-def _services():
-    from vault.cli import _settings
-    from vault.services import build
-
-    return build(_settings())
+from vault.cli import services
 
 
 def _open_vault(svc, username: str | None, token: str | None):
@@ -42,7 +37,7 @@ def register_commands(cli: click.Group) -> None:
                   help="An owner app token instead of the password (env KLUIS_OWNER_TOKEN).")
     def verify_log(username: str | None, token: str | None) -> None:
         """Check that no event in a vault's log was edited, removed or reordered."""
-        svc = _services()
+        svc = services()
         try:
             with _open_vault(svc, username, token) as vault:
                 count = vault.conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -60,11 +55,10 @@ def register_commands(cli: click.Group) -> None:
         @operator.command("orgs")
         def operator_orgs() -> None:
             """List organisations (OAuth clients) and their status."""
-            from vault.grants.organisations import Organisations
 
-            svc = _services()
+            svc = services()
             try:
-                orgs = Organisations(svc.instance, svc.redis, svc.settings).list_clients()
+                orgs = svc.organisations.list_clients()
                 click.echo(json.dumps([{
                     "client_id": o.client_id, "name": o.name, "home_url": o.home_url,
                     "status": o.status, "source": o.source,
@@ -78,11 +72,10 @@ def register_commands(cli: click.Group) -> None:
                       help="You checked that the organisation owns its home URL's domain.")
         def operator_approve_org(client_id: str, verified_domain: bool) -> None:
             """Approve an organisation (KLUIS_ORG_REGISTRATION=approval)."""
-            from vault.grants.organisations import Organisations
 
-            svc = _services()
+            svc = services()
             try:
-                orgs = Organisations(svc.instance, svc.redis, svc.settings)
+                orgs = svc.organisations
                 if not orgs.set_status(client_id, "active",
                                        domain_verified=verified_domain or None):
                     raise click.ClickException(f"no organisation {client_id}")
@@ -98,10 +91,9 @@ def register_commands(cli: click.Group) -> None:
     def purge() -> None:
         """Delete expired grant slots, codes and pushed requests now (the worker does it too)."""
         from vault.grants.jobs import purge_expired
-        from vault.grants.service import Grants
 
-        svc = _services()
+        svc = services()
         try:
-            click.echo(json.dumps(purge_expired(Grants(svc.instance, svc.redis, svc.settings))))
+            click.echo(json.dumps(purge_expired(svc.grants)))
         finally:
             svc.close()

@@ -1,0 +1,5 @@
+"""``python -m vault.cli``: the ``kluis`` command."""
+
+from vault.cli import main
+
+main()

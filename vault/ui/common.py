@@ -1,0 +1,140 @@
+"""What every owner page shares: template globals and filters, navigation, CSRF, ``owner_page``.
+
+Also the two pages that belong to no feature: ``/`` and the language switch.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+
+from vault.records.catalogue import RECORD_TYPES
+from vault.ui.i18n import LANGUAGES, current_language, t
+from vault.web.auth import authenticate_owner, csrf_ok, csrf_token, services
+
+bp = Blueprint("ui", __name__)
+
+UNPROTECTED_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/static/")
+
+
+@bp.app_context_processor
+def template_globals() -> dict[str, Any]:
+    owner = authenticate_owner()
+    return {
+        "t": t,
+        "lang": current_language(),
+        "other_lang": "en" if current_language() == "nl" else "nl",
+        "csrf_token": csrf_token,
+        "owner": owner,
+        "username": services().instance.username(owner.vault_id) if owner else None,
+        "nav_links": _nav_links() if owner else [],
+    }
+
+
+@bp.app_template_filter("type_label")
+def type_label_filter(type_id: str) -> str:
+    """A record type id as the owner reads it ("income" -> "Inkomen")."""
+    record_type = RECORD_TYPES.get(type_id)
+    return record_type.label(current_language()) if record_type else type_id
+
+
+@bp.app_template_filter("field_labels")
+def field_labels_filter(names, type_id: str) -> str:
+    """Field names of a type as labels, comma-separated ("Jaar, Bruto bedrag")."""
+    record_type = RECORD_TYPES.get(type_id)
+    if record_type is None:
+        return ", ".join(names)
+    known = record_type.fields()
+    lang = current_language()
+    return ", ".join(record_type.field_label(n, lang) if n in known else n for n in names)
+
+
+#: Feature blueprints add ``(endpoint, message key)`` pairs to show in the navigation.
+NAV_LINKS: list[tuple[str, str]] = [
+    ("records_ui.dashboard", "nav.dashboard"),
+    ("log_ui.log", "nav.log"),
+    ("accounts_ui.tokens", "nav.tokens"),
+    ("accounts_ui.security", "nav.security"),
+]
+
+
+def _nav_links() -> list[tuple[str, str]]:
+    return [(url_for(endpoint), t(key)) for endpoint, key in NAV_LINKS]
+
+
+@bp.before_app_request
+def check_csrf() -> Response | None:
+    """Every form POST outside the JSON APIs carries the session's CSRF token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.path.startswith(UNPROTECTED_PREFIXES):
+        return None
+    if not csrf_ok(request.form.get("csrf_token")):
+        flash(t("csrf.failed"), "error")
+        return redirect(request.referrer if _same_origin(request.referrer) else url_for("ui.index"))
+    return None
+
+
+def _same_origin(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after login, or None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def owner_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if authenticate_owner() is None:
+            partial = authenticate_owner(allow_partial=True)
+            back = request.full_path.rstrip("?") if request.method == "GET" else None
+            if partial is not None and partial.stage == "totp":
+                return redirect(url_for("accounts_ui.login_totp", next=back))
+            return redirect(url_for("accounts_ui.login", next=back))
+        if g.owner.via != "session":
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+# -- language -------------------------------------------------------------------------------
+
+
+@bp.post("/lang")
+def set_language():
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("ui.index")
+    return redirect(target)
+
+
+# -- the start page -------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    if authenticate_owner() is not None:
+        return redirect(url_for("records_ui.dashboard"))
+    return redirect(url_for("accounts_ui.login"))
+
