@@ -39,7 +39,7 @@ from vault.config import Settings
 from vault.crypto import aead, keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import hkdf
-from vault.grants import receipts
+from vault.grants import receipts, repository
 from vault.grants.models import (
     AccessContext,
     DataRequest,
@@ -685,7 +685,8 @@ class Grants:
             now = utcnow()
             with _logged_or_nothing():
                 # The access count shown must include reads still in the journal.
-                journal.merge_pending(vault, handle.vault_path, self.settings)
+                journal.merge_pending(vault, handle.vault_path, self.settings,
+                                      on_merged=repository.add_reads)
             with _logged_or_nothing(), vault.transaction() as tx:
                 grant = self._active_grant(tx, handle, now, purpose=purpose)
                 vault.append_event(tx, actor=handle.actor, action="grant.viewed",
@@ -763,7 +764,7 @@ class Grants:
             with open_vault(self.instance, handle.vault_id, handle.dek,
                             cache_key=handle.cache_key, path=handle.vault_path) as vault, \
                     journal.opened(handle.journal, self.settings) as jconn:
-                journal.merge(vault, jconn)
+                journal.merge(vault, jconn, on_merged=repository.add_reads)
         except Exception as exc:  # noqa: BLE001 - the read is logged; rows stay pending
             log.error("merging an access journal failed (%s); its rows stay for the next merge",
                       type(exc).__name__)
