@@ -25,6 +25,7 @@ from vault import urlsafety
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
+from vault.grants.errors import OAuthError as OAuthError  # re-exported for callers not yet moved
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
 from vault.records.service import flatten_errors
@@ -35,18 +36,6 @@ METADATA_CACHE = timedelta(hours=1)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
 PICKUP_GRANT_TYPE = "urn:kluis:params:oauth:grant-type:pickup"
-
-
-class OAuthError(Exception):
-    """An OAuth 2.0 error (RFC 6749 section 5.2 codes) with an HTTP status."""
-
-    def __init__(self, error: str, description: str, status: int = 400,
-                 errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status = status
-        self.errors = errors
 
 
 @dataclass(frozen=True)
