@@ -6,18 +6,23 @@ Registered through ``vault.cli.FEATURE_COMMANDS``. No Flask.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from vault.services import Services
+    from vault.storage.vaults import VaultDB
 
-def _services():
+
+def _services() -> Services:
     from vault.cli import _settings
     from vault.services import build
 
     return build(_settings())
 
 
-def _open_vault(svc, username: str | None, token: str | None):
+def _open_vault(svc: Services, username: str | None, token: str | None) -> VaultDB:
     """The vault, opened with the owner's password (asked for) or an owner app token."""
     from vault.accounts.errors import AccountError
     from vault.crypto import slots

@@ -23,6 +23,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from redis import Redis
+
 from vault.clock import now_iso
 from vault.config import Settings
 from vault.grants import repository
@@ -90,7 +92,7 @@ __all__ = [
 class Grants(Redemption):
     """Grant operations over one instance (and Redis, for client assertion replay checks)."""
 
-    def __init__(self, instance: Instance, redis: Any, settings: Settings) -> None:
+    def __init__(self, instance: Instance, redis: Redis, settings: Settings) -> None:
         super().__init__(instance, settings)
         self.redis = redis
         self.orgs = Organisations(instance, redis, settings)
