@@ -15,7 +15,7 @@ from vault import services as services_mod
 from vault.clock import now_iso
 from vault.config import Settings, load_settings
 from vault.crypto import keys, slots
-from vault.grants.service import PICKUP_GRANT_TYPE
+from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.records.service import create_record
 from vault.storage.instance import init_home
 from vault.storage.vaults import create_vault_file, new_vault_id

@@ -87,15 +87,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return response
 
     # The organisations' read, answered beneath Flask's request machinery (its own path).
-    def run_hooks(vault: Any) -> None:
-        for hook in svc.on_vault_open:
-            hook(vault)
-
-    def read(token: str, **kwargs: Any) -> bytes:
-        return svc.grants.redeem_records(token, on_open=run_hooks, **kwargs)
-
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {grantread.PATH: grantread.GrantRecordsApp(read, static_headers)})
+        app.wsgi_app,
+        {grantread.PATH: grantread.GrantRecordsApp(svc.grants, static_headers)})
     return app
 
 

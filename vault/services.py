@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis as redis_lib
 from rq import Queue
@@ -43,7 +43,6 @@ class Services:
     accounts: Accounts
     grants: Grants
     exports: ExportJobs
-    on_vault_open: tuple[Callable[[VaultDB], None], ...] = field(default=VAULT_OPEN_HOOKS)
 
     @property
     def organisations(self) -> Organisations:
@@ -67,7 +66,7 @@ def build(settings: Settings) -> Services:
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
     accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
-    grants = Grants(instance, redis, settings)
+    grants = Grants(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
     return Services(settings, instance, redis, accounts, grants, ExportJobs(redis))
 
 

@@ -12,7 +12,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.integration.grants.conftest import INCOME, PERSON
-from vault.grants.service import pkce_challenge
+from vault.grants.oauth import pkce_challenge
 
 pytestmark = pytest.mark.e2e
 

@@ -29,6 +29,7 @@ from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import Argon2Params
+from vault.grants.repository import add_reads
 from vault.storage import db, journal
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
@@ -208,7 +209,8 @@ class Accounts:
         the ``on_open`` hooks run (each must never fail the open)."""
         vault = open_vault(self.instance, vault_id, dek)
         try:
-            journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings)
+            journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings,
+                                  on_merged=add_reads)
         except db.DatabaseError as exc:
             # The owner must still get in; the events stay in the journal for the next open.
             log.error("merging the access journal of a vault failed (%s)", type(exc).__name__)

@@ -8,12 +8,9 @@ from marshmallow import fields as ma
 
 from vault.api.spec import load_body, operation
 from vault.clock import utcnow
+from vault.grants.consent import describe_request
 from vault.grants.models import PURPOSES
-from vault.grants.service import (
-    PICKUP_GRANT_TYPE,
-    describe_request,
-)
-from vault.storage.vaults import VaultDB
+from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.web.auth import bearer_token, owner_api, owner_vault, services
 from vault.web.problems import Problem, bearer_challenge, validation_problem
 
@@ -51,11 +48,6 @@ class OwnerGrantSchema(Schema):
 # -- organisation: redemption ------------------------------------------------------------------
 
 
-def _on_open(vault: VaultDB) -> None:
-    for hook in services().on_vault_open:
-        hook(vault)
-
-
 def _grant_token() -> str:
     token = bearer_token()
     if token is None:
@@ -70,7 +62,7 @@ def _grant_token() -> str:
            security=GRANT_SECURITY)
 def organisation_grant():
     return jsonify(services().grants.redeem(
-        _grant_token(), view="grant", purpose=request.args.get("purpose"), on_open=_on_open))
+        _grant_token(), view="grant", purpose=request.args.get("purpose")))
 
 
 # Answered by vault.web.grantread (a WSGI application mounted for this path, beneath Flask).

@@ -26,9 +26,10 @@ from flask import (
 )
 
 from vault.api.spec import operation
+from vault.grants.errors import OAuthError
 from vault.grants.models import PURPOSES
-from vault.grants.organisations import OAuthError, parse_credentials
-from vault.grants.service import PICKUP_GRANT_TYPE, REQUEST_URI_PREFIX
+from vault.grants.oauth import REQUEST_URI_PREFIX
+from vault.grants.organisations import PICKUP_GRANT_TYPE, parse_credentials
 from vault.web.auth import authenticate_owner, owner_vault, services
 
 bp = Blueprint("oauth", __name__)

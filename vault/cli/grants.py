@@ -6,13 +6,18 @@ Registered through ``vault.cli.FEATURE_COMMANDS``.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from vault.cli import services
 
+if TYPE_CHECKING:
+    from vault.services import Services
+    from vault.storage.vaults import VaultDB
 
-def _open_vault(svc, username: str | None, token: str | None):
+
+def _open_vault(svc: Services, username: str | None, token: str | None) -> VaultDB:
     """The vault, opened with the owner's password (asked for) or an owner app token."""
     from vault.accounts.errors import AccountError
     from vault.crypto import slots

@@ -7,7 +7,12 @@ up: it is safe to run twice or concurrently (rq delivers at least once).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vault.grants.service import Grants
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 PURGE_INTERVAL_SECONDS = 300
 PURGE_JOB = "vault.grants.jobs.purge_expired_job"
@@ -32,7 +37,7 @@ def purge_expired_job() -> dict[str, int]:
         schedule_purge(services.queue())
 
 
-def schedule_purge(queue, delay: float = PURGE_INTERVAL_SECONDS) -> object:
+def schedule_purge(queue: Queue, delay: float = PURGE_INTERVAL_SECONDS) -> object:
     """Schedule the periodic purge through rq's scheduler under a fixed job id.
 
     Scheduling again replaces the waiting purge instead of adding a second one, so the

@@ -13,19 +13,20 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from marshmallow import ValidationError
+from redis import Redis
 
 from vault import urlsafety
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.errors import KluisError
+from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
 from vault.records.service import flatten_errors
@@ -36,18 +37,6 @@ METADATA_CACHE = timedelta(hours=1)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
 PICKUP_GRANT_TYPE = "urn:kluis:params:oauth:grant-type:pickup"
-
-
-class OAuthError(KluisError):
-    """An OAuth 2.0 error (RFC 6749 section 5.2 codes) with an HTTP status."""
-
-    def __init__(self, error: str, description: str, status: int = 400,
-                 errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.status = status
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -98,7 +87,7 @@ def _url_errors(value: str | None, name: str, settings: Settings, *, required: b
 class Organisations:
     """The organisations this instance knows, and how they prove who they are."""
 
-    def __init__(self, instance: Instance, redis, settings: Settings) -> None:
+    def __init__(self, instance: Instance, redis: Redis, settings: Settings) -> None:
         self.instance = instance
         self.redis = redis
         self.settings = settings
@@ -109,11 +98,10 @@ class Organisations:
         if not isinstance(data, dict):
             raise OAuthError("invalid_client_metadata", "client metadata must be a JSON object")
         try:
-            meta = ClientMetadataSchema().load(data)
+            meta: dict[str, Any] = ClientMetadataSchema().load(data)
         except ValidationError as exc:
-            errors = flatten_errors(exc.messages)
             raise OAuthError("invalid_client_metadata", "the client metadata is not valid",
-                             errors=errors) from None
+                             errors=flatten_errors(exc.messages)) from None
         errors: dict[str, list[str]] = {}
         for name in ("client_uri", "logo_uri", "policy_uri", "jwks_uri"):
             problems = _url_errors(meta.get(name), name, self.settings,
@@ -187,7 +175,7 @@ class Organisations:
         if status not in ("active", "pending", "disabled"):
             raise ValueError(status)
         with self.instance.transaction() as tx:
-            count = tx.execute("UPDATE oauth_clients SET status = ? WHERE client_id = ?",
+            count: int = tx.execute("UPDATE oauth_clients SET status = ? WHERE client_id = ?",
                                (status, client_id)).rowcount
             if domain_verified is not None:
                 tx.execute("UPDATE oauth_clients SET domain_verified = ? WHERE client_id = ?",
@@ -199,7 +187,7 @@ class Organisations:
             "SELECT * FROM oauth_clients ORDER BY created_at").fetchall()
         return [self._row_to_org(r) for r in rows]
 
-    def _row_to_org(self, row) -> Organisation:
+    def _row_to_org(self, row: Any) -> Organisation:
         meta = json.loads(row["metadata"])
         return Organisation(
             client_id=row["client_id"],
@@ -310,7 +298,7 @@ class Organisations:
 
     def _keyset(self, org: Organisation) -> KeySet:
         if org.jwks:
-            return KeySet.import_key_set(org.jwks)
+            return KeySet.import_key_set(cast(KeySetSerialization, org.jwks))
         try:
             fetched = urlsafety.fetch(org.jwks_uri or "",
                                       allow_private=self.settings.allow_private_urls)
@@ -336,6 +324,7 @@ class Organisations:
         if not any(a in audiences for a in auds):
             problems.append("aud must name this server")
         exp = claims.get("exp")
+        lifetime = exp - now if isinstance(exp, int | float) else 0.0
         if not isinstance(exp, int | float) or exp <= now or exp > now + 3600:
             problems.append("exp must be in the next hour")
         jti = claims.get("jti")
@@ -344,13 +333,14 @@ class Organisations:
         if problems:
             raise OAuthError("invalid_client", "; ".join(problems), 401)
         key = "kluis:jti:" + keys.token_hash(f"{org.client_id}:{jti}")
-        if not self.redis.set(key, b"1", nx=True, ex=max(int(exp - now) + 60, 60)):
+        if not self.redis.set(key, b"1", nx=True, ex=max(int(lifetime) + 60, 60)):
             raise OAuthError("invalid_client", "the client assertion was used before", 401)
 
 
 def _unverified_issuer(assertion: str) -> str | None:
     try:
         payload = assertion.split(".")[1]
-        return json.loads(keys.b64d(payload)).get("iss")
+        issuer = json.loads(keys.b64d(payload)).get("iss")
     except (IndexError, ValueError, AttributeError):
         return None
+    return issuer if isinstance(issuer, str) else None

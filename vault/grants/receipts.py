@@ -93,5 +93,6 @@ def sign(receipt: dict[str, Any], private_jwk: dict[str, Any]) -> dict[str, Any]
 
 def verify(document: dict[str, Any], public_jwks: list[dict[str, Any]]) -> dict[str, Any]:
     """The receipt inside a signed document; raises :class:`vault.crypto.SignatureError`."""
+    payload: dict[str, Any]
     payload, _header = signing.verify_json(document, public_jwks)
     return payload

@@ -26,20 +26,49 @@ change): a read whose revision matches reuses them; any change rebuilds them.
 
 Nothing here outlives ``KLUIS_VAULT_CACHE_SECONDS`` or exceeds
 ``KLUIS_VAULT_CACHE_SIZE`` handles; docs/threat-model.md says what this puts
-in a worker's memory. Imports no Flask.
+in a worker's memory.
+
+:class:`Redemption` is the read itself: slot lookup by token hash -> unwrap the
+data key -> open the vault -> check the grant's conditions -> write the access
+event durably (to the vault's access journal, merged into its log later) ->
+return only the granted fields. :meth:`Redemption.redeem_records` is the
+measured hot path (BENCHMARKS.md): one clock reading, one statement on the
+vault, one journal row, the answer through json's C string encoder; keep it so.
+Imports no Flask.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps(str), in C
+from typing import Any
 
-from vault.grants.models import Grant
+from vault.clock import now_iso, to_iso, utcnow
+from vault.config import Settings
+from vault.crypto import keys, slots
+from vault.crypto.errors import CryptoError
+from vault.grants import repository
+from vault.grants.errors import AccessNotLogged, GrantError, InsufficientScope, InvalidToken
+from vault.grants.models import AccessContext, Grant, UnknownCondition, verify_all
+from vault.grants.repository import READ_STATE
+from vault.records.catalogue import RECORD_TYPES
+from vault.records.service import list_records
+from vault.storage import db, journal
+from vault.storage.instance import Instance
 from vault.storage.journal import JournalRef
-from vault.storage.vaults import EventDetail
+from vault.storage.vaults import ConnectionCache, EventDetail, VaultDB, open_vault
+
+log = logging.getLogger("kluis.grants")
 
 
 @dataclass(frozen=True)
@@ -76,7 +105,7 @@ class HandleCache:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def get(self, token_hash: str, settings) -> GrantHandle | None:
+    def get(self, token_hash: str, settings: Settings) -> GrantHandle | None:
         if settings.vault_cache_seconds <= 0:
             return None
         with self._lock:
@@ -90,7 +119,7 @@ class HandleCache:
             self._handles.move_to_end(token_hash)
             return handle
 
-    def put(self, handle: GrantHandle, settings) -> None:
+    def put(self, handle: GrantHandle, settings: Settings) -> None:
         if settings.vault_cache_seconds <= 0:
             return
         with self._lock:
@@ -118,3 +147,255 @@ class HandleCache:
 
 
 HANDLES = HandleCache()
+
+
+class Redemption:
+    """An organisation's reads under its grant token (and opening a vault with one)."""
+
+    def __init__(self, instance: Instance, settings: Settings, *,
+                 on_open: Sequence[Callable[[VaultDB], None]] = ()) -> None:
+        self.instance = instance
+        self.settings = settings
+        #: What runs when a read opens a vault afresh (the composition root passes the
+        #: connector inbox merge): the same hooks as the owner's open path.
+        self.on_open = tuple(on_open)
+
+    # -- opening a vault with a grant token -------------------------------------------------
+
+    def unwrap(self, token: str) -> tuple[slots.KeySlot, str, bytes]:
+        """The token's grant slot, its grant id and the vault's data key it wraps.
+
+        Raises :class:`InvalidToken` for unknown, expired and non-grant tokens.
+        """
+        slot = self.instance.slot_by_token_hash(keys.token_hash(token or ""))
+        if slot is None or slot.kind != slots.GRANT or not slot.grant_id:
+            raise InvalidToken("the access token is not valid (revoked, expired or unknown)")
+        if slot.expires_at and slot.expires_at <= now_iso():
+            with self.instance.transaction() as tx:
+                self.instance.delete_slot(tx, slot.id)
+            raise InvalidToken("the grant expired")
+        try:
+            return slot, slot.grant_id, slots.unwrap(slot, token)
+        except CryptoError:
+            raise InvalidToken("the access token is not valid") from None
+
+    def open_by_token(self, token: str) -> tuple[str, VaultDB]:
+        """The token's grant id and its vault, open (the caller closes it)."""
+        slot, grant_id, dek = self.unwrap(token)
+        return grant_id, open_vault(self.instance, slot.vault_id, dek)
+
+    def _authorise(self, token: str, now: str | None = None
+                   ) -> tuple[GrantHandle, VaultDB, bool]:
+        """The token's grant handle and its vault, open; True when the vault is new to this
+        process or instance.db changed since (then the connector inbox is worth a look).
+
+        Raises :class:`InvalidToken` for unknown, revoked and expired tokens.
+        """
+        digest = keys.token_hash(token or "")
+        generation = self.instance.generation()
+        handle = HANDLES.get(digest, self.settings)
+        fresh = False
+        if handle is not None and handle.slot_expires_at \
+                and handle.slot_expires_at <= (now or now_iso()):
+            HANDLES.drop(digest)  # the full path below deletes the slot and says why
+            handle = None
+        if handle is not None and handle.generation != generation:
+            current = self.instance.slot(handle.slot_id)
+            if current is None or current.token_hash != digest:
+                HANDLES.drop(digest)
+                raise InvalidToken("the access token is not valid (revoked, expired or unknown)")
+            handle.generation = generation
+            fresh = True
+        if handle is not None:
+            vault = open_vault(self.instance, handle.vault_id, handle.dek,
+                               cache_key=handle.cache_key, path=handle.vault_path)
+            return handle, vault, fresh
+        slot, grant_id, dek = self.unwrap(token)
+        vault = open_vault(self.instance, slot.vault_id, dek)
+        try:
+            grant = repository.grant(vault.conn, grant_id)
+        except (UnknownCondition, KeyError, TypeError):
+            vault.close()
+            raise InvalidToken("the grant has a condition this server does not know") from None
+        if grant is None:
+            vault.close()
+            raise InvalidToken("the grant was revoked")
+        vault_path = str(self.instance.vault_path(slot.vault_id))
+        try:
+            access_journal = journal.ref(vault, vault_path)
+        except BaseException:
+            vault.close()
+            raise
+        handle = GrantHandle(
+            token_hash=digest, slot_id=slot.id, slot_expires_at=slot.expires_at,
+            vault_id=slot.vault_id, vault_path=vault_path, journal=access_journal,
+            dek=dek, cache_key=ConnectionCache.key(slot.vault_id, dek), grant=grant,
+            actor=f"org:{grant.client_id}", generation=generation)
+        HANDLES.put(handle, self.settings)
+        return handle, vault, True
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def redeem(self, token: str, *, view: str = "records", types: list[str] | None = None,
+               purpose: str | None = None) -> dict[str, Any]:
+        """An organisation reads under a grant: ``view`` is ``grant`` or ``records``.
+
+        Raises :class:`InvalidToken` (401), :class:`InsufficientScope` (403) or
+        :class:`AccessNotLogged` (503, nothing served).
+        """
+        if view == "records":
+            answer: dict[str, Any] = json.loads(self.redeem_records(
+                token, types=types, purpose=purpose))
+            return answer
+        handle, vault, fresh = self._authorise(token)
+        try:
+            if fresh:
+                for hook in self.on_open:
+                    hook(vault)
+            now = utcnow()
+            with _logged_or_nothing():
+                # The access count shown must include reads still in the journal.
+                journal.merge_pending(vault, handle.vault_path, self.settings,
+                                      on_merged=repository.add_reads)
+            with _logged_or_nothing(), vault.transaction() as tx:
+                grant = self._active_grant(tx, handle, now, purpose=purpose)
+                vault.append_event(tx, actor=handle.actor, action="grant.viewed",
+                                   grant_id=grant.id,
+                                   detail={"organisation": grant.organisation.get("name")})
+                return {"grant": grant.to_dict(now, for_owner=False),
+                        "authorization_details": grant.authorization_details()}
+        finally:
+            vault.close()
+
+    def redeem_records(self, token: str, *, types: list[str] | None = None,
+                       purpose: str | None = None,
+                       defer: Callable[[Callable[[], None]], None] | None = None) -> bytes:
+        """The granted records as the JSON body sent to the organisation.
+
+        Only granted types and fields, current versions, with provenance. The
+        access event is committed to the vault's access journal (at the
+        configured synchronous level) before this returns; if it cannot be,
+        :class:`AccessNotLogged` and nothing. The vault itself is only read.
+
+        After every :data:`journal.MERGE_EVERY` th row the journal is merged into
+        the vault's log: through ``defer`` (the web view runs it after the
+        response has been sent) or, without it, before returning.
+        """
+        now = utcnow()
+        at = to_iso(now)
+        handle, vault, fresh = self._authorise(token, at)
+        try:
+            if fresh:
+                for hook in self.on_open:
+                    hook(vault)
+            wanted = tuple(types or ())
+            grant = handle.grant
+            with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
+                # Under a usage limit, the journal's write lock first: a merge (journal, then
+                # vault) cannot move rows between the two counts below. Without one nothing
+                # is counted, and the event's INSERT is its own transaction (one statement,
+                # committed at the configured synchronous level like any other).
+                limited = grant.usage_limit is not None
+                with db.transaction(jconn) if limited else contextlib.nullcontext():
+                    row = vault.conn.execute(READ_STATE, (grant.id,)).fetchone()
+                    if row is None:
+                        HANDLES.drop(handle.token_hash)
+                        raise InvalidToken("the grant was revoked")
+                    uses = row[0]
+                    if limited:
+                        uses += journal.pending_reads(jconn, grant.id, row[2])
+                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
+                    rev = row[1]
+                    answer = handle.views.get(wanted)
+                    if answer is None or rev is None or answer.records_rev != rev:
+                        answer = _records_view(vault, grant, wanted, rev)
+                        if rev is not None:
+                            handle.views[wanted] = answer
+                    pending = journal.append(jconn, at=at, actor=handle.actor,
+                                             action="grant.read", grant_id=grant.id,
+                                             detail=answer.detail)
+        finally:
+            vault.close()
+        if pending % journal.MERGE_EVERY == 0:
+            if defer is None:
+                self._merge_journal(handle)
+            else:
+                defer(functools.partial(self._merge_journal, handle))
+        return (f'{{"grant_id":{_json_string(grant.id)},"fetched_at":{_json_string(at)},'
+                f'"records":{answer.records_json}}}\n').encode()
+
+    def _merge_journal(self, handle: GrantHandle) -> None:
+        """Merge a grant's vault journal after a read that was already logged (and, when
+        deferred, answered). Never raises: a failure leaves the rows for the next merge."""
+        try:
+            with open_vault(self.instance, handle.vault_id, handle.dek,
+                            cache_key=handle.cache_key, path=handle.vault_path) as vault, \
+                    journal.opened(handle.journal, self.settings) as jconn:
+                journal.merge(vault, jconn, on_merged=repository.add_reads)
+        except Exception as exc:  # noqa: BLE001 - the read is logged; rows stay pending
+            log.error("merging an access journal failed (%s); its rows stay for the next merge",
+                      type(exc).__name__)
+
+    def _check_conditions(self, handle: GrantHandle, now: datetime, *, uses: int,
+                          types: tuple[str, ...], purpose: str | None) -> None:
+        unknown = [t for t in types if t not in RECORD_TYPES]
+        if unknown:
+            raise InsufficientScope(f"unknown record type(s): {', '.join(unknown)}")
+        verdict = verify_all(handle.grant.conditions,
+                             AccessContext(now=now, uses=uses, purpose=purpose, types=types))
+        if not verdict:
+            if verdict.code in ("wrong-purpose", "type-not-granted"):
+                raise InsufficientScope(verdict.reason)
+            if verdict.code == "expired":
+                HANDLES.drop(handle.token_hash)
+                with self.instance.transaction() as itx:
+                    self.instance.delete_slot(itx, handle.slot_id)
+            raise InvalidToken(verdict.reason)
+
+    def _active_grant(self, tx: db.Connection, handle: GrantHandle, now: datetime, *,
+                      purpose: str | None) -> Grant:
+        """Inside a vault transaction: the grant, if still active and its conditions hold."""
+        grant = repository.grant(tx, handle.grant.id)
+        if grant is None or grant.status != "active":
+            HANDLES.drop(handle.token_hash)
+            raise InvalidToken("the grant was revoked")
+        self._check_conditions(handle, now, uses=grant.access_count, types=(), purpose=purpose)
+        return grant
+
+
+@contextlib.contextmanager
+def _logged_or_nothing() -> Iterator[None]:
+    """Grant errors pass; anything else (disk full, I/O error) means the access event may
+    not be written, so nothing is served."""
+    try:
+        yield
+    except GrantError:
+        raise
+    except Exception as exc:
+        raise AccessNotLogged("the access could not be logged, so nothing is served") from exc
+
+
+def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
+                  records_rev: int | None) -> RecordsView:
+    """The filtered records of one read shape, serialised, and its access event detail."""
+    fields = grant.fields
+    types = list(wanted) or list(fields.types)
+    out = []
+    shared: dict[str, set[str]] = {}
+    for record in list_records(vault, types):
+        data = fields.filter(record.type, record.data)
+        if data is None:
+            continue
+        shared.setdefault(record.type, set()).update(data)
+        out.append({
+            "id": record.id,
+            "type": record.type,
+            "version": record.version,
+            "updated_at": record.updated_at,
+            "data": data,
+            "provenance": record.provenance.to_dict(),
+        })
+    detail = {"organisation": grant.organisation.get("name"), "types": types,
+              "fields": {t: sorted(f) for t, f in shared.items()}, "records": len(out)}
+    return RecordsView(records_rev if records_rev is not None else -1,
+                       json.dumps(out, separators=(",", ":")), EventDetail.of(detail))

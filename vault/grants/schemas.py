@@ -7,6 +7,7 @@ silently dropped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -27,7 +28,7 @@ class InvalidDetails(ValueError):
         self.errors = errors
 
 
-def _duration(max_days: int, *, allow_zero: bool = False):
+def _duration(max_days: int, *, allow_zero: bool = False) -> Callable[[str], None]:
     def check(value: str) -> None:
         try:
             delta = parse_duration(value)
@@ -54,7 +55,7 @@ class RecordRequestSchema(Schema):
     @validates_schema
     def known(self, data: dict[str, Any], **_: Any) -> None:
         type_id = data.get("record_type")
-        record_type = RECORD_TYPES.get(type_id)
+        record_type = RECORD_TYPES.get(type_id) if isinstance(type_id, str) else None
         if record_type is None:
             raise ValidationError(
                 f"Unknown record type {type_id!r}; known: {', '.join(RECORD_TYPES)}.",

@@ -11,7 +11,9 @@ committed at the configured ``KLUIS_SQLITE_SYNCHRONOUS`` level before the
 response leaves (FULL: on disk).
 
 :func:`merge` moves journal rows into the vault's hash-chained log, oldest
-first, and adds them to the grants' access counts. It runs whenever the owner
+first, and hands them to the caller's ``on_merged`` inside the same vault
+transaction (the grants package adds them to the grants' access counts there:
+:func:`vault.grants.repository.add_reads`; storage knows no grant table). It runs whenever the owner
 opens the vault (``Accounts.open``), before an organisation views its grant,
 and on the read path after every :data:`MERGE_EVERY` th row. A merge commits
 the rows to the vault together with the journal's id and last row
@@ -28,14 +30,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from vault.storage import db
 from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
 
 MERGE_EVERY = 64
+OnMerged = Callable[[db.Connection, Sequence[Any]], None]
+"""Called inside the vault transaction of a merge with the rows it moved (oldest first)."""
 SUFFIX = ".access"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries ("
@@ -122,7 +127,7 @@ def _merged_upto(merged: str | None, journal_id: str) -> int:
     return int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
 
 
-def merge(vault: VaultDB, conn: db.Connection) -> int:
+def merge(vault: VaultDB, conn: db.Connection, *, on_merged: OnMerged) -> int:
     """Move the journal's rows into the vault's log; returns how many were moved.
 
     Readers keep appending meanwhile: the rows are read from a snapshot, committed to
@@ -130,11 +135,12 @@ def merge(vault: VaultDB, conn: db.Connection) -> int:
     under the journal's write lock, for as long as a delete takes. Mergers of one vault
     take turns on the vault's write lock; inside it, a merger whose snapshot is stale
     (rows already marked, or the journal emptied and renamed since) moves nothing.
+    ``on_merged`` gets the moved rows inside that vault commit.
     """
     journal_id, rows = snapshot(conn)
     if not rows:
         return 0
-    moved = to_vault(vault, conn, journal_id, rows)
+    moved = to_vault(vault, conn, journal_id, rows, on_merged=on_merged)
     forget(conn, journal_id, rows[-1]["seq"])
     return moved
 
@@ -147,8 +153,10 @@ def snapshot(conn: db.Connection) -> tuple[str, list]:
     return journal_id, rows
 
 
-def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list) -> int:
-    """Append the rows not merged yet to the vault's log, with the new mark, in one commit."""
+def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list, *,
+             on_merged: OnMerged) -> int:
+    """Append the rows not merged yet to the vault's log, with the new mark, in one commit;
+    ``on_merged`` adds what it derives from them (access counts) to that same commit."""
     with vault.transaction() as tx:  # mergers of this vault take turns here
         now_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
         if now_id != journal_id:
@@ -159,16 +167,7 @@ def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list) -
             return 0
         vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
                                   r["canonical"], r["detail"]) for r in fresh])
-        reads: dict[str, tuple[int, str]] = {}
-        for row in fresh:
-            if row["action"] == "grant.read" and row["grant_id"]:
-                count, latest = reads.get(row["grant_id"], (0, ""))
-                reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
-        for grant_id, (count, latest) in reads.items():
-            tx.execute(
-                "UPDATE grants SET access_count = access_count + ?,"
-                " last_access_at = max(coalesce(last_access_at, ''), ?) WHERE id = ?",
-                (count, latest, grant_id))
+        on_merged(tx, fresh)
         vault.set_meta(tx, "journal_merged", f"{journal_id}:{fresh[-1]['seq']}")
     return len(fresh)
 
@@ -186,10 +185,10 @@ def forget(conn: db.Connection, journal_id: str, last: int) -> None:
                          (os.urandom(8).hex(),))
 
 
-def merge_pending(vault: VaultDB, vault_path: str, settings) -> int:
+def merge_pending(vault: VaultDB, vault_path: str, settings, *, on_merged: OnMerged) -> int:
     """Merge the vault's journal if it has one (the owner's open calls this)."""
     if not os.path.exists(path_for(vault_path)):
         return 0
     journal = ref(vault, vault_path)
     with opened(journal, settings) as conn:
-        return merge(vault, conn)
+        return merge(vault, conn, on_merged=on_merged)

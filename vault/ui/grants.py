@@ -19,9 +19,9 @@ from flask import (
 
 from vault.clock import to_iso, utcnow
 from vault.grants import accesslog
+from vault.grants.consent import describe_request
+from vault.grants.errors import GrantError, OAuthError
 from vault.grants.models import purpose_label
-from vault.grants.organisations import OAuthError
-from vault.grants.service import GrantError, describe_request
 from vault.ui import i18n
 from vault.ui.common import NAV_LINKS, owner_page
 from vault.ui.i18n import current_language, t

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from werkzeug.wsgi import ClosingIterator
 
 from vault.errors import KluisError
+from vault.grants.service import Grants
 from vault.web.auth import parse_bearer
 from vault.web.problems import Problem, ProblemResponse, bearer_challenge, problem_for
 
@@ -42,8 +43,8 @@ StartResponse = Callable[..., Any]
 class GrantRecordsApp:
     """The WSGI application mounted at :data:`PATH`."""
 
-    def __init__(self, read: Callable[..., bytes], headers: list[tuple[str, str]]) -> None:
-        self.read = read  # Grants.redeem_records of the process's one Grants
+    def __init__(self, grants: Grants, headers: list[tuple[str, str]]) -> None:
+        self.grants = grants  # the process's one Grants (vault.services)
         self.headers = headers
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -71,7 +72,8 @@ class GrantRecordsApp:
         types, purpose = _query(environ.get("QUERY_STRING", ""))
         after: list[Callable[[], None]] = []
         try:
-            body = self.read(token, types=types, purpose=purpose, defer=after.append)
+            body = self.grants.redeem_records(token, types=types, purpose=purpose,
+                                              defer=after.append)
         except KluisError as exc:
             return self._problem(start_response, exc, method, authorization)
         except Exception as exc:  # noqa: BLE001 - answer 500 as Flask's handler would

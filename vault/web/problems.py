@@ -90,8 +90,7 @@ def problem_for(exc: KluisError, *, path: str, authorization: str = "") -> Probl
     # Late imports: the feature packages import nothing of the web layer, so the
     # dependency points this way only.
     from vault.accounts.errors import RateLimited
-    from vault.grants.organisations import OAuthError
-    from vault.grants.service import InsufficientScope, InvalidToken
+    from vault.grants.errors import InsufficientScope, InvalidToken, OAuthError
 
     headers: list[tuple[str, str]] = [(k, v) for k, v in getattr(exc, "headers", {}).items()]
     if isinstance(exc, OAuthError):

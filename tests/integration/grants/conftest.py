@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from vault.grants.service import PICKUP_GRANT_TYPE
+from vault.grants.organisations import PICKUP_GRANT_TYPE
 
 INCOME = {"year": 2025, "source": "ACME BV", "kind": "employment",
           "gross_amount_cents": 5_400_000, "net_amount_cents": 3_900_000}

@@ -14,7 +14,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import RSAKey
 
-from vault.grants.service import pkce_challenge
+from vault.grants.oauth import pkce_challenge
 
 
 @pytest.fixture

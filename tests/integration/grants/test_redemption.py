@@ -12,7 +12,7 @@ import requests
 
 from tests.integration.grants.conftest import ask
 from vault.clock import from_iso, set_clock
-from vault.grants.service import pkce_challenge
+from vault.grants.oauth import pkce_challenge
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from tests.unit.grants.conftest import INCOME, PERSON, auth_params, details, pkc
 from vault.clock import from_iso, utcnow
 from vault.crypto import keys, slots
 from vault.grants import jobs, receipts
-from vault.grants.organisations import OAuthError
-from vault.grants.service import PICKUP_GRANT_TYPE, Conflict, InsufficientScope, InvalidToken
+from vault.grants.errors import Conflict, InsufficientScope, InvalidToken, OAuthError
+from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.storage import journal
 
 
@@ -112,7 +112,7 @@ def test_denial_redirects_with_access_denied(grants, make_vault, make_org):
 
 
 def test_the_owner_cannot_widen_a_request(grants, make_vault, make_org):
-    from vault.grants.service import InvalidInput
+    from vault.grants.errors import InvalidInput
 
     owner, org = make_vault(), make_org()
     pushed = grants.push(org.client_id, auth_params(org, pkce()[1], {"income": ["year"]}))
@@ -209,7 +209,7 @@ def test_removing_an_access_event_is_detected(grants, issue):
 
 
 def test_if_the_access_cannot_be_logged_nothing_is_served(grants, svc, issue):
-    from vault.grants.service import AccessNotLogged
+    from vault.grants.errors import AccessNotLogged
 
     owner, _org, token = issue()
     with owner.open() as vault:

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.grants.conftest import details
-from vault.grants.service import PICKUP_GRANT_TYPE
+from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.records.catalogue import RECORD_TYPES
 
 FULL = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.grants.conftest import INCOME, PERSON
+from vault.grants.errors import InvalidToken
 from vault.grants.redemption import HANDLES
-from vault.grants.service import InvalidToken
 from vault.records.service import list_records, update_record
 from vault.storage import journal
 from vault.storage.instance import Instance

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault.crypto import keys
+from vault.grants.repository import add_reads
 from vault.records.service import create_record, delete_record, update_record
 from vault.storage import db, journal
 from vault.storage.vaults import EventDetail, event_hash
@@ -57,8 +58,8 @@ def test_merge_moves_rows_into_the_chain_once(instance, vault, settings):
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z")
     with journal.opened(ref, settings) as conn:
         assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 2
-        assert journal.merge(vault, conn) == 2
-        assert journal.merge(vault, conn) == 0  # nothing left, nothing twice
+        assert journal.merge(vault, conn, on_merged=add_reads) == 2
+        assert journal.merge(vault, conn, on_merged=add_reads) == 0  # nothing left, nothing twice
         assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 0
     reads = [e for e in reversed(vault.events()) if e.action == "grant.read"]
     assert [e.at for e in reads] == ["2026-11-22T10:00:00Z", "2026-11-22T10:00:05Z"]
@@ -72,7 +73,7 @@ def test_a_merge_cut_short_after_the_vault_commit_moves_nothing_twice(instance, 
     _grant(vault)
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
     with journal.opened(ref, settings) as conn:
-        assert journal.merge(vault, conn) == 1
+        assert journal.merge(vault, conn, on_merged=add_reads) == 1
     # The same row again, as if the journal's delete had not been committed: same journal id,
     # same row number as the vault already recorded.
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z")
@@ -80,7 +81,7 @@ def test_a_merge_cut_short_after_the_vault_commit_moves_nothing_twice(instance, 
         journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
         with vault.transaction() as tx:
             vault.set_meta(tx, "journal_merged", f"{journal_id}:1")
-        assert journal.merge(vault, conn) == 0
+        assert journal.merge(vault, conn, on_merged=add_reads) == 0
     assert sum(e.action == "grant.read" for e in vault.events()) == 1
 
 
@@ -89,12 +90,12 @@ def test_a_merge_from_a_stale_snapshot_moves_nothing(instance, vault, settings):
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z")
     with journal.opened(ref, settings) as conn:
         stale_id, stale_rows = journal.snapshot(conn)
-        assert journal.merge(vault, conn) == 2  # another merger: moves both, renames
+        assert journal.merge(vault, conn, on_merged=add_reads) == 2  # another merger: moves both, renames
     ref = _write(instance, vault, settings, "2026-11-22T10:00:02Z")
     with journal.opened(ref, settings) as conn:
-        assert journal.merge(vault, conn) == 1
+        assert journal.merge(vault, conn, on_merged=add_reads) == 1
         # The first merger wakes up with its old rows: the journal was renamed since.
-        assert journal.to_vault(vault, conn, stale_id, stale_rows) == 0
+        assert journal.to_vault(vault, conn, stale_id, stale_rows, on_merged=add_reads) == 0
     assert sum(e.action == "grant.read" for e in vault.events()) == 3
     assert vault.conn.execute("SELECT access_count FROM grants").fetchone()[0] == 3
     assert vault.verify_log() == []
@@ -105,7 +106,7 @@ def test_reads_between_the_vault_commit_and_the_delete_count_once(instance, vaul
     ref = _write(instance, vault, settings, "2026-11-22T10:00:00Z", "2026-11-22T10:00:01Z")
     with journal.opened(ref, settings) as conn:
         journal_id, rows = journal.snapshot(conn)
-        assert journal.to_vault(vault, conn, journal_id, rows) == 2
+        assert journal.to_vault(vault, conn, journal_id, rows, on_merged=add_reads) == 2
         # Rows still in the journal, already in the vault's count: not counted again.
         assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 2
         mark = vault.get_meta("journal_merged")
@@ -116,7 +117,7 @@ def test_reads_between_the_vault_commit_and_the_delete_count_once(instance, vaul
         assert journal.pending_reads(conn, grant_id, mark) == 1
         journal.forget(conn, journal_id, rows[-1]["seq"])
         assert journal.pending_reads(conn, grant_id, mark) == 1
-        assert journal.merge(vault, conn) == 1
+        assert journal.merge(vault, conn, on_merged=add_reads) == 1
     assert vault.conn.execute("SELECT access_count FROM grants").fetchone()[0] == 3
 
 
@@ -141,11 +142,11 @@ def test_reads_are_logged_while_a_merge_commits_to_the_vault(instance, vault, se
     monkeypatch.setattr(vault, "append_events", append_events)
     try:
         with journal.opened(ref, settings) as conn:
-            assert journal.merge(vault, conn) == 1
+            assert journal.merge(vault, conn, on_merged=add_reads) == 1
             assert appended == [2]
             monkeypatch.undo()
             assert journal.pending_reads(conn, grant_id, vault.get_meta("journal_merged")) == 1
-            assert journal.merge(vault, conn) == 1
+            assert journal.merge(vault, conn, on_merged=add_reads) == 1
     finally:
         reader.close()
     assert sum(e.action == "grant.read" for e in vault.events()) == 2
