@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from vault.config import Settings
 from vault.storage import db
 from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
 
@@ -76,7 +77,7 @@ def ref(vault: VaultDB, vault_path: str) -> JournalRef:
 
 
 @contextmanager
-def opened(journal: JournalRef, settings) -> Iterator[db.Connection]:
+def opened(journal: JournalRef, settings: Settings) -> Iterator[db.Connection]:
     """A connection to the journal, from the per-process connection cache when possible."""
     conn = CONNECTIONS.get(journal.cache_key, settings)
     if conn is None:
@@ -102,7 +103,7 @@ def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: s
         "INSERT INTO entries (at, actor, action, grant_id, detail, canonical)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (at, actor, action, grant_id, detail.stored, detail.canonical))
-    return int(cur.lastrowid)
+    return db.inserted_id(cur)
 
 
 def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int:
@@ -139,7 +140,7 @@ def merge(vault: VaultDB, conn: db.Connection) -> int:
     return moved
 
 
-def snapshot(conn: db.Connection) -> tuple[str, list]:
+def snapshot(conn: db.Connection) -> tuple[str, list[db.Row]]:
     """The journal's id and rows, from one read snapshot."""
     with db.transaction(conn, immediate=False):
         rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
@@ -147,7 +148,7 @@ def snapshot(conn: db.Connection) -> tuple[str, list]:
     return journal_id, rows
 
 
-def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list) -> int:
+def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list[db.Row]) -> int:
     """Append the rows not merged yet to the vault's log, with the new mark, in one commit."""
     with vault.transaction() as tx:  # mergers of this vault take turns here
         now_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
@@ -186,7 +187,7 @@ def forget(conn: db.Connection, journal_id: str, last: int) -> None:
                          (os.urandom(8).hex(),))
 
 
-def merge_pending(vault: VaultDB, vault_path: str, settings) -> int:
+def merge_pending(vault: VaultDB, vault_path: str, settings: Settings) -> int:
     """Merge the vault's journal if it has one (the owner's open calls this)."""
     if not os.path.exists(path_for(vault_path)):
         return 0
