@@ -12,6 +12,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from redis import Redis
+
 from vault.accounts import sessions, totp
 from vault.accounts.errors import (
     InvalidCredentials,
@@ -61,7 +63,7 @@ def normalise_username(username: str) -> str:
 class Accounts:
     """Account operations over one instance and one Redis."""
 
-    def __init__(self, instance: Instance, redis, settings: Settings) -> None:
+    def __init__(self, instance: Instance, redis: Redis, settings: Settings) -> None:
         self.instance = instance
         self.redis = redis
         self.settings = settings
@@ -151,7 +153,7 @@ class Accounts:
         """Open the ``kind`` slot of ``username``; same work whether or not the account exists."""
         vault_id = self.instance.vault_by_username(normalise_username(username))
         candidates = self.instance.slots(vault_id, kind) if vault_id else []
-        if not candidates:
+        if not vault_id or not candidates:
             try:
                 slots.unwrap(self._dummy_slot(), secret or "x")
             except CryptoError:
@@ -256,7 +258,7 @@ class Accounts:
         slot = slots.wrap_human(dek, secret, vault_id=vault_id, kind=kind,
                                 params=self.argon2_floor, created_at=now_iso())
 
-        def write(tx) -> None:
+        def write(tx: db.Connection) -> None:
             for old in self.instance.slots(vault_id, kind):
                 self.instance.delete_slot(tx, old.id)
             self.instance.put_slot(tx, slot)
