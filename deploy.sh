@@ -145,6 +145,11 @@ cmd_test() {
   ensure_venv "test"
   say "ruff"
   "$VENV/bin/ruff" check vault tests bench
+  say "mypy"
+  "$VENV/bin/mypy"
+  say "lint-imports"
+  # No cache: a cached graph can miss a package that gained or lost its __init__.py.
+  "$VENV/bin/lint-imports" --no-cache
   say "pytest"
   set +e
   "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"

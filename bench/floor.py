@@ -28,6 +28,7 @@ import socket
 import sqlite3
 import sys
 from pathlib import Path
+from typing import cast
 
 # About what a grant.read journal row holds (at, actor, action, grant id, detail twice).
 ROW = b"r" * 320
@@ -50,30 +51,36 @@ class Committer:
         if kind not in ("commit", "group"):
             raise ValueError(f"unknown floor {kind!r}")
         self.kind, self.directory, self.synchronous = kind, directory, synchronous
-        self._open: dict[int, sqlite3.Connection | socket.socket] = {}
+        # One handle per worker process: a database ("commit") or the writer's socket ("group").
+        self._dbs: dict[int, sqlite3.Connection] = {}
+        self._sockets: dict[int, socket.socket] = {}
 
     def __call__(self) -> None:
         pid = os.getpid()
-        handle = self._open.get(pid)
         if self.kind == "commit":
-            if handle is None:
-                handle = self._open[pid] = _connect(self.directory / f"floor-{pid}.db",
-                                                    self.synchronous)
-            handle.execute("BEGIN IMMEDIATE")
-            handle.execute("INSERT INTO events (row) VALUES (?)", (ROW,))
-            handle.execute("COMMIT")
+            conn = self._dbs.get(pid)
+            if conn is None:
+                conn = self._dbs[pid] = _connect(self.directory / f"floor-{pid}.db",
+                                                 self.synchronous)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO events (row) VALUES (?)", (ROW,))
+            conn.execute("COMMIT")
             return
-        if handle is None:
-            handle = self._open[pid] = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            handle.connect(str(self.directory / SOCKET))
-        handle.send(ROW)
-        if handle.recv(8) != b"ok":
+        sock = self._sockets.get(pid)
+        if sock is None:
+            sock = self._sockets[pid] = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            sock.connect(str(self.directory / SOCKET))
+        sock.send(ROW)
+        if sock.recv(8) != b"ok":
             raise RuntimeError("the group-commit writer did not commit")
 
     def close(self) -> None:
-        for handle in self._open.values():
-            handle.close()
-        self._open.clear()
+        for conn in self._dbs.values():
+            conn.close()
+        for sock in self._sockets.values():
+            sock.close()
+        self._dbs.clear()
+        self._sockets.clear()
 
 
 def writer(directory: Path, synchronous: str) -> None:
@@ -91,7 +98,7 @@ def writer(directory: Path, synchronous: str) -> None:
     while True:
         waiting: list[socket.socket] = []
         for key, _ in selector.select():
-            sock = key.fileobj
+            sock = cast(socket.socket, key.fileobj)  # only sockets are registered
             if sock is server:
                 try:
                     client, _ = server.accept()

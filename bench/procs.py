@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from vault.config import Settings
 
@@ -68,8 +69,9 @@ class Stack(contextlib.ExitStack):
 
     def popen(self, args: list[str], *, env: dict[str, str] | None = None,
               log: Path | None = None, cwd: str | None = None) -> subprocess.Popen:
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed by the stack
+        out: IO[bytes] | int = subprocess.DEVNULL
         if log:
+            out = open(log, "ab")  # noqa: SIM115 - closed by the stack
             self.callback(out.close)
         proc = subprocess.Popen(args, env=env, cwd=cwd or str(ROOT), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

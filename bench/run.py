@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
 import traceback
 from datetime import UTC, datetime
@@ -128,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vault import services as services_mod
 from vault.clock import now_iso
@@ -29,7 +30,7 @@ ADDRESS = {"street": "Oudegracht", "house_number": 231, "postcode": "3511NK",
            "city": "Utrecht", "country": "NL"}
 INCOME = {"year": 2025, "source": "ACME BV", "kind": "employment",
           "gross_amount_cents": 5_400_000, "net_amount_cents": 3_900_000}
-GRANTED = {"person": PERSON, "address": ADDRESS, "income": INCOME}
+GRANTED: dict[str, dict[str, Any]] = {"person": PERSON, "address": ADDRESS, "income": INCOME}
 # Records of a type the organisation is not granted, used to grow a vault.
 FILLER_TYPE = "employment"
 
@@ -118,6 +119,8 @@ class World:
         with self.svc.accounts.open(owner.vault_id, owner.dek) as vault:
             decision = self.grants.create_owner_grant(
                 vault, owner.dek, client_id=client_id, authorization_details=details)
+        if decision.grant is None or decision.pickup_code is None:
+            raise RuntimeError("an owner-created grant comes with a pickup code")
         token = self.grants.exchange(client_id, PICKUP_GRANT_TYPE,
                                      {"code": decision.pickup_code})
         return Grant(owner, decision.grant.id, token["access_token"], client_id)

@@ -25,6 +25,7 @@ from rq.serializers import JSONSerializer
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
 from vault.connectors.inbox import merge_on_open
+from vault.grants import repository
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
 from vault.portability.jobs import Jobs as ExportJobs
@@ -65,7 +66,8 @@ def build(settings: Settings) -> Services:
     """Every long-lived object, wired once."""
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
-    accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
+    accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS,
+                        on_journal_merged=repository.add_reads)
     grants = Grants(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
     return Services(settings, instance, redis, accounts, grants, ExportJobs(redis))
 

@@ -52,7 +52,9 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeURL(f"the host {host!r} does not resolve") from exc
-    return sorted({info[4][0] for info in infos})
+    # An IPv4 or IPv6 socket address starts with the address as a string (typeshed also allows
+    # the int of other families, which a SOCK_STREAM lookup of a host name never returns).
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def check_url(url: str, *, allow_private: bool = False, require_https: bool | None = None
@@ -92,6 +94,8 @@ def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES,
     for _hop in range(max_redirects + 1):
         addresses = check_url(current, allow_private=allow_private)
         parts = urlsplit(current)
+        if not parts.hostname:  # check_url refused such a URL already; this tells the checker
+            raise UnsafeURL("the URL has no host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         path = parts.path or "/"
         if parts.query:

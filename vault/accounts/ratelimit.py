@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
+from redis import Redis
+
 from vault.accounts.errors import RateLimited
 
 
 class AttemptLimiter:
     """Counts failures in Redis; after ``max_failures`` within the window, waits double each time."""
 
-    def __init__(self, redis, *, max_failures: int = 5, window: int = 900) -> None:
+    def __init__(self, redis: Redis, *, max_failures: int = 5, window: int = 900) -> None:
         self.redis = redis
         self.max_failures = max_failures
         self.window = window

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from redis import Redis
+
 from vault.accounts import sessions, totp
 from vault.accounts.errors import (
     InvalidCredentials,
@@ -29,7 +31,6 @@ from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import Argon2Params
-from vault.grants.repository import add_reads
 from vault.storage import db, journal
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
@@ -63,14 +64,18 @@ def normalise_username(username: str) -> str:
 class Accounts:
     """Account operations over one instance and one Redis."""
 
-    def __init__(self, instance: Instance, redis, settings: Settings, *,
-                 on_open: Sequence[Callable[[VaultDB], None]] = ()) -> None:
+    def __init__(self, instance: Instance, redis: Redis, settings: Settings, *,
+                 on_open: Sequence[Callable[[VaultDB], None]] = (),
+                 on_journal_merged: journal.OnMerged | None = None) -> None:
         self.instance = instance
         self.redis = redis
         self.settings = settings
         #: What must happen whenever a vault opens (the composition root passes the
         #: connector inbox merge), for the web, the CLI and the worker alike.
         self.on_open = tuple(on_open)
+        #: What a journal merge adds to its own commit (the grants feature's access counts);
+        #: given by the composition root, since accounts sits below grants.
+        self.on_journal_merged = on_journal_merged or journal.no_derived_rows
         self.limiter = AttemptLimiter(
             redis, max_failures=settings.login_max_failures, window=settings.login_window_seconds
         )
@@ -157,7 +162,7 @@ class Accounts:
         """Open the ``kind`` slot of ``username``; same work whether or not the account exists."""
         vault_id = self.instance.vault_by_username(normalise_username(username))
         candidates = self.instance.slots(vault_id, kind) if vault_id else []
-        if not candidates:
+        if not vault_id or not candidates:
             try:
                 slots.unwrap(self._dummy_slot(), secret or "x")
             except CryptoError:
@@ -210,7 +215,7 @@ class Accounts:
         vault = open_vault(self.instance, vault_id, dek)
         try:
             journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings,
-                                  on_merged=add_reads)
+                                  on_merged=self.on_journal_merged)
         except db.DatabaseError as exc:
             # The owner must still get in; the events stay in the journal for the next open.
             log.error("merging the access journal of a vault failed (%s)", type(exc).__name__)
@@ -266,7 +271,7 @@ class Accounts:
         slot = slots.wrap_human(dek, secret, vault_id=vault_id, kind=kind,
                                 params=self.argon2_floor, created_at=now_iso())
 
-        def write(tx) -> None:
+        def write(tx: db.Connection) -> None:
             for old in self.instance.slots(vault_id, kind):
                 self.instance.delete_slot(tx, old.id)
             self.instance.put_slot(tx, slot)

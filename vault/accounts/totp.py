@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+from redis import Redis
 
 from vault.accounts.errors import TotpInvalid, TotpReplayed
 from vault.clock import utcnow
@@ -36,7 +37,7 @@ def matching_step(secret: str, code: str) -> int:
     raise TotpInvalid("The code is wrong or has expired.")
 
 
-def claim_step(redis, vault_id: str, step: int, last_used: int | None) -> None:
+def claim_step(redis: Redis, vault_id: str, step: int, last_used: int | None) -> None:
     """Accept ``step`` once: an atomic Redis SET NX, plus the last step kept in the vault.
 
     Raises :class:`TotpReplayed` when this code (or a later one) was used already.

@@ -18,7 +18,7 @@ bp = Blueprint("grants_api", __name__, url_prefix="/api/v1")
 
 ORG_TAG = ["organisation"]
 OWNER_TAG = ["grants"]
-GRANT_SECURITY = [{"grantToken": []}]
+GRANT_SECURITY: list[dict[str, list[str]]] = [{"grantToken": []}]
 
 
 # -- schemas (request bodies) ------------------------------------------------------------------

@@ -26,7 +26,7 @@ class Operation:
     method: str
     summary: str
     tags: list[str]
-    request: type[Schema] | Schema | None = None
+    request: type[Schema] | Schema | dict[str, Any] | None = None
     request_content: str = "application/json"
     responses: dict[int, Any] = field(default_factory=dict)
     security: list[dict] | None = None
@@ -35,7 +35,7 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
-OWNER_SECURITY = [{"ownerToken": []}, {"ownerSession": []}]
+OWNER_SECURITY: list[dict[str, list[str]]] = [{"ownerToken": []}, {"ownerSession": []}]
 
 
 def operation(
@@ -44,7 +44,7 @@ def operation(
     summary: str,
     *,
     tags: list[str] | None = None,
-    request: type[Schema] | Schema | None = None,
+    request: type[Schema] | Schema | dict[str, Any] | None = None,
     request_content: str = "application/json",
     responses: dict[int, Any] | None = None,
     security: list[dict] | None = OWNER_SECURITY,

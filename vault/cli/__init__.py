@@ -9,7 +9,6 @@ Every command reads its settings from the environment (``KLUIS_*``).
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -134,6 +133,7 @@ def operator_stats() -> None:
     inbox = svc.instance.conn.execute("SELECT count(*) FROM inbox_items").fetchone()[0]
     counters = {r["name"]: r["value"]
                 for r in svc.instance.conn.execute("SELECT name, value FROM counters")}
+    queued: dict[str, int | str]
     try:
         queued = {q: len(svc.queue(q)) for q in settings.worker_queues.split(",")}
     except Exception as exc:  # noqa: BLE001 - Redis may be down; say so
@@ -168,9 +168,10 @@ def _load_feature_commands() -> None:
 
 
 def main() -> None:
+    """The ``kluis`` console script. click ends the process with the command's exit status."""
     _load_feature_commands()
     cli(prog_name="kluis")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -126,7 +126,7 @@ class TimeoutSession(requests.Session):
         self.timeout = timeout
         self.headers["User-Agent"] = "Kluis connector"
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         return super().request(method, url, *args, **kwargs)

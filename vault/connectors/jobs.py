@@ -116,13 +116,20 @@ def _fetch_job(queue: Queue, job_id: str | None) -> Job | None:
         return None
 
 
+def _text(value: bytes | str | None) -> str | None:
+    """A Redis answer as text; empty or missing is None."""
+    if not value:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _worker_alive(job: Job) -> bool:
     """Whether the worker running ``job`` still lives (a SIGKILLed worker leaves it 'started')."""
     name = job.worker_name
     if not name:
         return False
     raw = job.connection.hmget(f"rq:worker:{name}", "hostname", "pid")
-    hostname, pid = (v.decode() if v else None for v in raw)
+    hostname, pid = (_text(v) for v in raw)
     if hostname is None:
         return False
     if hostname == socket.gethostname() and pid and pid.isdigit():

@@ -41,10 +41,10 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign_json(payload: Any, private_jwk: dict[str, Any], *, typ: str = "JOSE+JSON") -> dict:
+def sign_json(payload: Any, private_jwk: dict[str, Any], *, typ: str = "JOSE+JSON") -> dict[str, Any]:
     """Sign ``payload`` (any JSON value) as a general JWS JSON serialization."""
     key = ECKey.import_key(private_jwk)
-    member = {"protected": {"alg": ALGORITHM, "kid": private_jwk["kid"], "typ": typ}}
+    member: jws.HeaderDict = {"protected": {"alg": ALGORITHM, "kid": private_jwk["kid"], "typ": typ}}
     return dict(jws.serialize_json([member], canonical_json(payload), key, algorithms=[ALGORITHM]))
 
 
@@ -54,13 +54,13 @@ def sign_compact(payload: Any, private_jwk: dict[str, Any], *, typ: str = "JWT")
     return jws.serialize_compact(header, canonical_json(payload), key, algorithms=[ALGORITHM])
 
 
-def verify_json(document: dict, public_jwks: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+def verify_json(document: dict[str, Any], public_jwks: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     """Verify a JWS JSON serialization against ``public_jwks``.
 
     Returns ``(payload, protected_header)``. Raises :class:`SignatureError`
     with reason ``malformed``, ``unknown-key`` or ``bad-signature``.
     """
-    if not isinstance(document, dict) or "payload" not in document:
+    if not isinstance(document, dict) or not isinstance(document.get("payload"), str):
         raise SignatureError("malformed", "not a JWS JSON serialization")
     signatures = document.get("signatures")
     if signatures is None and "signature" in document:
@@ -79,10 +79,8 @@ def verify_json(document: dict, public_jwks: list[dict[str, Any]]) -> tuple[Any,
         raise SignatureError("unknown-key", f"no known key has kid {kid!r}")
     keyset = KeySet.import_key_set({"keys": matching})
     try:
-        value = dict(document)
-        value["signatures"] = signatures
-        value.pop("signature", None)
-        value.pop("protected", None)
+        # The general serialization of what came in (a flattened one becomes one signature).
+        value: jws.GeneralJSONSerialization = {"payload": document["payload"], "signatures": signatures}
         result = jws.deserialize_json(value, keyset, algorithms=[ALGORITHM])
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise SignatureError("bad-signature", "the signature does not match the content") from exc

@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -42,7 +43,7 @@ class KeySlot:
     vault_id: str
     kind: str
     kdf: str  # "argon2id" or "hkdf-sha256"
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     salt: bytes = b""
     nonce: bytes = b""
     wrapped: bytes = b""
@@ -165,5 +166,5 @@ def unwrap(slot: KeySlot, secret: str) -> bytes:
     return dek
 
 
-def params_json(params: dict) -> str:
+def params_json(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"))

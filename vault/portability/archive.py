@@ -259,7 +259,7 @@ def restore(vault: VaultDB, contents: dict[str, Any], *,
     result = RestoreResult(source=str(contents.get("source", "")),
                            exported_at=str(contents.get("exported_at", "")))
     local = set(vault_tables(vault))
-    order = [t for t in ("meta", "records", "record_versions", "documents") if t in tables]
+    order: list[str] = [t for t in ("meta", "records", "record_versions", "documents") if t in tables]
     order += sorted(t for t in tables if t not in order)
     now = now_iso()
     with vault.transaction() as tx:

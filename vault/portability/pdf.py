@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import segno
@@ -261,7 +261,9 @@ def _table(pdf: FPDF, rows: list[tuple[str, str]], *, label_width: float,
             pdf.add_page()
         line = size * 0.5
         pdf.set_font(FONT, "B", size)
-        label_lines = pdf.multi_cell(label_width - 2, line, label, dry_run=True, output="LINES")
+        # With output="LINES" fpdf returns the list of lines; its annotation is every output's union.
+        label_lines = cast(list[str], pdf.multi_cell(label_width - 2, line, label, dry_run=True,
+                                                     output="LINES"))
         top = pdf.get_y()
         pdf.multi_cell(label_width - 2, line, label, new_x="RIGHT", new_y="TOP")
         pdf.set_xy(15 + label_width, top)

@@ -32,7 +32,7 @@ class RecordType:
         labels = field.metadata.get("label", {})
         return labels.get(lang) or labels.get("en") or name
 
-    def fields(self) -> dict[str, fields.Field]:
+    def fields(self) -> dict[str, fields.Field[Any]]:
         return dict(self.schema().fields)
 
     def describe(self, lang: str | None = None) -> dict[str, Any]:
@@ -57,7 +57,7 @@ class RecordType:
         return out
 
 
-def field_kind(field: fields.Field) -> str:
+def field_kind(field: fields.Field[Any]) -> str:
     if field.metadata.get("unit") == "cents":
         return "cents"
     if isinstance(field, fields.Date):

@@ -26,12 +26,12 @@ def format_cents(cents: int, lang: str) -> str:
     return f"€ {euro(cents, lang)}"
 
 
-def field_label(field: mfields.Field, name: str, lang: str) -> str:
+def field_label(field: mfields.Field[Any], name: str, lang: str) -> str:
     labels = field.metadata.get("label", {})
     return labels.get(lang) or labels.get("en") or name
 
 
-def format_value(field: mfields.Field, value: Any, lang: str, *, with_code: bool = False) -> str:
+def format_value(field: mfields.Field[Any], value: Any, lang: str, *, with_code: bool = False) -> str:
     """One field value as a person reads it. ``with_code`` keeps a choice's code beside its label
     (the PDF, where the machine-readable value matters too)."""
     if value is None or value == "":

@@ -7,13 +7,16 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import Schema
 
 
 @functools.cache
-def _converter():
+def _converter() -> OpenAPIConverter:
     plugin = MarshmallowPlugin()
     APISpec(title="kluis", version="1", openapi_version="3.1.0", plugins=[plugin])
+    if plugin.converter is None:
+        raise RuntimeError("APISpec did not initialise the marshmallow plugin")
     return plugin.converter
 
 
@@ -25,7 +28,8 @@ def to_json_schema(schema: type[Schema] | Schema) -> dict[str, Any]:
     ``description`` and ``x-help``, ``secret`` -> ``writeOnly`` and ``x-secret``.
     """
     instance = schema() if isinstance(schema, type) else schema
-    out = dict(_converter().schema2jsonschema(instance))
+    # apispec leaves schema2jsonschema unannotated; it returns the JSON Schema as a dict.
+    out = dict(_converter().schema2jsonschema(instance))  # type: ignore[no-untyped-call]
     out.setdefault("type", "object")
     out["additionalProperties"] = False
     for name, field in instance.fields.items():

@@ -7,6 +7,8 @@ Amounts are whole euro cents; dates are ISO 8601.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields, validate
 
 from vault.records import validators
@@ -15,11 +17,12 @@ MAX_TEXT = 200
 MAX_CENTS = 10**13  # 100 billion euro: larger is a typing error
 
 
-def label(nl: str, en: str, **extra) -> dict:
+def label(nl: str, en: str, **extra: Any) -> dict[str, Any]:
     return {"label": {"nl": nl, "en": en}, **extra}
 
 
-def Text(nl: str, en: str, *, required: bool = False, max_length: int = MAX_TEXT, **kw):  # noqa: N802
+def Text(nl: str, en: str, *, required: bool = False, max_length: int = MAX_TEXT,  # noqa: N802
+         **kw: Any) -> fields.String:
     return fields.String(
         required=required,
         validate=validate.Length(min=1 if required else 0, max=max_length),
@@ -28,7 +31,8 @@ def Text(nl: str, en: str, *, required: bool = False, max_length: int = MAX_TEXT
     )
 
 
-def Cents(nl: str, en: str, *, required: bool = False, signed: bool = False):  # noqa: N802
+def Cents(nl: str, en: str, *, required: bool = False,  # noqa: N802
+          signed: bool = False) -> fields.Integer:
     low = -MAX_CENTS if signed else 0
     return fields.Integer(
         required=required,
@@ -38,7 +42,8 @@ def Cents(nl: str, en: str, *, required: bool = False, signed: bool = False):  #
     )
 
 
-def Choice(nl: str, en: str, choices: dict[str, tuple[str, str]], *, required=False):  # noqa: N802
+def Choice(nl: str, en: str, choices: dict[str, tuple[str, str]], *,  # noqa: N802
+           required: bool = False) -> fields.String:
     return fields.String(
         required=required,
         validate=validate.OneOf(list(choices)),

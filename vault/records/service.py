@@ -17,6 +17,7 @@ from vault.clock import now_iso
 from vault.errors import KluisError
 from vault.records.catalogue import get_type
 from vault.records.models import Provenance, Record, RecordVersion
+from vault.storage.db import Connection, Row
 from vault.storage.vaults import VaultDB
 
 MAX_RECORD_BYTES = 64 * 1024
@@ -80,7 +81,7 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def validate_data(type_id: str, data: Any, *, max_bytes: int = MAX_RECORD_BYTES) -> dict:
+def validate_data(type_id: str, data: Any, *, max_bytes: int = MAX_RECORD_BYTES) -> dict[str, Any]:
     """Validate ``data`` for ``type_id`` and return its canonical (dumped) form."""
     try:
         record_type = get_type(type_id)
@@ -93,7 +94,7 @@ def validate_data(type_id: str, data: Any, *, max_bytes: int = MAX_RECORD_BYTES)
         loaded = schema.load(data)
     except ValidationError as exc:
         raise InvalidRecord(flatten_errors(exc.messages, "data")) from None
-    canonical = schema.dump(loaded)
+    canonical: dict[str, Any] = schema.dump(loaded)
     canonical = {k: v for k, v in canonical.items() if v is not None and v != ""}
     if len(_canonical_json(canonical)) > max_bytes:
         raise RecordTooLarge(f"a record may hold at most {max_bytes} bytes")
@@ -104,7 +105,7 @@ def _canonical_json(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def data_digest(type_id: str, data: dict) -> str:
+def data_digest(type_id: str, data: dict[str, Any]) -> str:
     return hashlib.sha256(type_id.encode() + b"\x00" + _canonical_json(data)).hexdigest()
 
 
@@ -112,7 +113,7 @@ def new_record_id() -> str:
     return os.urandom(12).hex()
 
 
-def _row_to_record(row) -> Record:
+def _row_to_record(row: Row) -> Record:
     return Record(
         id=row["id"],
         type=row["type"],
@@ -136,7 +137,8 @@ _SELECT = (
 def list_records(vault: VaultDB, types: list[str] | None = None, *, limit: int | None = None,
                  offset: int = 0, newest_first: bool = False) -> list[Record]:
     """Current versions of records, optionally only of ``types``; oldest first by default."""
-    query, args = _SELECT, []
+    query = _SELECT
+    args: list[str | int] = []
     if types:
         query += f" WHERE r.type IN ({','.join('?' for _ in types)})"
         args.extend(types)
@@ -184,7 +186,7 @@ def versions(vault: VaultDB, record_id: str) -> list[RecordVersion]:
     ]
 
 
-def _insert_version(conn, record_id: str, version: int, type_id: str, data: dict,
+def _insert_version(conn: Connection, record_id: str, version: int, type_id: str, data: dict[str, Any],
                     provenance: Provenance, at: str) -> None:
     conn.execute(
         "INSERT INTO record_versions (record_id, version, data, digest, source, fetched_at,"
@@ -210,7 +212,7 @@ def create_record(
     provenance: Provenance | None = None,
     actor: str = "owner",
     source_key: str | None = None,
-    conn=None,
+    conn: Connection | None = None,
 ) -> Record:
     """Validate and store a new record (version 1)."""
     clean = validate_data(type_id, data)
@@ -218,7 +220,7 @@ def create_record(
     provenance = provenance or _manual(clean, at)
     record_id = new_record_id()
 
-    def write(tx) -> None:
+    def write(tx: Connection) -> None:
         _check_citation(tx, clean)
         tx.execute(
             "INSERT INTO records (id, type, created_at, updated_at, current_version, source_key)"
@@ -246,7 +248,7 @@ def update_record(
     *,
     provenance: Provenance | None = None,
     actor: str = "owner",
-    conn=None,
+    conn: Connection | None = None,
 ) -> tuple[Record, bool]:
     """Store ``data`` as a new version. Returns ``(record, changed)``.
 
@@ -260,7 +262,7 @@ def update_record(
     at = now_iso()
     provenance = provenance or _manual(clean, at)
 
-    def write(tx) -> None:
+    def write(tx: Connection) -> None:
         _check_citation(tx, clean)
         row = tx.execute(
             "SELECT current_version FROM records WHERE id = ?", (record_id,)
@@ -287,13 +289,13 @@ def update_record(
     return get_record(vault, record_id), True
 
 
-def _manual(data: dict, at: str) -> Provenance:
+def _manual(data: dict[str, Any], at: str) -> Provenance:
     """Provenance of an owner's own entry; a cited document is its evidence."""
     evidence = {"document_sha256": data["document_sha256"]} if "document_sha256" in data else {}
     return Provenance("manual", at, evidence)
 
 
-def _check_citation(tx, data: dict) -> None:
+def _check_citation(tx: Connection, data: dict[str, Any]) -> None:
     """A record may only cite a document that is in the vault."""
     digest = data.get("document_sha256")
     if digest and not tx.execute("SELECT 1 FROM documents WHERE sha256 = ?", (digest,)).fetchone():
@@ -313,7 +315,7 @@ def delete_record(vault: VaultDB, record_id: str, *, actor: str = "owner") -> No
         )
 
 
-def _drop_unreferenced_document(tx, sha256: str) -> None:
+def _drop_unreferenced_document(tx: Connection, sha256: str) -> None:
     still_used = tx.execute(
         "SELECT 1 FROM record_versions WHERE json_extract(data, '$.sha256') = ? LIMIT 1",
         (sha256,),
@@ -335,7 +337,7 @@ def add_document(
     description: str | None = None,
     provenance: Provenance | None = None,
     actor: str = "owner",
-    conn=None,
+    conn: Connection | None = None,
 ) -> Record:
     """Store an uploaded file inside the vault and create its document record.
 
@@ -356,7 +358,7 @@ def add_document(
         data["description"] = description
     clean = validate_data("document", data)
 
-    def write(tx) -> Record:
+    def write(tx: Connection) -> Record:
         tx.execute(
             "INSERT OR IGNORE INTO documents (sha256, media_type, size, content, created_at)"
             " VALUES (?, ?, ?, ?, ?)",

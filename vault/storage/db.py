@@ -9,14 +9,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlcipher3
 
 from vault.crypto.errors import WrongKey
 
-Connection = sqlcipher3.Connection
-DatabaseError = sqlcipher3.DatabaseError
-IntegrityError = sqlcipher3.IntegrityError
+if TYPE_CHECKING:
+    # sqlcipher3 ships no type information. Its module is the standard library's sqlite3 (the
+    # same C source) built against SQLCipher, so the standard library's types describe it.
+    # ("import X as X" re-exports them for the modules that use db.Connection.)
+    from sqlite3 import Connection as Connection
+    from sqlite3 import Cursor as Cursor
+    from sqlite3 import DatabaseError as DatabaseError
+    from sqlite3 import IntegrityError as IntegrityError
+    from sqlite3 import Row as Row
+else:
+    Connection = sqlcipher3.Connection
+    Cursor = sqlcipher3.Cursor
+    DatabaseError = sqlcipher3.DatabaseError
+    IntegrityError = sqlcipher3.IntegrityError
+    Row = sqlcipher3.Row
 
 
 def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Connection:
@@ -27,7 +40,8 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
     """
     if len(key) != 32:
         raise ValueError("SQLCipher raw keys are 32 bytes")
-    conn = sqlcipher3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn: Connection = sqlcipher3.connect(
+        str(path), timeout=30, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         # Reading the schema is the first operation that needs the key.
@@ -35,7 +49,7 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
     except sqlcipher3.DatabaseError as exc:
         conn.close()
         raise WrongKey(f"the key does not open {Path(path).name}") from exc
-    conn.row_factory = sqlcipher3.Row
+    conn.row_factory = Row
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -43,6 +57,13 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     return conn
+
+
+def inserted_id(cursor: Cursor) -> int:
+    """The rowid an ``INSERT`` through ``cursor`` just created."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("the statement inserted no row")
+    return cursor.lastrowid
 
 
 @contextlib.contextmanager

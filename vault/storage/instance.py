@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from vault.clock import now_iso
 from vault.config import Settings
@@ -226,7 +227,7 @@ class Instance:
                 "INSERT INTO inbox_items (vault_id, source, created_at, sealed) VALUES (?, ?, ?, ?)",
                 (vault_id, source, now_iso(), sealed),
             )
-            return int(cur.lastrowid)
+            return db.inserted_id(cur)
 
     def inbox(self, vault_id: str) -> list[tuple[int, str, str, bytes]]:
         rows = self.conn.execute(
@@ -258,7 +259,7 @@ class Instance:
             )
             return True
 
-    def signing_key(self) -> dict:
+    def signing_key(self) -> dict[str, Any]:
         """The current private signing JWK."""
         row = self.conn.execute(
             "SELECT private_jwk FROM signing_keys WHERE retired_at IS NULL"
@@ -267,9 +268,10 @@ class Instance:
         if row is None:
             self.ensure_signing_key()
             return self.signing_key()
-        return json.loads(row["private_jwk"])
+        jwk: dict[str, Any] = json.loads(row["private_jwk"])
+        return jwk
 
-    def public_jwks(self) -> list[dict]:
+    def public_jwks(self) -> list[dict[str, Any]]:
         """Public JWKs of every signing key, current and retired (old signatures stay checkable)."""
         rows = self.conn.execute(
             "SELECT private_jwk, retired_at FROM signing_keys ORDER BY created_at"
@@ -290,7 +292,7 @@ class Instance:
         )
 
 
-def _slot(row) -> KeySlot:
+def _slot(row: db.Row) -> KeySlot:
     return KeySlot(
         id=row["id"],
         vault_id=row["vault_id"],

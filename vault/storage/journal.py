@@ -35,12 +35,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from vault.config import Settings
 from vault.storage import db
 from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
 
 MERGE_EVERY = 64
 OnMerged = Callable[[db.Connection, Sequence[Any]], None]
 """Called inside the vault transaction of a merge with the rows it moved (oldest first)."""
+
+
+def no_derived_rows(_tx: db.Connection, _rows: Sequence[Any]) -> None:
+    """An :data:`OnMerged` that adds nothing (the merge moves the events only)."""
 SUFFIX = ".access"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries ("
@@ -81,7 +86,7 @@ def ref(vault: VaultDB, vault_path: str) -> JournalRef:
 
 
 @contextmanager
-def opened(journal: JournalRef, settings) -> Iterator[db.Connection]:
+def opened(journal: JournalRef, settings: Settings) -> Iterator[db.Connection]:
     """A connection to the journal, from the per-process connection cache when possible."""
     conn = CONNECTIONS.get(journal.cache_key, settings)
     if conn is None:
@@ -107,7 +112,7 @@ def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: s
         "INSERT INTO entries (at, actor, action, grant_id, detail, canonical)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (at, actor, action, grant_id, detail.stored, detail.canonical))
-    return int(cur.lastrowid)
+    return db.inserted_id(cur)
 
 
 def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int:
@@ -145,7 +150,7 @@ def merge(vault: VaultDB, conn: db.Connection, *, on_merged: OnMerged) -> int:
     return moved
 
 
-def snapshot(conn: db.Connection) -> tuple[str, list]:
+def snapshot(conn: db.Connection) -> tuple[str, list[db.Row]]:
     """The journal's id and rows, from one read snapshot."""
     with db.transaction(conn, immediate=False):
         rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
@@ -153,7 +158,7 @@ def snapshot(conn: db.Connection) -> tuple[str, list]:
     return journal_id, rows
 
 
-def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list, *,
+def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list[db.Row], *,
              on_merged: OnMerged) -> int:
     """Append the rows not merged yet to the vault's log, with the new mark, in one commit;
     ``on_merged`` adds what it derives from them (access counts) to that same commit."""
@@ -185,7 +190,8 @@ def forget(conn: db.Connection, journal_id: str, last: int) -> None:
                          (os.urandom(8).hex(),))
 
 
-def merge_pending(vault: VaultDB, vault_path: str, settings, *, on_merged: OnMerged) -> int:
+def merge_pending(vault: VaultDB, vault_path: str, settings: Settings, *,
+                  on_merged: OnMerged) -> int:
     """Merge the vault's journal if it has one (the owner's open calls this)."""
     if not os.path.exists(path_for(vault_path)):
         return 0

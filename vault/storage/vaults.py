@@ -21,12 +21,16 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from vault.clock import now_iso
+from vault.config import Settings
 from vault.crypto import sealing
 from vault.crypto.errors import SealError
 from vault.storage import db, migrations
 from vault.storage.instance import Instance
 
 GENESIS = "0" * 64
+
+# A row of the events table: (seq, at, actor, action, grant_id, stored_detail, prev_hash, hash).
+EventRow = tuple[int, str, str, str, str | None, str, str, str]
 
 
 def new_vault_id() -> str:
@@ -40,7 +44,7 @@ class Event:
     actor: str
     action: str
     grant_id: str | None
-    detail: dict
+    detail: dict[str, Any]
     prev_hash: str
     hash: str
 
@@ -64,7 +68,7 @@ def _chain_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
 
 
 def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
-               grant_id: str | None, detail: dict) -> str:
+               grant_id: str | None, detail: dict[str, Any]) -> str:
     return _chain_hash(prev_hash, seq, at, actor, action, grant_id, canonical_json(detail))
 
 
@@ -72,12 +76,12 @@ def event_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
 class EventDetail:
     """An event's detail, serialised once: for the hash chain and for the events table."""
 
-    value: dict
+    value: dict[str, Any]
     canonical: str
     stored: str
 
     @classmethod
-    def of(cls, detail: dict) -> EventDetail:
+    def of(cls, detail: dict[str, Any]) -> EventDetail:
         return cls(detail, canonical_json(detail), json.dumps(detail, sort_keys=True))
 
 
@@ -98,6 +102,7 @@ class VaultDB:
         A connection to a file that is gone (the vault was deleted by another
         process) is closed, not kept.
         """
+        # None marks a closed VaultDB; every other use sees an open connection.
         conn, self.conn = self.conn, None  # type: ignore[assignment]
         if conn is None:
             return
@@ -144,7 +149,7 @@ class VaultDB:
         actor: str,
         action: str,
         grant_id: str | None = None,
-        detail: dict | EventDetail | None = None,
+        detail: dict[str, Any] | EventDetail | None = None,
         at: str | None = None,
     ) -> Event:
         """Append one event inside the caller's transaction.
@@ -162,7 +167,7 @@ class VaultDB:
         return Event(seq, at, actor, action, grant_id, detail.value, prev, digest)
 
     def append_events(self, conn: db.Connection,
-                      events: list[tuple[str, str, str, str | None, str, str]]) -> list[tuple]:
+                      events: list[tuple[str, str, str, str | None, str, str]]) -> list[EventRow]:
         """Append many events at once, in order, inside the caller's transaction.
 
         Each is ``(at, actor, action, grant_id, canonical_detail, stored_detail)``
@@ -172,7 +177,7 @@ class VaultDB:
         last = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         prev = last["hash"] if last else GENESIS
         seq = last["seq"] if last else 0
-        rows = []
+        rows: list[EventRow] = []
         for at, actor, action, grant_id, canonical, stored in events:
             seq += 1
             digest = _chain_hash(prev, seq, at, actor, action, grant_id, canonical)
@@ -187,7 +192,8 @@ class VaultDB:
         self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None
     ) -> list[Event]:
         query = "SELECT * FROM events"
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[str | int] = []
         if grant_id is not None:
             clauses.append("grant_id = ?")
             args.append(grant_id)
@@ -204,11 +210,9 @@ class VaultDB:
         """Check the hash chain; return the problems found (empty when intact)."""
         problems: list[str] = []
         prev = GENESIS
-        expected_seq = None
-        count = 0
+        expected_seq: int | None = None  # None until the first event
         for row in self.conn.execute("SELECT * FROM events ORDER BY seq"):
             event = _event(row)
-            count += 1
             if expected_seq is not None and event.seq != expected_seq:
                 problems.append(f"event {expected_seq} is missing before event {event.seq}")
             if event.prev_hash != prev:
@@ -224,9 +228,9 @@ class VaultDB:
         head = self.get_meta("log_head")
         if head:
             head_seq, _, head_hash = str(head).partition(":")
-            if count == 0 or int(head_seq) != expected_seq - 1 or head_hash != prev:
+            if expected_seq is None or int(head_seq) != expected_seq - 1 or head_hash != prev:
                 problems.append("the newest events were removed")
-        elif count:
+        elif expected_seq is not None:
             problems.append("the log head is missing")
         return problems
 
@@ -284,7 +288,7 @@ class ConnectionCache:
     def key(vault_id: str, dek: bytes) -> tuple[str, bytes]:
         return vault_id, hmac.new(dek, b"kluis-connection-cache", hashlib.sha256).digest()
 
-    def get(self, key: tuple[str, bytes], settings) -> db.Connection | None:
+    def get(self, key: tuple[str, bytes], settings: Settings) -> db.Connection | None:
         if settings.vault_cache_seconds <= 0:
             return None
         now = time.monotonic()
@@ -302,7 +306,7 @@ class ConnectionCache:
                 conn.close()
             return None
 
-    def put(self, key: tuple[str, bytes], conn: db.Connection, settings) -> None:
+    def put(self, key: tuple[str, bytes], conn: db.Connection, settings: Settings) -> None:
         if settings.vault_cache_seconds <= 0:
             conn.close()
             return
@@ -339,7 +343,7 @@ class ConnectionCache:
             self._idle.clear()
             self._count = 0
 
-    def _sweep(self, now: float, settings) -> None:
+    def _sweep(self, now: float, settings: Settings) -> None:
         """Close connections idle for longer than the cache time (at most once a second)."""
         if now - self._swept < 1.0:
             return
@@ -395,7 +399,7 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     return VaultDB(instance, vault_id, conn, cache_key, path)
 
 
-def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:
+def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict[str, Any]]]:
     """Decrypt the vault's pending inbox items, oldest first.
 
     Returns ``(item_id, source, payload)``. Items that do not open (sealed to an
@@ -406,7 +410,7 @@ def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:
     if not items:
         return []  # the common case: no key read, nothing to open
     private = vault.inbox_private_key()
-    out: list[tuple[int, str, dict]] = []
+    out: list[tuple[int, str, dict[str, Any]]] = []
     for item_id, source, _created, sealed in items:
         try:
             payload = json.loads(
@@ -418,14 +422,14 @@ def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict]]:
     return out
 
 
-def seal_for_vault(instance: Instance, vault_id: str, source: str, payload: dict) -> int:
+def seal_for_vault(instance: Instance, vault_id: str, source: str, payload: dict[str, Any]) -> int:
     """Seal ``payload`` to ``vault_id``'s inbox key and store it. Needs no vault key."""
     public = instance.inbox_public_key(vault_id)
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return instance.deliver(vault_id, source, sealing.seal(public, body, context=vault_id.encode()))
 
 
-def _event(row) -> Event:
+def _event(row: db.Row) -> Event:
     return Event(
         seq=row["seq"],
         at=row["at"],

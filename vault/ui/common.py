@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -20,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from vault.records.catalogue import RECORD_TYPES
 from vault.ui.i18n import LANGUAGES, current_language, t
@@ -76,7 +76,7 @@ def _nav_links() -> list[tuple[str, str]]:
 
 
 @bp.before_app_request
-def check_csrf() -> Response | None:
+def check_csrf() -> WerkzeugResponse | None:
     """Every form POST outside the JSON APIs carries the session's CSRF token."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
@@ -89,7 +89,7 @@ def check_csrf() -> Response | None:
 
 
 def _same_origin(url: str | None) -> bool:
-    return bool(url) and url.startswith(request.host_url)
+    return url is not None and url.startswith(request.host_url)
 
 
 def safe_next(target: str | None) -> str | None:

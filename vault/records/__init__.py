@@ -1,0 +1,1 @@
+"""Record type catalogue: marshmallow schemas, validation, versions, provenance. Imports no Flask."""
