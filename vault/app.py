@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vault import services as services_mod
 from vault.accounts import web as accounts_web
@@ -95,6 +96,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = GrantReadPath(  # type: ignore[method-assign]
         app.wsgi_app, lambda: grants_for(app), lambda vault: run_open_hooks(app, vault),
         static_headers)
+    if settings.trusted_proxies:
+        # Outermost, so every path (the fast read included) sees the client's address and scheme.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 
