@@ -102,8 +102,8 @@ cat <<EOF
 		root $KLUIS_HOME/caddy
 	}
 	# Caddy's own log (errors, certificates) to stderr, which deploy.sh sends to log/caddy.log.
-	# Paths and headers are dropped from it: a hand-over link (/r/...) is a capability, and Kluis
-	# logs never hold secrets. There is no access log.
+	# Request paths (with hand-over links and OAuth parameters) and headers are dropped from it.
+	# There is no access log.
 	log default {
 		output stderr
 		format filter {
