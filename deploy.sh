@@ -2,13 +2,23 @@
 # Kluis in one command, on a fresh Debian/Ubuntu machine.
 #
 #   ./deploy.sh          install what is missing, initialise KLUIS_HOME, start Redis (if none
-#                        answers at KLUIS_REDIS_URL), the web server and one worker; print the URL
+#                        answers at KLUIS_REDIS_URL), the web server (gunicorn behind Caddy) and
+#                        one worker; print the URL
+#   ./deploy.sh restart  stop Caddy, web server and worker, then start: applies changed settings
 #   ./deploy.sh stop     stop what ./deploy.sh started (by pid file)
 #   ./deploy.sh status   show what runs
-#   ./deploy.sh test     install test dependencies (redis-server, chromium) and run every test
+#   ./deploy.sh test     install test dependencies (redis-server, chromium, caddy) and run every test
 #   ./deploy.sh bench    install what the benchmarks need (wrk, test extras) and run them
 #
-# Safe to run twice: nothing is re-initialised, running processes are left alone.
+# Safe to run twice: nothing is re-initialised, running processes are left alone (it says so;
+# `./deploy.sh restart` makes changed settings take effect).
+#
+# The web server: gunicorn's sync workers serve one connection at a time, so slow clients must
+# never reach them (gunicorn's deployment docs: a buffering proxy in front). Caddy, from Debian's
+# packages, buffers every request and answer, and with KLUIS_DOMAIN set it serves HTTPS with
+# certificates it obtains and renews itself (ACME) and HSTS. We chose Caddy over nginx for that:
+# automatic certificates built in (no certbot, no renewal timer), `tls internal` for tests, and
+# one small config file (deploy/caddyfile.sh writes it to KLUIS_HOME/run/Caddyfile).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -16,6 +26,20 @@ ROOT=$(pwd)
 export KLUIS_HOME="${KLUIS_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/kluis}"
 export KLUIS_REDIS_URL="${KLUIS_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export KLUIS_BIND="${KLUIS_BIND:-127.0.0.1:8080}"
+# gunicorn listens on loopback only; Caddy serves KLUIS_BIND (plain HTTP) or KLUIS_DOMAIN (HTTPS).
+export KLUIS_GUNICORN_BIND="${KLUIS_GUNICORN_BIND:-127.0.0.1:8081}"
+export KLUIS_DOMAIN="${KLUIS_DOMAIN:-}"
+export KLUIS_TLS="${KLUIS_TLS:-acme}"
+export KLUIS_HTTP_PORT="${KLUIS_HTTP_PORT:-80}"
+export KLUIS_HTTPS_PORT="${KLUIS_HTTPS_PORT:-443}"
+export KLUIS_LISTEN_HOST="${KLUIS_LISTEN_HOST:-}"
+if [ -n "$KLUIS_DOMAIN" ]; then
+  if [ "$KLUIS_HTTPS_PORT" = 443 ]; then DEFAULT_URL="https://$KLUIS_DOMAIN"
+  else DEFAULT_URL="https://$KLUIS_DOMAIN:$KLUIS_HTTPS_PORT"; fi
+  export KLUIS_BASE_URL="${KLUIS_BASE_URL:-$DEFAULT_URL}"
+fi
+# The app believes X-Forwarded-* from exactly the one proxy deploy.sh runs.
+export KLUIS_TRUSTED_PROXIES="${KLUIS_TRUSTED_PROXIES:-1}"
 VENV="$ROOT/.venv"
 RUN="$KLUIS_HOME/run"
 LOGS="$KLUIS_HOME/log"
@@ -49,11 +73,13 @@ ensure_python() {
 }
 
 ensure_venv() {
-  local extras="$1" stamp want
+  local extras="$1" stamp want have
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
   want="$(sha256sum pyproject.toml | cut -c1-16)-$extras"
   stamp="$VENV/.kluis-installed"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  # A venv with the test extras has everything a plain start needs.
+  if [ "$have" != "$want" ] && ! { [ -z "$extras" ] && [ "$have" = "${want}test" ]; }; then
     say "installing Kluis${extras:+ with [$extras]} into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install -q -e ".${extras:+[$extras]}"
@@ -88,33 +114,108 @@ start_redis() {
   die "redis-server did not start (see $LOGS/redis.log)"
 }
 
+ensure_caddy() {
+  command -v caddy >/dev/null 2>&1 && return 0
+  apt_install caddy
+  # Debian's package enables its own caddy.service with a placeholder site on port 80. Kluis runs
+  # the Caddy it needs itself (./deploy.sh, pid file), so the packaged service is stopped when we
+  # are the ones who installed it.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet caddy.service 2>/dev/null; then
+    say "disabling Debian's caddy.service (./deploy.sh runs Kluis's own Caddy)"
+    as_root systemctl disable --now caddy.service >/dev/null 2>&1 || true
+  fi
+}
+
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+ALREADY=""
 start_bg() {  # name, command...
   local name="$1"; shift
-  if alive "$RUN/$name.pid"; then echo "$name runs already (pid $(cat "$RUN/$name.pid"))"; return 0; fi
+  if alive "$RUN/$name.pid"; then
+    echo "$name runs already (pid $(cat "$RUN/$name.pid"))"
+    ALREADY="$ALREADY $name"
+    return 0
+  fi
   say "starting $name"
   nohup "$@" >>"$LOGS/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
 }
 
+http_ok() {  # url [server]: true when it answers 2xx/3xx (Caddy's 502 before gunicorn is up is
+  # not), and when server is given, through that server (not an older gunicorn on the same port)
+  "$VENV/bin/python" -c 'import sys, urllib.request as r
+answer = r.urlopen(sys.argv[1], timeout=1)
+sys.exit(len(sys.argv) > 2 and sys.argv[2] not in (answer.headers.get_all("Server") or []))' "$@" 2>/dev/null
+}
+
+loopback_host() { case "$1" in 127.*|localhost|\[::1\]) return 0 ;; *) return 1 ;; esac; }
+
+# Write KLUIS_HOME/run/Caddyfile (deploy/caddyfile.sh; no secrets in it) and check it.
+write_caddyfile() {
+  KLUIS_PYTHON="$VENV/bin/python" "$ROOT/deploy/caddyfile.sh" > "$RUN/Caddyfile.new"
+  env XDG_CONFIG_HOME="$KLUIS_HOME/caddy/config" XDG_DATA_HOME="$KLUIS_HOME/caddy/data" \
+    caddy validate --config "$RUN/Caddyfile.new" --adapter caddyfile >"$LOGS/caddy-validate.log" 2>&1 \
+    || die "the generated Caddyfile is not valid; see $LOGS/caddy-validate.log"
+  mv "$RUN/Caddyfile.new" "$RUN/Caddyfile"
+}
+
+start_caddy() {
+  # Caddy keeps its state (certificates, ACME account, local CA) under KLUIS_HOME/caddy; these
+  # keep its autosaved config and instance id there too, not in the invoking user's home.
+  start_bg caddy env XDG_CONFIG_HOME="$KLUIS_HOME/caddy/config" XDG_DATA_HOME="$KLUIS_HOME/caddy/data" \
+    caddy run --config "$RUN/Caddyfile" --adapter caddyfile
+}
+
+check_binds() {
+  loopback_host "${KLUIS_GUNICORN_BIND%:*}" \
+    || die "KLUIS_GUNICORN_BIND must be a loopback address (Caddy is the only way in): $KLUIS_GUNICORN_BIND"
+  if [ -z "$KLUIS_DOMAIN" ] && [ "$KLUIS_GUNICORN_BIND" = "$KLUIS_BIND" ]; then
+    die "KLUIS_BIND and KLUIS_GUNICORN_BIND are both $KLUIS_BIND: Caddy and gunicorn need one each"
+  fi
+  if [ -n "$KLUIS_DOMAIN" ] && [ "$(id -u)" -ne 0 ]; then
+    local low="$KLUIS_HTTP_PORT" floor
+    [ "$KLUIS_HTTPS_PORT" -lt "$low" ] && low="$KLUIS_HTTPS_PORT"
+    floor=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+    if [ "$low" -lt "$floor" ] && ! getcap "$(command -v caddy)" 2>/dev/null | grep -q cap_net_bind_service; then
+      die "Caddy must listen on ports $KLUIS_HTTP_PORT and $KLUIS_HTTPS_PORT: run as root, or allow it once with
+  sudo setcap cap_net_bind_service=+ep $(command -v caddy)"
+    fi
+  fi
+}
+
 cmd_start() {
   ensure_python
   ensure_venv ""
+  ensure_caddy
+  check_binds
   mkdir -p "$RUN" "$LOGS"
   start_redis
   "$VENV/bin/kluis" init
-  start_bg server "$VENV/bin/kluis" serve
+  write_caddyfile
+  start_bg server "$VENV/bin/kluis" serve --bind "$KLUIS_GUNICORN_BIND"
   start_bg worker "$VENV/bin/kluis" worker
-  local url="${KLUIS_BASE_URL:-http://$KLUIS_BIND}"
-  for _ in $(seq 100); do
-    if "$VENV/bin/python" -c 'import sys,urllib.request as r; r.urlopen(sys.argv[1], timeout=1)' "http://$KLUIS_BIND/login" 2>/dev/null; then
-      say "Kluis runs at $url  (KLUIS_HOME=$KLUIS_HOME, logs in $LOGS)"
-      return 0
+  start_caddy
+  local url="${KLUIS_BASE_URL:-http://$KLUIS_BIND}" ok=""
+  for _ in $(seq 150); do
+    alive "$RUN/caddy.pid" || die "Caddy stopped; see $LOGS/caddy.log (is its port taken? by a Kluis server started before Caddy came in: ./deploy.sh restart)"
+    alive "$RUN/server.pid" || die "the web server stopped; see $LOGS/server.log"
+    if [ -n "$KLUIS_DOMAIN" ]; then
+      # The certificate may take a while (ACME); gunicorn answering is what this waits for.
+      http_ok "http://$KLUIS_GUNICORN_BIND/login" && ok=1
+    else
+      http_ok "http://$KLUIS_BIND/login" Caddy && ok=1
     fi
+    [ -n "$ok" ] && break
     sleep 0.2
   done
-  die "the web server did not answer; see $LOGS/server.log"
+  [ -n "$ok" ] || die "the web server did not answer; see $LOGS/server.log and $LOGS/caddy.log"
+  say "Kluis runs at $url  (KLUIS_HOME=$KLUIS_HOME, logs in $LOGS)"
+  if [ -n "$KLUIS_DOMAIN" ] && [ "$KLUIS_TLS" = acme ]; then
+    echo "Caddy obtains the certificate for $KLUIS_DOMAIN on its first start (ports $KLUIS_HTTP_PORT and $KLUIS_HTTPS_PORT must be reachable; see $LOGS/caddy.log)"
+  fi
+  if [ -n "$ALREADY" ]; then
+    echo "note:$ALREADY already ran and kept their settings: ./deploy.sh restart applies changed settings"
+  fi
 }
 
 stop_pid() {
@@ -128,11 +229,20 @@ stop_pid() {
   rm -f "$file"
 }
 
-cmd_stop() { stop_pid worker; stop_pid server; stop_pid redis; }
+cmd_stop() { stop_pid caddy; stop_pid worker; stop_pid server; stop_pid redis; }
+
+# Redis keeps running: it holds sessions and queued jobs, and no Kluis setting changes it.
+cmd_restart() { stop_pid caddy; stop_pid worker; stop_pid server; cmd_start; }
 
 cmd_status() {
-  for name in server worker redis; do
-    if alive "$RUN/$name.pid"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+  local name where
+  for name in caddy server worker redis; do
+    case "$name" in
+      caddy) if [ -n "$KLUIS_DOMAIN" ]; then where=" at ${KLUIS_BASE_URL}"; else where=" at http://$KLUIS_BIND"; fi ;;
+      server) where=" on $KLUIS_GUNICORN_BIND (behind caddy)" ;;
+      *) where="" ;;
+    esac
+    if alive "$RUN/$name.pid"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))$where"; else echo "$name: stopped"; fi
   done
 }
 
@@ -140,6 +250,8 @@ cmd_test() {
   ensure_python
   ensure_redis_binary
   [ -x /usr/bin/chromium ] || apt_install chromium
+  # tests/integration/deploy run Caddy in front of gunicorn.
+  ensure_caddy
   # The benchmark smoke run uses wrk when present (it falls back to a Python load generator).
   command -v wrk >/dev/null 2>&1 || apt_install wrk
   ensure_venv "test"
@@ -172,7 +284,8 @@ case "${1:-start}" in
   start) cmd_start ;;
   bench) shift; cmd_bench "$@" ;;
   stop) cmd_stop ;;
+  restart) cmd_restart ;;
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
-  *) die "usage: ./deploy.sh [start|stop|status|test [pytest args]|bench [--smoke]]" ;;
+  *) die "usage: ./deploy.sh [start|restart|stop|status|test [pytest args]|bench [--smoke]]" ;;
 esac

@@ -18,6 +18,7 @@ from flask import Flask, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vault import services as services_mod
 from vault.config import Settings, load_settings
@@ -90,6 +91,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app,
         {grantread.PATH: grantread.GrantRecordsApp(svc.grants, static_headers)})
+    if settings.trusted_proxies:
+        # Outermost, so every path (the read included) sees the client's address and scheme.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

@@ -59,6 +59,10 @@ class Settings:
     # process crashes. Access-log events are written with this level.
     sqlite_synchronous: str = "FULL"
     secure_cookies: str = "auto"
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none;
+    # deploy.sh sets 1 for its Caddy). Each hop a proxy adds is one; more than are really there
+    # lets clients choose their own address.
+    trusted_proxies: int = 0
     # Seconds an open vault connection is kept per process after a request (0: close at once),
     # and how many are kept at most. See ConnectionCache in vault/storage/vaults.py.
     vault_cache_seconds: int = 60
@@ -84,6 +88,8 @@ class Settings:
             raise ConfigError("KLUIS_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if self.secure_cookies not in ("auto", "always", "never"):
             raise ConfigError("KLUIS_SECURE_COOKIES must be auto, always or never")
+        if self.trusted_proxies < 0:
+            raise ConfigError("KLUIS_TRUSTED_PROXIES must be 0 or more")
 
     @property
     def home_path(self) -> Path:
