@@ -12,7 +12,9 @@ from marshmallow import Schema
 
 @functools.cache
 def _converter():
-    plugin = MarshmallowPlugin()
+    # No names: nested schemas (a property's WOZ values) are inlined, so each JSON Schema
+    # stands alone instead of pointing at a #/components/schemas/... that no document has.
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda _schema: None)
     APISpec(title="kluis", version="1", openapi_version="3.1.0", plugins=[plugin])
     return plugin.converter
 
