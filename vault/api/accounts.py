@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g
 
 from vault.accounts import sessions, totp
 from vault.api import schemas as s
-from vault.api.spec import load_body, operation
+from vault.api.spec import load_body, operation, respond
 from vault.web.auth import client_address, owner_api, owner_vault, services
 from vault.web.problems import Problem
 
@@ -29,7 +29,7 @@ def create_account():
     )
     payload = {"vault_id": vault_id, "username": body["username"].strip().lower(),
                "recovery_code": code}
-    return jsonify(s.AccountCreatedSchema().dump(payload)), 201
+    return respond(s.AccountCreatedSchema(), payload, 201)
 
 
 @bp.post("/tokens")
@@ -43,16 +43,16 @@ def create_token_with_password():
                               client=client_address())
     token, secret = accounts.create_app_token(unlocked.vault_id, unlocked.dek, body.get("name", ""))
     data = {"id": token.id, "name": token.name, "created_at": token.created_at, "token": secret}
-    return jsonify(s.TokenCreatedSchema().dump(data)), 201
+    return respond(s.TokenCreatedSchema(), data, 201)
 
 
 @bp.get("/tokens")
 @owner_api
 @operation("/api/v1/tokens", "get", "List owner app tokens (never the tokens themselves)",
-           tags=TAG, responses={200: s.AppTokenSchema(many=True)})
+           tags=TAG, responses={200: s.AppTokenListSchema})
 def list_tokens():
     tokens = services().accounts.app_tokens(g.owner.vault_id)
-    return jsonify({"tokens": [s.AppTokenSchema().dump(t.__dict__) for t in tokens]})
+    return respond(s.AppTokenListSchema(), {"tokens": tokens})
 
 
 @bp.delete("/tokens/<token_id>")
@@ -89,7 +89,7 @@ def reset_password():
         body["username"], body["recovery_code"], body["new_password"], body.get("totp"),
         client=client_address(),
     )
-    return jsonify({"recovery_code": code})
+    return respond(s.RecoveryCodeSchema(), {"recovery_code": code})
 
 
 @bp.post("/account/totp-reset")
@@ -101,7 +101,7 @@ def reset_totp():
     code = services().accounts.reset_totp(
         body["username"], body["password"], body["recovery_code"], client=client_address()
     )
-    return jsonify({"recovery_code": code})
+    return respond(s.RecoveryCodeSchema(), {"recovery_code": code})
 
 
 @bp.post("/account/totp")
@@ -111,7 +111,8 @@ def reset_totp():
 def start_totp():
     secret = totp.new_secret()
     username = services().instance.username(g.owner.vault_id) or ""
-    return jsonify({"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, username)})
+    return respond(s.TotpEnrolmentSchema(),
+                   {"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, username)})
 
 
 @bp.post("/account/totp/confirm")

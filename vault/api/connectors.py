@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, g, request, url_for
 from marshmallow import Schema, fields, validate
 
-from vault.api.spec import load_body, operation
+from vault.api import schemas as s
+from vault.api.spec import load_body, operation, respond
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
 from vault.web.auth import owner_api, owner_vault, services
@@ -37,7 +38,7 @@ class ConnectionSchema(Schema):
     id = fields.String()
     connector = fields.String()
     options = fields.Dict()
-    interval_seconds = fields.Integer()
+    interval_seconds = fields.Integer(allow_none=True)
     created_at = fields.String()
     state = fields.String(metadata={"enum": ["new", "queued", "running", "retrying", "ok",
                                              "failed", "needs_attention"]})
@@ -55,7 +56,7 @@ class ConnectorSchema(Schema):
     source_organisation = fields.String()
     record_types = fields.List(fields.String())
     credential = fields.String()
-    default_interval_seconds = fields.Integer()
+    default_interval_seconds = fields.Integer(allow_none=True)
     fetches = fields.Boolean()
     options_schema = fields.Dict()
     credentials_schema = fields.Dict()
@@ -72,6 +73,19 @@ class ChangeSchema(Schema):
     rejected = fields.Integer()
     summary = fields.String()
     changes = fields.List(fields.Dict())
+
+
+class UploadFormSchema(Schema):
+    """``multipart/form-data`` of ``POST /api/v1/uploads`` (read by vault.web.files)."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    category = fields.String()
+    facts = fields.String(metadata={"description": "A JSON list of {type, data}."})
+
+
+class UploadResultSchema(Schema):
+    document = fields.Nested(s.RecordSchema, required=True)
+    records = fields.List(fields.Nested(s.RecordSchema), required=True)
 
 
 def _not_found() -> Problem:
@@ -105,7 +119,7 @@ def _get(connection_id: str):
            "schemas as JSON Schema", tags=TAG, responses={200: ConnectorSchema(many=True)})
 @owner_api
 def list_connectors():
-    return jsonify([c.describe() for c in registry.load().values()])
+    return respond(ConnectorSchema(many=True), [c.describe() for c in registry.load().values()])
 
 
 @bp.post("/connections")
@@ -126,8 +140,7 @@ def create_connection():
     if registry.get(connection.connector).fetches:
         jobs.enqueue_refresh(svc.instance, svc.queue(), connection.id)
         connection = _get(connection.id)
-    resp = jsonify(connection_json(connection))
-    resp.status_code = 201
+    resp = respond(ConnectionSchema(), connection_json(connection), 201)
     resp.headers["Location"] = url_for("connectors_api.get_connection",
                                        connection_id=connection.id)
     return resp
@@ -139,23 +152,23 @@ def create_connection():
 @owner_api
 def list_connections():
     svc = services()
-    return jsonify([connection_json(c)
-                    for c in connections.list_connections(svc.instance, g.owner.vault_id)])
+    return respond(ConnectionSchema(many=True), [
+        connection_json(c) for c in connections.list_connections(svc.instance, g.owner.vault_id)])
 
 
 @bp.get("/connections/<connection_id>")
 @operation("/api/v1/connections/{connection_id}", "get",
            "One connection: state, progress, last success, last error, next run", tags=TAG,
-           responses={200: ConnectionSchema, 404: None}, parameters=ID_PARAM)
+           responses={200: ConnectionSchema}, parameters=ID_PARAM)
 @owner_api
 def get_connection(connection_id: str):
-    return jsonify(connection_json(_get(connection_id)))
+    return respond(ConnectionSchema(), connection_json(_get(connection_id)))
 
 
 @bp.post("/connections/<connection_id>/refresh")
 @operation("/api/v1/connections/{connection_id}/refresh", "post",
            "Refresh now (returns the queued or already running refresh)", tags=TAG,
-           responses={202: ConnectionSchema, 404: None}, parameters=ID_PARAM)
+           responses={202: ConnectionSchema}, parameters=ID_PARAM)
 @owner_api
 def refresh_connection(connection_id: str):
     svc = services()
@@ -163,15 +176,13 @@ def refresh_connection(connection_id: str):
     if not registry.get(connection.connector).fetches:
         raise Problem(409, "not-refreshable", "This connection has nothing to fetch")
     jobs.enqueue_refresh(svc.instance, svc.queue(), connection_id)
-    resp = jsonify(connection_json(_get(connection_id)))
-    resp.status_code = 202
-    return resp
+    return respond(ConnectionSchema(), connection_json(_get(connection_id)), 202)
 
 
 @bp.delete("/connections/<connection_id>")
 @operation("/api/v1/connections/{connection_id}", "delete",
            "Remove a connection: its credentials are deleted and its schedule stops; records "
-           "already in the vault stay", tags=TAG, responses={204: None, 404: None},
+           "already in the vault stay", tags=TAG, responses={204: None},
            parameters=ID_PARAM)
 @owner_api
 def delete_connection(connection_id: str):
@@ -194,7 +205,7 @@ def list_changes():
     out = []
     for entry in inbox.changes(vault):
         out.append({**entry, "summary": inbox.describe_changes(entry)})
-    return jsonify(out)
+    return respond(ChangeSchema(many=True), out)
 
 
 @bp.post("/uploads")
@@ -202,11 +213,7 @@ def list_changes():
            "Upload a PDF from a source without an API (UWV, DUO, pension, payslip) with typed "
            "fields that cite it (multipart: `file`, optional `category`, `facts` as a JSON list "
            "of {type, data})", tags=TAG, request_content="multipart/form-data",
-           request={"type": "object", "properties": {
-               "file": {"type": "string", "format": "binary"},
-               "category": {"type": "string"}, "facts": {"type": "string"}},
-               "required": ["file"]},
-           responses={201: None})
+           request=UploadFormSchema, responses={201: UploadResultSchema})
 @owner_api
 def upload_with_facts():
     import json
@@ -229,6 +236,4 @@ def upload_with_facts():
                                     category=request.form.get("category") or None, facts=facts)
     except InvalidRecord as exc:
         raise Problem(422, "validation", "The upload is not valid", errors=exc.errors) from None
-    resp = jsonify({"document": document.to_dict(), "records": [r.to_dict() for r in made]})
-    resp.status_code = 201
-    return resp
+    return respond(UploadResultSchema(), {"document": document, "records": made}, 201)

@@ -18,18 +18,19 @@ import segno
 from flask import (
     Blueprint,
     Response,
-    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 
-from vault.api.spec import operation
+from vault.api import schemas as s
+from vault.api.spec import operation, respond
 from vault.grants.errors import OAuthError
 from vault.grants.models import PURPOSES
 from vault.grants.oauth import REQUEST_URI_PREFIX
 from vault.grants.organisations import PICKUP_GRANT_TYPE, parse_credentials
+from vault.grants.schemas import ClientMetadataSchema
 from vault.web.auth import authenticate_owner, owner_vault, services
 
 bp = Blueprint("oauth", __name__)
@@ -63,10 +64,11 @@ def _client(form: dict[str, str]):
 
 @bp.get("/.well-known/oauth-authorization-server")
 @operation("/.well-known/oauth-authorization-server", "get",
-           "RFC 8414 authorization server metadata", tags=TAG, security=[])
+           "RFC 8414 authorization server metadata", tags=TAG, security=[], oauth=True,
+           responses={200: s.ServerMetadataSchema})
 def metadata():
     base = issuer()
-    return jsonify({
+    return respond(s.ServerMetadataSchema(), {
         "issuer": base,
         "authorization_endpoint": base + "/oauth/authorize",
         "token_endpoint": base + "/oauth/token",
@@ -99,9 +101,10 @@ def metadata():
 
 @bp.get("/.well-known/jwks.json")
 @operation("/.well-known/jwks.json", "get",
-           "Public keys that sign consent receipts and export bundles", tags=TAG, security=[])
+           "Public keys that sign consent receipts and export bundles", tags=TAG, security=[],
+           oauth=True, responses={200: s.JwksSchema})
 def jwks():
-    return jsonify({"keys": services().instance.public_jwks()})
+    return respond(s.JwksSchema(), {"keys": services().instance.public_jwks()})
 
 
 # -- registration and pushed requests ---------------------------------------------------------
@@ -109,36 +112,34 @@ def jwks():
 
 @bp.post("/oauth/register")
 @operation("/oauth/register", "post", "RFC 7591 dynamic client registration", tags=TAG,
-           responses={201: None}, security=[])
+           request=ClientMetadataSchema, responses={201: s.ClientInformationSchema},
+           security=[], oauth=True)
 def register():
     if not request.is_json:
         raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
     if (request.content_length or 0) > 64 * 1024:
         raise OAuthError("invalid_client_metadata", "the metadata is too large")
     response, _secret = services().grants.orgs.register(request.get_json(silent=True))
-    resp = jsonify(response)
-    resp.status_code = 201
-    return resp
+    return respond(s.ClientInformationSchema(), response, 201)
 
 
 @bp.post("/oauth/par")
 @operation("/oauth/par", "post",
            "RFC 9126 pushed authorization request (returns request_uri, link and QR code)",
-           tags=TAG, request_content="application/x-www-form-urlencoded", responses={201: None},
-           security=[])
+           tags=TAG, request=s.ParRequestSchema,
+           request_content="application/x-www-form-urlencoded",
+           responses={201: s.PushedRequestSchema}, security=[], oauth=True)
 def par():
     form = _form()
     org = _client(form)
     pushed = services().grants.push(org.client_id, form)
     link = issuer() + url_for("oauth.short_link", ref=pushed.ref)
-    resp = jsonify({
+    return respond(s.PushedRequestSchema(), {
         "request_uri": pushed.request_uri,
         "expires_in": pushed.expires_in,
         "link": link,
         "qr_svg": link + "/qr.svg",
-    })
-    resp.status_code = 201
-    return resp
+    }, 201)
 
 
 @bp.get("/r/<ref>")
@@ -184,13 +185,15 @@ def authorize():
 @bp.post("/oauth/token")
 @operation("/oauth/token", "post",
            "Exchange an authorization code (PKCE) or a pickup code for the access token",
-           tags=TAG, request_content="application/x-www-form-urlencoded", security=[])
+           tags=TAG, request=s.TokenRequestSchema,
+           request_content="application/x-www-form-urlencoded",
+           responses={200: s.TokenResponseSchema}, security=[], oauth=True)
 def token():
     form = _form()
     org = _client(form)
     grant_type = form.get("grant_type", "")
     body = services().grants.exchange(org.client_id, grant_type, form)
-    resp = jsonify(body)
+    resp = respond(s.TokenResponseSchema(), body)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Pragma"] = "no-cache"
     return resp
@@ -198,16 +201,19 @@ def token():
 
 @bp.post("/oauth/introspect")
 @operation("/oauth/introspect", "post", "RFC 7662 token introspection", tags=TAG,
-           request_content="application/x-www-form-urlencoded", security=[])
+           request=s.TokenFormSchema, request_content="application/x-www-form-urlencoded",
+           responses={200: s.IntrospectionSchema}, security=[], oauth=True)
 def introspect():
     form = _form()
     org = _client(form)
-    return jsonify(services().grants.introspect(org.client_id, form.get("token", "")))
+    return respond(s.IntrospectionSchema(),
+                   services().grants.introspect(org.client_id, form.get("token", "")))
 
 
 @bp.post("/oauth/revoke")
-@operation("/oauth/revoke", "post", "RFC 7009 token revocation", tags=TAG,
-           request_content="application/x-www-form-urlencoded", security=[])
+@operation("/oauth/revoke", "post", "RFC 7009 token revocation (200 without a body)", tags=TAG,
+           request=s.TokenFormSchema, request_content="application/x-www-form-urlencoded",
+           responses={200: None}, security=[], oauth=True)
 def revoke():
     form = _form()
     org = _client(form)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, request, url_for
 from marshmallow import Schema, fields, validate
 
 from vault.accounts.errors import InvalidCredentials
-from vault.api.spec import load_body, operation
+from vault.api import schemas as s
+from vault.api.spec import load_body, load_query, operation, respond
 from vault.portability import archive, jobs, pdf, service, verify
 from vault.portability import bundle as bundles
 from vault.web.auth import client_address, close_vault, owner_api, owner_vault, services
@@ -35,7 +36,7 @@ class VerifyRequestSchema(Schema):
 
 class VerificationSchema(Schema):
     valid = fields.Boolean()
-    reason = fields.String(allow_none=True, metadata={"enum": list(verify.REASONS)})
+    reason = fields.String(allow_none=True, metadata={"enum": [*verify.REASONS, None]})
     message = fields.String()
     issuer = fields.String(allow_none=True)
     signed_at = fields.String(allow_none=True)
@@ -61,6 +62,53 @@ class JobSchema(Schema):
     download_url = fields.String()
 
 
+class BundleSchema(s.JwsSchema):
+    """A certified export: a JWS (general JSON serialization) of the bundle payload."""
+
+    kluis_digest = fields.String(required=True,
+                                 metadata={"description": "sha256:<hex of the payload bytes>"})
+
+
+class VerifyQuerySchema(s.Query):
+    digest = fields.String(metadata={"description": "Digest from the PDF's QR code"})
+
+
+class ImportFormSchema(Schema):
+    """``multipart/form-data`` of ``POST /api/v1/vault/import``."""
+
+    archive = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    passphrase = fields.String(required=True)
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+    invite = fields.String()
+
+
+class ImportOutcomeSchema(Schema):
+    vault_id = fields.String(required=True)
+    username = fields.String(required=True)
+    recovery_code = fields.String(required=True, metadata={"description": "Shown once."})
+    records = fields.Integer(required=True)
+    versions = fields.Integer(required=True)
+    documents = fields.Integer(required=True)
+    events = fields.Integer(required=True)
+    grants = fields.Integer(required=True)
+    grants_ended = fields.List(fields.Dict(keys=fields.String(), values=fields.String()),
+                               required=True, metadata={
+                                   "description": "Grants of the archive that ended on import."})
+    not_carried = fields.List(fields.String(), required=True)
+    source = fields.String(required=True)
+    exported_at = fields.String(required=True)
+    notice = fields.String(required=True)
+
+
+class ErasureReportSchema(Schema):
+    slots_destroyed = fields.Integer(required=True)
+    files_removed = fields.List(fields.String(), required=True)
+    inbox_items_dropped = fields.Integer(required=True)
+    kept = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    kept_explained = fields.String(required=True)
+
+
 class EraseRequestSchema(Schema):
     confirm = fields.String(required=True, metadata={"description": "The account's username"})
     password = fields.String(required=True)
@@ -76,7 +124,9 @@ def _jobs() -> jobs.Jobs:
 @bp.post("/exports")
 @operation("/api/v1/exports", "post", "Certified export of chosen records (signed JSON or PDF)",
            tags=TAG, request=ExportRequestSchema,
-           responses={200: "application/json"})  # or application/pdf for format=pdf
+           # The signed bytes are sent as they are (re-serialising would change what the
+           # digest covers); the tests check them against BundleSchema.
+           responses={200: {"application/json": BundleSchema, "application/pdf": None}})
 @owner_api
 def create_export():
     body = load_body(ExportRequestSchema(), max_bytes=64 * 1024)
@@ -112,28 +162,26 @@ def bundle_response(bundle: bundles.Bundle, fmt: str, language: str) -> Response
 @bp.post("/verify")
 @operation("/api/v1/verify", "post", "Verify a certified bundle against this instance's keys",
            tags=TAG, request=VerifyRequestSchema, responses={200: VerificationSchema},
-           security=[], parameters=[{"name": "digest", "in": "query", "required": False,
-                                     "schema": {"type": "string"},
-                                     "description": "Digest from the PDF's QR code"}])
+           security=[], query=VerifyQuerySchema)
 def verify_bundle():
     if (request.content_length or 0) > 80 * 1024 * 1024:
         raise Problem(413, "too-large", "The bundle is too large")
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
         raise Problem(400, "malformed-json", "Send the bundle as a JSON body")
-    expected = request.args.get("digest")
+    expected = load_query(VerifyQuerySchema()).get("digest")
     if "bundle" in document and isinstance(document["bundle"], dict):
         expected = expected or document.get("digest")
         document = document["bundle"]
     result = verify.verify_bundle(document, services().instance.public_jwks(),
                                   expected_digest=expected)
-    return jsonify(VerificationSchema().dump(result.to_dict()))
+    return respond(VerificationSchema(), result)
 
 
 @wellknown.get("/.well-known/jwks.json")
 def jwks():
     """The instance's public signing keys (current and retired)."""
-    resp = jsonify({"keys": services().instance.public_jwks()})
+    resp = respond(s.JwksSchema(), {"keys": services().instance.public_jwks()})
     resp.headers["Cache-Control"] = "public, max-age=300"
     return resp
 
@@ -184,8 +232,7 @@ def start_archive():
     body = load_body(ArchiveRequestSchema(), max_bytes=16 * 1024)
     job_id = start_archive_job(body["passphrase"])
     job = _jobs().get(job_id)
-    resp = jsonify(JobSchema().dump(_job_json(job_id, job)))
-    resp.status_code = 202
+    resp = respond(JobSchema(), _job_json(job_id, job), 202)
     resp.headers["Location"] = url_for("portability_api.archive_status", job_id=job_id)
     return resp
 
@@ -202,7 +249,7 @@ def owned_job(job_id: str) -> dict:
            responses={200: JobSchema})
 @owner_api
 def archive_status(job_id: str):
-    return jsonify(JobSchema().dump(_job_json(job_id, owned_job(job_id))))
+    return respond(JobSchema(), _job_json(job_id, owned_job(job_id)))
 
 
 def archive_response(job_id: str, job: dict) -> Response:
@@ -233,9 +280,8 @@ def archive_file(job_id: str):
 @bp.post("/vault/import")
 @operation("/api/v1/vault/import", "post",
            "Recreate an archived vault here under a new account", tags=TAG,
-           request_content="multipart/form-data",
-           responses={201: None},
-           security=[])
+           request_content="multipart/form-data", request=ImportFormSchema,
+           responses={201: ImportOutcomeSchema}, security=[])
 def import_vault():
     upload = request.files.get("archive")
     form = request.form
@@ -258,7 +304,7 @@ def import_vault():
                       str(exc)) from None
     except archive.ArchiveError as exc:
         raise Problem(422, exc.code, "This archive cannot be imported", str(exc)) from None
-    return jsonify(outcome.to_dict()), 201
+    return respond(ImportOutcomeSchema(), outcome.to_dict(), 201)
 
 
 # -- erasure ----------------------------------------------------------------------------------
@@ -282,12 +328,11 @@ def check_erasure(username_typed: str, password: str) -> None:
 @bp.delete("/vault")
 @operation("/api/v1/vault", "delete",
            "Erase the vault: key slots first, then the files; only an anonymous count remains",
-           tags=TAG, request=EraseRequestSchema,
-           responses={200: None})
+           tags=TAG, request=EraseRequestSchema, responses={200: ErasureReportSchema})
 @owner_api
 def erase_vault():
     body = load_body(EraseRequestSchema(), max_bytes=16 * 1024)
     check_erasure(body["confirm"], body["password"])
     close_vault()
     report = service.erase_owner_vault(services().accounts, g.owner.vault_id)
-    return jsonify(report.to_dict())
+    return respond(ErasureReportSchema(), report.to_dict())

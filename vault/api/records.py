@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, request, url_for
 
 from vault.api import schemas as s
-from vault.api.spec import load_body, operation
+from vault.api.spec import load_body, load_query, operation, respond
 from vault.records import service as records
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.jsonschema import to_json_schema
@@ -19,10 +19,6 @@ bp = Blueprint("records_api", __name__, url_prefix="/api/v1")
 
 TAG = ["owner"]
 RECORD_ID = "{record_id}"
-
-
-def _record_json(record) -> dict:
-    return s.RecordSchema().dump(record.to_dict())
 
 
 def _body_limit() -> int:
@@ -38,19 +34,17 @@ def record_types():
         described = record_type.describe()
         described["json_schema"] = to_json_schema(record_type.schema)
         out.append(described)
-    return jsonify({"record_types": out})
+    return respond(s.RecordTypeListSchema(), {"record_types": out})
 
 
 @bp.get("/records")
 @owner_api
 @operation("/api/v1/records", "get", "List records (current versions)", tags=TAG,
-           responses={200: s.RecordListSchema},
-           parameters=[{"name": "type", "in": "query", "required": False,
-                        "schema": {"type": "string"}}])
+           query=s.RecordListQuerySchema, responses={200: s.RecordListSchema})
 def list_records():
-    types = request.args.getlist("type") or None
-    items = records.list_records(owner_vault(), types)
-    return jsonify({"records": [_record_json(r) for r in items]})
+    query = load_query(s.RecordListQuerySchema())
+    items = records.list_records(owner_vault(), query.get("type") or None)
+    return respond(s.RecordListSchema(), {"records": items})
 
 
 @bp.post("/records")
@@ -63,8 +57,7 @@ def create_record():
         raise Problem(422, "validation", "Upload documents to /api/v1/documents",
                       errors={"type": ["Documents are created by uploading the file."]})
     record = records.create_record(owner_vault(), body["type"], body["data"])
-    resp = jsonify(_record_json(record))
-    resp.status_code = 201
+    resp = respond(s.RecordSchema(), record, 201)
     resp.headers["Location"] = url_for(".get_record", record_id=record.id)
     return resp
 
@@ -74,7 +67,7 @@ def create_record():
 @operation(f"/api/v1/records/{RECORD_ID}", "get", "One record", tags=TAG,
            responses={200: s.RecordSchema})
 def get_record(record_id: str):
-    return jsonify(_record_json(records.get_record(owner_vault(), record_id)))
+    return respond(s.RecordSchema(), records.get_record(owner_vault(), record_id))
 
 
 @bp.put("/records/<record_id>")
@@ -89,7 +82,7 @@ def update_record(record_id: str):
     if current.type == "document":
         _check_document_edit(current.data, body["data"])
     record, _changed = records.update_record(vault, record_id, body["data"])
-    return jsonify(_record_json(record))
+    return respond(s.RecordSchema(), record)
 
 
 def _check_document_edit(old: dict, new: dict) -> None:
@@ -115,12 +108,7 @@ def delete_record(record_id: str):
            tags=TAG, responses={200: s.RecordVersionListSchema})
 def record_versions(record_id: str):
     items = records.versions(owner_vault(), record_id)
-    return jsonify({"versions": [
-        s.RecordVersionSchema().dump({
-            "version": v.version, "data": v.data, "digest": v.digest,
-            "provenance": v.provenance.to_dict(), "created_at": v.created_at,
-        }) for v in items
-    ]})
+    return respond(s.RecordVersionListSchema(), {"versions": items})
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -130,11 +118,7 @@ def record_versions(record_id: str):
 @owner_api
 @operation("/api/v1/documents", "post",
            "Upload a document (multipart field `file`; optional `category`, `description`)",
-           tags=TAG, request_content="multipart/form-data",
-           request={"type": "object", "properties": {
-               "file": {"type": "string", "format": "binary"},
-               "category": {"type": "string"}, "description": {"type": "string"}},
-               "required": ["file"]},
+           tags=TAG, request_content="multipart/form-data", request=s.DocumentFormSchema,
            responses={201: s.RecordSchema})
 def upload_document():
     upload = read_upload()
@@ -143,15 +127,13 @@ def upload_document():
         category=request.form.get("category") or None,
         description=request.form.get("description") or None,
     )
-    resp = jsonify(_record_json(record))
-    resp.status_code = 201
-    return resp
+    return respond(s.RecordSchema(), record, 201)
 
 
 @bp.get("/records/<record_id>/content")
 @owner_api
 @operation(f"/api/v1/records/{RECORD_ID}/content", "get", "Download a document's file",
-           tags=TAG, responses={200: "application/octet-stream"})
+           tags=TAG, responses={200: "*/*"})  # the document's own media type
 def document_content(record_id: str):
     vault = owner_vault()
     record = records.get_record(vault, record_id)

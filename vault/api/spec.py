@@ -1,23 +1,34 @@
 """The OpenAPI 3 document, generated from the marshmallow schemas the views use.
 
-Views declare themselves with :func:`operation`; request bodies are then
-loaded with the same schema (:func:`load_body`), so the document and the
-validation cannot drift apart.
+Views declare themselves with :func:`operation`: the request body, the query parameters and
+every response by its schema. Request bodies are loaded with the same schema
+(:func:`load_body`), query parameters too (:func:`load_query`), and answers are dumped
+through their response schema (:func:`respond`), so the document, the validation and the
+answers cannot drift apart. ``tests/integration/test_openapi_responses.py`` drives every
+operation of the document over HTTP and validates each answer against it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import request
+from flask import Response, jsonify, request
 from marshmallow import Schema, ValidationError
+from marshmallow import fields as ma
 
+from vault.api import schemas as s
 from vault.records.service import flatten_errors
+from vault.web.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from vault.web.problems import Problem, validation_problem
+
+# A response is declared as: None (no body), a media type (a body without a JSON schema,
+# e.g. a download), a schema (application/json), or {media type: schema or None}.
+ResponseBody = type[Schema] | Schema | str | dict[str, Any] | None
 
 
 @dataclass
@@ -28,9 +39,11 @@ class Operation:
     tags: list[str]
     request: type[Schema] | Schema | dict[str, Any] | None = None
     request_content: str = "application/json"
-    responses: dict[int, Any] = field(default_factory=dict)
+    responses: dict[int, ResponseBody] = field(default_factory=dict)
     security: list[dict] | None = None
     parameters: list[dict] = field(default_factory=list)
+    query: type[Schema] | None = None
+    oauth: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -46,14 +59,18 @@ def operation(
     tags: list[str] | None = None,
     request: type[Schema] | Schema | dict[str, Any] | None = None,
     request_content: str = "application/json",
-    responses: dict[int, Any] | None = None,
+    responses: dict[int, ResponseBody] | None = None,
     security: list[dict] | None = OWNER_SECURITY,
     parameters: list[dict] | None = None,
+    query: type[Schema] | None = None,
+    oauth: bool = False,
 ) -> Callable:
-    """Record one API operation for the OpenAPI document. ``path`` uses ``{name}`` params."""
+    """Record one API operation for the OpenAPI document. ``path`` uses ``{name}`` params;
+    ``query`` is the schema of its query parameters; ``oauth`` marks an OAuth 2.0 endpoint,
+    whose errors are RFC 6749 JSON (:class:`~vault.api.schemas.OAuthErrorSchema`)."""
     OPERATIONS.append(
         Operation(path, method.lower(), summary, tags or [], request, request_content,
-                  responses or {200: None}, security, parameters or [])
+                  responses or {200: None}, security, parameters or [], query, oauth)
     )
 
     def decorate(view: Callable) -> Callable:
@@ -79,6 +96,34 @@ def load_body(schema: Schema, *, max_bytes: int | None = None) -> Any:
         raise validation_problem(flatten_errors(exc.messages)) from None
 
 
+def load_query(schema: Schema) -> dict[str, Any]:
+    """Validate the query string with ``schema`` (the one its operation declares): 422
+    problem+json on any fault. List fields take every value of a repeated parameter; other
+    parameters take the first, and an empty one (``?limit=``) counts as absent; parameters
+    the schema does not name are ignored."""
+    args = request.args
+    data: dict[str, Any] = {}
+    for name, declared in schema.fields.items():
+        key = declared.data_key or name
+        if key not in args:
+            continue
+        if isinstance(declared, ma.List):
+            data[key] = args.getlist(key)
+        elif args.get(key) != "":
+            data[key] = args.get(key)
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise validation_problem(flatten_errors(exc.messages)) from None
+
+
+def respond(schema: Schema, value: Any, status: int = 200) -> Response:
+    """``value`` dumped through ``schema`` (the operation's response schema) as JSON."""
+    resp = jsonify(schema.dump(value))
+    resp.status_code = status
+    return resp
+
+
 def build_spec(base_url: str, version: str) -> dict[str, Any]:
     spec = APISpec(
         title="Kluis API",
@@ -87,7 +132,8 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={
             "description": "Owner API, organisation (grant) API and OAuth 2.0 endpoints of a "
-            "Kluis personal data vault. Errors are RFC 9457 problem+json.",
+            "Kluis personal data vault. Errors are RFC 9457 problem+json; the OAuth 2.0 "
+            "endpoints answer errors as RFC 6749 application/json (with the problem members).",
         },
         servers=[{"url": base_url}],
     )
@@ -102,21 +148,14 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
     spec.components.security_scheme(
         "grantToken", {"type": "http", "scheme": "bearer", "description": "Grant access token"}
     )
-    spec.components.schema(
-        "Problem",
-        {
-            "type": "object",
-            "properties": {
-                "type": {"type": "string"},
-                "title": {"type": "string"},
-                "status": {"type": "integer"},
-                "detail": {"type": "string"},
-                "errors": {"type": "object",
-                           "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-            },
-            "required": ["type", "title", "status"],
-        },
-    )
+    spec.components.schema("Problem", schema=s.ProblemSchema)
+    spec.components.schema("OAuthError", schema=s.OAuthErrorSchema)
+    # The two audiences' views of one GrantSchema, by name (apispec tells them apart by
+    # their ``only=``).
+    spec.components.schema("Grant", schema=s.owner_grant())
+    spec.components.schema("OrganisationGrant", schema=s.organisation_grant())
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    oauth_error = {"schema": {"$ref": "#/components/schemas/OAuthError"}}
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         entry: dict[str, Any] = {"summary": op.summary, "tags": op.tags, "responses": {}}
@@ -128,6 +167,8 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
             if ("path", name) not in declared:
                 params.append({"name": name, "in": "path", "required": True,
                                "schema": {"type": "string"}})
+        if op.query is not None:
+            params.append({"in": "query", "schema": op.query})
         if params:
             entry["parameters"] = params
         if op.request is not None:
@@ -137,27 +178,42 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
             }
         for status, body in op.responses.items():
             response: dict[str, Any] = {"description": _describe(status)}
-            if isinstance(body, str):
-                response["content"] = {body: {}}
-            elif body is not None:
-                response["content"] = {"application/json": {"schema": body}}
+            content = _content(body)
+            if content:
+                response["content"] = content
             entry["responses"][str(status)] = response
-        entry["responses"]["default"] = {
-            "description": "Problem",
-            "content": {"application/problem+json": {"schema": {"$ref":
-                                                                  "#/components/schemas/Problem"}}},
-        }
+        if op.oauth:
+            # OAuth errors are application/json (RFC 6749 5.2); anything else met on the
+            # way (an unknown method, a rate limit) is problem+json.
+            entry["responses"]["default"] = {
+                "description": "OAuth 2.0 error (or a problem)",
+                "content": {"application/json": oauth_error, PROBLEM_CONTENT_TYPE: problem},
+            }
+        else:
+            entry["responses"]["default"] = {
+                "description": "Problem", "content": {PROBLEM_CONTENT_TYPE: problem},
+            }
         paths.setdefault(op.path, {})[op.method] = entry
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path])
     return spec.to_dict()
 
 
-def _path_params(path: str) -> list[str]:
-    import re
+def _content(body: ResponseBody) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if isinstance(body, str):
+        return {body: {}}
+    if isinstance(body, dict):
+        return {media: ({"schema": schema} if schema is not None else {})
+                for media, schema in body.items()}
+    return {"application/json": {"schema": body}}
 
+
+def _path_params(path: str) -> list[str]:
     return re.findall(r"{([a-z_]+)}", path)
 
 
 def _describe(status: int) -> str:
-    return {200: "OK", 201: "Created", 204: "No content", 302: "Redirect"}.get(status, "Response")
+    return {200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
+            302: "Redirect"}.get(status, "Response")

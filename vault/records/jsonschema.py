@@ -11,9 +11,17 @@ from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import Schema
 
 
+def _inline_nested(_schema: type[Schema]) -> str:
+    """A name resolver that names nothing: apispec then inlines a nested schema (it documents
+    None for that, while its annotation says str)."""
+    return None  # type: ignore[return-value]  # None is apispec's documented "inline"
+
+
 @functools.cache
 def _converter() -> OpenAPIConverter:
-    plugin = MarshmallowPlugin()
+    # No names: nested schemas (a property's WOZ values) are inlined, so each JSON Schema
+    # stands alone instead of pointing at a #/components/schemas/... that no document has.
+    plugin = MarshmallowPlugin(schema_name_resolver=_inline_nested)
     APISpec(title="kluis", version="1", openapi_version="3.1.0", plugins=[plugin])
     if plugin.converter is None:
         raise RuntimeError("APISpec did not initialise the marshmallow plugin")
