@@ -19,6 +19,29 @@ class ConfigError(ValueError):
     """A setting has a value Kluis cannot use."""
 
 
+#: The smallest (and, where there is one, largest) value of each whole-number setting that
+#: makes sense; anything outside is refused at start-up with the variable's name.
+INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "request_lifetime_hours": (1, 24 * 366),
+    "argon2_lanes": (1, 64),
+    "session_idle_minutes": (1, 24 * 60),
+    "session_max_hours": (1, 24 * 31),
+    "login_max_failures": (1, 1000),
+    "login_window_seconds": (1, 7 * 24 * 3600),
+    "max_body_bytes": (1024, 64 * 1024 * 1024),
+    "max_upload_bytes": (1024, 1024 * 1024 * 1024),
+    "max_record_bytes": (1024, 16 * 1024 * 1024),
+    "web_workers": (1, 256),
+    "trusted_proxies": (0, 10),
+    "vault_cache_seconds": (0, 24 * 3600),
+    "vault_cache_size": (0, 100_000),
+    "connector_retry_base_seconds": (1, 24 * 3600),
+    "connector_max_attempts": (1, 100),
+    "connector_timeout_seconds": (1, 600),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _default_home() -> str:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return str(Path(base) / "kluis")
@@ -88,8 +111,27 @@ class Settings:
             raise ConfigError("KLUIS_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
         if self.secure_cookies not in ("auto", "always", "never"):
             raise ConfigError("KLUIS_SECURE_COOKIES must be auto, always or never")
-        if self.trusted_proxies < 0:
-            raise ConfigError("KLUIS_TRUSTED_PROXIES must be 0 or more")
+        for name, (low, high) in INT_RANGES.items():
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                within = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise ConfigError(f"KLUIS_{name.upper()} must be {within} (it is {value})")
+        if self.max_record_bytes > self.max_body_bytes:
+            raise ConfigError("KLUIS_MAX_RECORD_BYTES may not be larger than KLUIS_MAX_BODY_BYTES")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"KLUIS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        object.__setattr__(self, "log_level", self.log_level.upper())  # logging wants upper case
+        if not [q for q in self.worker_queues.split(",") if q.strip()]:
+            raise ConfigError("KLUIS_WORKER_QUEUES must name at least one queue")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("KLUIS_BASE_URL must start with http:// or https://")
+        host, sep, port = self.bind.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("KLUIS_BIND must be host:port (e.g. 127.0.0.1:8080)")
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("KLUIS_REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.instance_key and not _is_hex_key(self.instance_key):
+            raise ConfigError("KLUIS_INSTANCE_KEY must be 64 hexadecimal characters")
 
     @property
     def home_path(self) -> Path:
@@ -124,6 +166,13 @@ class Settings:
                 value = "1" if value else "0"
             env[f"KLUIS_{f.name.upper()}"] = str(value)
         return env
+
+
+def _is_hex_key(text: str) -> bool:
+    try:
+        return len(bytes.fromhex(text)) == 32
+    except ValueError:
+        return False
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

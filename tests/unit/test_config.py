@@ -17,3 +17,50 @@ def test_bad_settings_are_refused_with_a_clear_message(env):
     with pytest.raises(ConfigError) as info:
         load_settings(env)
     assert "KLUIS_" in str(info.value)
+
+
+@pytest.mark.parametrize("env", [
+    {"KLUIS_REQUEST_LIFETIME_HOURS": "0"},
+    {"KLUIS_SESSION_IDLE_MINUTES": "-5"},
+    {"KLUIS_LOGIN_MAX_FAILURES": "0"},
+    {"KLUIS_MAX_BODY_BYTES": "10"},
+    {"KLUIS_MAX_RECORD_BYTES": str(4 * 1024 * 1024), "KLUIS_MAX_BODY_BYTES": str(1024 * 1024)},
+    {"KLUIS_WEB_WORKERS": "0"},
+    {"KLUIS_CONNECTOR_MAX_ATTEMPTS": "0"},
+    {"KLUIS_TRUSTED_PROXIES": "-1"},
+    {"KLUIS_LOG_LEVEL": "CHATTY"},
+    {"KLUIS_WORKER_QUEUES": " , "},
+    {"KLUIS_BASE_URL": "vault.example.nl"},
+    {"KLUIS_BIND": "8080"},
+    {"KLUIS_BIND": "127.0.0.1:99999"},
+    {"KLUIS_REDIS_URL": "127.0.0.1:6379"},
+    {"KLUIS_INSTANCE_KEY": "abc"},
+])
+def test_nonsensical_settings_are_refused_at_start_up(env):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    named = [k for k in env if k.removeprefix("KLUIS_") != "MAX_BODY_BYTES"] or list(env)
+    assert any(k in str(info.value) for k in named), str(info.value)
+
+
+def test_the_defaults_and_edge_values_are_accepted():
+    assert load_settings({}).request_lifetime_hours == 168
+    settings = load_settings({"KLUIS_REQUEST_LIFETIME_HOURS": "1", "KLUIS_VAULT_CACHE_SECONDS": "0",
+                              "KLUIS_LOG_LEVEL": "debug", "KLUIS_BIND": "[::1]:8080",
+                              "KLUIS_INSTANCE_KEY": "ab" * 32})
+    assert settings.request_lifetime_hours == 1 and settings.vault_cache_seconds == 0
+    assert settings.log_level == "DEBUG"
+
+
+def test_kluis_init_refuses_a_bad_setting_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    env = Settings(home=str(tmp_path / "home")).to_env()
+    env["KLUIS_REQUEST_LIFETIME_HOURS"] = "0"
+    done = subprocess.run([sys.executable, "-m", "vault.cli", "init"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "KLUIS_REQUEST_LIFETIME_HOURS must be from 1" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "home").exists()
