@@ -25,6 +25,8 @@ from vault.config import Settings, load_settings
 from vault.errors import KluisError
 from vault.web import auth, grantread
 from vault.web.headers import security_headers
+from vault.web.limits import BoundedBodies, LimitedJSONProvider
+from vault.web.observe import ROUTE_KEY, Observed
 from vault.web.problems import Problem, ProblemResponse, problem_for
 
 
@@ -53,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, template_folder="ui/templates", static_folder="ui/static")
     app.session_interface = CookieSessions()
+    app.json = LimitedJSONProvider(app)  # bounded depth and members before every parse
     logging.basicConfig(level=settings.log_level)
     svc = services_mod.build(settings)
     app.extensions["kluis"] = svc
@@ -78,6 +81,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     static_headers = security_headers(settings)
 
+    @app.before_request
+    def note_the_route() -> None:
+        # The route template (never the path: it holds ids) for the request log and metrics.
+        if request.url_rule is not None:
+            request.environ[ROUTE_KEY] = request.url_rule.rule
+
     @app.after_request
     def add_security_headers(response):
         # Views may set their own (a consent page widens form-action, downloads sandbox).
@@ -87,15 +96,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.extend([(k, v) for k, v in static_headers if k.lower() not in present])
         return response
 
+    # No body beyond its limit reaches Flask, announced or chunked (vault.web.limits).
+    app.wsgi_app = BoundedBodies(app.wsgi_app, settings, static_headers)  # type: ignore[method-assign]
     # The organisations' read, answered beneath Flask's request machinery (its own path).
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app,
         {grantread.PATH: grantread.GrantRecordsApp(svc.grants, static_headers)})
     if settings.trusted_proxies:
-        # Outermost, so every path (the read included) sees the client's address and scheme.
+        # Outside the above, so every path (the read included) sees the client's address.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    # Outermost: a request id, one log line and the metrics of every request.
+    app.wsgi_app = Observed(  # type: ignore[method-assign]
+        app.wsgi_app, log_requests=settings.request_log)
     return app
 
 
@@ -107,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.api import log as log_api
     from vault.api import oauth as oauth_api
     from vault.api import openapi as openapi_api
+    from vault.api import operations as operations_api
     from vault.api import portability as portability_api
     from vault.api import records as records_api
     from vault.ui import accounts as accounts_ui
@@ -119,7 +134,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (common_ui, accounts_api, accounts_ui, records_api, records_ui, log_api,
                    log_ui, openapi_api, oauth_api, grants_api, grants_ui, connectors_api,
-                   connectors_ui, portability_api, portability_ui):
+                   connectors_ui, portability_api, portability_ui, operations_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
 
@@ -154,8 +169,8 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if not _wants_json():
             return exc
-        headers = {"Allow": exc.response.headers["Allow"]} if exc.response is not None and \
-            "Allow" in exc.response.headers else None
+        # A 405 says which methods the path takes (RFC 9110 section 15.5.6).
+        headers = {k: v for k, v in exc.get_headers() if k == "Allow"} or None
         problem = Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "-"),
                           exc.name or "Error", exc.description, headers=headers)
         return _respond(problem_for(problem, path=request.path))

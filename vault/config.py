@@ -78,6 +78,9 @@ class Settings:
     web_workers: int = field(default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)))
     worker_queues: str = "kluis"
     log_level: str = "INFO"
+    # One line per request on the kluis.requests logger (method, route template, status,
+    # duration, request id; never a path, query string or id). About 10 us of CPU a request.
+    request_log: bool = True
     # SQLite synchronous level for vault writes: FULL survives power loss; NORMAL (WAL) survives
     # process crashes. Access-log events are written with this level.
     sqlite_synchronous: str = "FULL"
@@ -86,6 +89,8 @@ class Settings:
     # deploy.sh sets 1 for its Caddy). Each hop a proxy adds is one; more than are really there
     # lets clients choose their own address.
     trusted_proxies: int = 0
+    # A bearer token for GET /metrics; empty: /metrics answers only straight loopback requests.
+    metrics_token: str = ""
     # Seconds an open vault connection is kept per process after a request (0: close at once),
     # and how many are kept at most. See ConnectionCache in vault/storage/vaults.py.
     vault_cache_seconds: int = 60

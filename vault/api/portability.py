@@ -164,8 +164,7 @@ def bundle_response(bundle: bundles.Bundle, fmt: str, language: str) -> Response
            tags=TAG, request=VerifyRequestSchema, responses={200: VerificationSchema},
            security=[], query=VerifyQuerySchema)
 def verify_bundle():
-    if (request.content_length or 0) > 80 * 1024 * 1024:
-        raise Problem(413, "too-large", "The bundle is too large")
+    # The body is bounded by KLUIS_MAX_UPLOAD_BYTES on the bytes read (vault.web.limits).
     document = request.get_json(silent=True)
     if not isinstance(document, dict):
         raise Problem(400, "malformed-json", "Send the bundle as a JSON body")

@@ -81,6 +81,7 @@ def operation(
 
 def load_body(schema: Schema, *, max_bytes: int | None = None) -> Any:
     """Parse and validate the JSON body with ``schema``; problem+json on any fault."""
+    # A chunked body arrives with its length too (vault.web.limits.BoundedBodies).
     if max_bytes is not None and (request.content_length or 0) > max_bytes:
         raise Problem(413, "too-large", "The request body is too large",
                       f"At most {max_bytes} bytes are accepted.")

@@ -65,11 +65,26 @@ def migrate() -> None:
 @click.option("--workers", type=int, default=None, help="gunicorn workers (KLUIS_WEB_WORKERS)")
 def serve(bind: str | None, workers: int | None) -> None:
     """Run the web server (gunicorn) in the foreground."""
+    import os
+    import shutil
+
     from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    # Prometheus multiprocess mode: every worker writes its metrics under this directory, so
+    # /metrics on any worker reports the whole server. Set before prometheus_client loads.
+    metrics_dir = settings.home_path / "run" / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
     from vault.app import create_app
 
-    settings = _settings()
+    def child_exit(_server: object, worker: object) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
     options = {
         "bind": bind or settings.bind,
         "workers": workers or settings.web_workers,
@@ -81,6 +96,10 @@ def serve(bind: str | None, workers: int | None) -> None:
         "loglevel": settings.log_level.lower(),
         # Each worker builds its own app, Redis and SQLCipher connections after the fork.
         "preload_app": False,
+        "child_exit": child_exit,
+        # The request log is Kluis's own (kluis.requests: route templates, no ids, no query
+        # strings); gunicorn's access log would print whole paths.
+        "accesslog": None,
     }
 
     class KluisServer(BaseApplication):

@@ -30,6 +30,7 @@ from werkzeug.wsgi import ClosingIterator
 from vault.errors import KluisError
 from vault.grants.service import Grants
 from vault.web.auth import parse_bearer
+from vault.web.observe import ROUTE_KEY
 from vault.web.problems import Problem, ProblemResponse, bearer_challenge, problem_for
 
 log = logging.getLogger("kluis.web")
@@ -49,6 +50,7 @@ class GrantRecordsApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        environ[ROUTE_KEY] = PATH  # for the request log and metrics (vault.web.observe)
         if environ.get("PATH_INFO", ""):  # /api/v1/grant/records/<anything>
             return self._problem(start_response, Problem(404, "not-found", "Not Found",
                                  "The requested URL was not found on the server."), method)
