@@ -5,10 +5,12 @@ Both read through :func:`vault.grants.accesslog.read_log`, the one way the log i
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from vault.api import schemas as s
-from vault.api.spec import load_query, operation, respond
+from vault.api.spec import decode_cursor, encode_cursor, load_query, operation, respond
 from vault.grants import accesslog
 from vault.web.auth import owner_api, owner_vault
 
@@ -24,8 +26,8 @@ GRANTS_TAG = ["grants"]
            query=s.LogQuerySchema, responses={200: s.EventPageSchema})
 def events():
     query = load_query(s.LogQuerySchema())
-    page = accesslog.read_log(owner_vault(), limit=query["limit"])
-    return respond(s.EventPageSchema(), page)
+    page = accesslog.read_log(owner_vault(), limit=query["limit"], before=_before(query))
+    return respond(s.EventPageSchema(), _with_cursor(page))
 
 
 @bp.get("/access-log")
@@ -36,5 +38,15 @@ def events():
 def access_log():
     query = load_query(s.AccessLogQuerySchema())
     page = accesslog.read_log(owner_vault(), grant_id=query.get("grant") or None,
-                              limit=query["limit"])
-    return respond(s.AccessLogSchema(), page)
+                              limit=query["limit"], before=_before(query))
+    return respond(s.AccessLogSchema(), _with_cursor(page))
+
+
+def _before(query: dict[str, Any]) -> int | None:
+    return decode_cursor(query["cursor"], int)[0] if query.get("cursor") else None
+
+
+def _with_cursor(page: accesslog.LogPage) -> dict[str, Any]:
+    """The page as the schemas read it, with ``next_cursor`` (the seq to continue below)."""
+    return {"events": page.events, "intact": page.intact, "problems": page.problems,
+            "next_cursor": None if page.next_before is None else encode_cursor(page.next_before)}

@@ -7,7 +7,7 @@ import hashlib
 from flask import Blueprint, Response, request, url_for
 
 from vault.api import schemas as s
-from vault.api.spec import load_body, load_query, operation, respond
+from vault.api.spec import decode_cursor, encode_cursor, load_body, load_query, operation, respond
 from vault.records import service as records
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.jsonschema import to_json_schema
@@ -43,8 +43,17 @@ def record_types():
            query=s.RecordListQuerySchema, responses={200: s.RecordListSchema})
 def list_records():
     query = load_query(s.RecordListQuerySchema())
-    items = records.list_records(owner_vault(), query.get("type") or None)
-    return respond(s.RecordListSchema(), {"records": items})
+    after: tuple[str, str] | None = None
+    if query.get("cursor"):
+        created_at, record_id = decode_cursor(query["cursor"], str, str)
+        after = (created_at, record_id)
+    limit = query["limit"]
+    items = records.list_records(owner_vault(), query.get("type") or None, limit=limit + 1,
+                                 after=after)
+    more = len(items) > limit
+    items = items[:limit]
+    cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
+    return respond(s.RecordListSchema(), {"records": items, "next_cursor": cursor})
 
 
 @bp.post("/records")

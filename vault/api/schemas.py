@@ -90,6 +90,8 @@ class RecordSchema(Strict):
 
 class RecordListSchema(Strict):
     records = fields.List(fields.Nested(RecordSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class DocumentFormSchema(Schema):
@@ -185,6 +187,8 @@ class EventPageSchema(Strict):
     events = fields.List(fields.Nested(EventSchema), required=True)
     log_intact = fields.Boolean(required=True, attribute="intact",
                                 metadata={"description": "Whether the hash chain is unbroken."})
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class AccessLogEventSchema(EventSchema):
@@ -196,6 +200,8 @@ class AccessLogSchema(Strict):
     log_intact = fields.Boolean(required=True, attribute="intact")
     problems = fields.List(fields.String(), required=True,
                            metadata={"description": "Where the chain check failed."})
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 # -- query parameters (declared and validated with the same schema, see spec.load_query) ------
@@ -211,6 +217,8 @@ class Query(Schema):
 class LogQuerySchema(Query):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000),
                            metadata={"description": "At most this many entries (1..1000)."})
+    cursor = fields.String(metadata={"description": "The next_cursor of the previous page: "
+                                     "the page of older entries after it."})
 
 
 class AccessLogQuerySchema(LogQuerySchema):
@@ -220,6 +228,9 @@ class AccessLogQuerySchema(LogQuerySchema):
 class RecordListQuerySchema(Query):
     type = fields.List(fields.String(),
                        metadata={"description": "Only records of these types (repeatable)."})
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "At most this many records (1..1000)."})
+    cursor = fields.String(metadata={"description": "The next_cursor of the previous page."})
 
 
 class LangQuerySchema(Query):

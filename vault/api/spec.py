@@ -218,3 +218,27 @@ def _path_params(path: str) -> list[str]:
 def _describe(status: int) -> str:
     return {200: "OK", 201: "Created", 202: "Accepted", 204: "No content",
             302: "Redirect"}.get(status, "Response")
+
+
+def encode_cursor(*values: str | int) -> str:
+    """An opaque ``next_cursor``: the sort key of a page's last item, base64url JSON."""
+    import base64
+    import json as _json
+
+    return base64.urlsafe_b64encode(_json.dumps(list(values)).encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(text: str, *kinds: type) -> list[Any]:
+    """The sort key a ``cursor`` holds, checked against ``kinds``; 422 for anything else."""
+    import base64
+    import binascii
+    import json as _json
+
+    try:
+        values = _json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, binascii.Error):
+        values = None
+    if not isinstance(values, list) or len(values) != len(kinds) or not all(
+            isinstance(v, k) and not isinstance(v, bool) for v, k in zip(values, kinds, strict=True)):
+        raise validation_problem({"cursor": ["Not a cursor from this list: pass next_cursor as it came."]})
+    return values

@@ -34,6 +34,8 @@ class LogPage:
     events: list[dict[str, Any]]
     intact: bool
     problems: list[str]
+    #: The ``seq`` to pass as ``before`` for the next (older) page; None on the last page.
+    next_before: int | None = None
 
 
 def event_dict(event: Event) -> dict[str, Any]:
@@ -52,8 +54,11 @@ def read_log(vault: VaultDB, *, grant_id: str | None = None, limit: int = 200,
              before: int | None = None) -> LogPage:
     """Newest events first (optionally of one grant), and whether the whole chain is intact."""
     limit = max(1, min(int(limit), 1000))
-    events = vault.events(grant_id=grant_id, limit=limit, before=before)
+    events = vault.events(grant_id=grant_id, limit=limit + 1, before=before)
+    more = len(events) > limit
+    events = events[:limit]
     problems = vault.verify_log()
-    return LogPage([event_dict(e) for e in events], not problems, problems)
+    return LogPage([event_dict(e) for e in events], not problems, problems,
+                   events[-1].seq if more and events else None)
 
 

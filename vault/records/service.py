@@ -135,13 +135,26 @@ _SELECT = (
 
 
 def list_records(vault: VaultDB, types: list[str] | None = None, *, limit: int | None = None,
-                 offset: int = 0, newest_first: bool = False) -> list[Record]:
-    """Current versions of records, optionally only of ``types``; oldest first by default."""
+                 offset: int = 0, newest_first: bool = False,
+                 after: tuple[str, str] | None = None) -> list[Record]:
+    """Current versions of records, optionally only of ``types``; oldest first by default.
+
+    ``after`` (oldest-first order only): the ``(created_at, id)`` of the last record of the
+    previous page; the page starts right after it (a cursor that survives inserts).
+    """
     query = _SELECT
     args: list[str | int] = []
+    clauses: list[str] = []
     if types:
-        query += f" WHERE r.type IN ({','.join('?' for _ in types)})"
+        clauses.append(f"r.type IN ({','.join('?' for _ in types)})")
         args.extend(types)
+    if after is not None:
+        if newest_first:
+            raise ValueError("after pages the oldest-first order only")
+        clauses.append("(r.created_at, r.id) > (?, ?)")
+        args.extend(after)
+    if clauses:
+        query += " WHERE " + " AND ".join(clauses)
     query += " ORDER BY r.updated_at DESC, r.id" if newest_first else " ORDER BY r.created_at, r.id"
     if limit is not None:
         query += " LIMIT ? OFFSET ?"

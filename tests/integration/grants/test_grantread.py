@@ -50,7 +50,7 @@ def _get(live_server, path: str, token: str | None, params=None, **headers):
                         headers={**auth, **headers})
 
 
-def _headers(resp, *, skip=("date", "content-length")) -> list[tuple[str, str]]:
+def _headers(resp, *, skip=("date", "content-length", "x-request-id")) -> list[tuple[str, str]]:
     return sorted((k.lower(), v) for k, v in resp.headers.items() if k.lower() not in skip)
 
 
