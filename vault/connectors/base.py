@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -139,13 +139,15 @@ class PinnedAdapter(HTTPAdapter):
 
     def get_connection_with_tls_context(
         self, request: requests.PreparedRequest, verify: bool | str | None,
-        proxies: dict[str, str] | None = None, cert: Any = None,
+        proxies: Mapping[str, str] | None = None, cert: Any = None,
     ) -> HTTPConnectionPool:
         url = request.url or ""
         if select_proxy(url, proxies):
             raise UnsafeURL("connector requests do not go through a proxy")
         addresses = check_url(url, allow_private=self.allow_private)
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        host_params, tls = self.build_connection_pool_key_attributes(
+            request, True if verify is None else verify, cert)
+        pool_kwargs: dict[str, Any] = dict(tls)
         hostname = host_params["host"]
         if host_params["scheme"] == "https":
             pool_kwargs["server_hostname"] = hostname
