@@ -9,6 +9,14 @@ multicast, reserved or unspecified addresses) unless ``allow_private``; the
 connection goes to the checked address (no second DNS lookup that could
 rebind); redirects are followed by hand (at most a few) and each hop is checked
 again; the body is read up to ``max_bytes``; the whole fetch has a deadline.
+
+IPv6 transition forms that carry an IPv4 address are judged by that address:
+IPv4-mapped (``::ffff:0:0/96``), NAT64 (``64:ff9b::/96``) and 6to4
+(``2002::/16``) are refused when their IPv4 address would be. Always refused:
+Teredo (``2001::/32``, its server and client IPv4 can be anything), the
+deprecated IPv4-compatible form (``::/96``) and the local-use NAT64 prefix
+(``64:ff9b:1::/48``, RFC 8215: where the IPv4 sits depends on the operator's
+prefix length, so it cannot be read from the address).
 """
 
 from __future__ import annotations
@@ -38,13 +46,49 @@ class Fetched:
     body: bytes
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+
+
+def _plain_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not (
         address.is_private or address.is_loopback or address.is_link_local
         or address.is_multicast or address.is_reserved or address.is_unspecified
     )
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether ``address`` may be a target when private targets are not allowed.
+
+    IPv6 forms that embed an IPv4 address are judged by that address (module docstring).
+    """
+    if isinstance(address, ipaddress.IPv4Address):
+        return _plain_public(address)
+    if address in _TEREDO or address in _NAT64_LOCAL:
+        return False
+    if address in _IPV4_MAPPED or address in _NAT64:
+        # Both are reserved in ipaddress's tables; the IPv4 address is what is reached.
+        return _plain_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address in _IPV4_COMPATIBLE:
+        return False
+    if address in _SIX_TO_FOUR:
+        embedded = ipaddress.IPv4Address((int(address) >> 80) & 0xFFFFFFFF)
+        if not _plain_public(embedded):
+            return False
+    return _plain_public(address)
+
+
+def host_header(url: str) -> str:
+    """The Host header for ``url``: its host (IPv6 literals in brackets) and a given port."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port is None else f"{host}:{parts.port}"
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -80,7 +124,7 @@ def check_url(url: str, *, allow_private: bool = False, require_https: bool | No
         raise UnsafeURL(f"the host {parts.hostname!r} does not resolve")
     if not allow_private:
         for text in addresses:
-            if not _public(ipaddress.ip_address(text.split("%")[0])):
+            if not is_public(ipaddress.ip_address(text.split("%")[0])):
                 raise UnsafeURL(f"{parts.hostname} points to a non-public address")
     return addresses
 
@@ -103,7 +147,6 @@ def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES,
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UnsafeURL("the fetch took too long")
-        host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
         if parts.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 addresses[0], port, server_hostname=parts.hostname,
@@ -117,7 +160,7 @@ def fetch(url: str, *, allow_private: bool = False, max_bytes: int = MAX_BYTES,
             )
         try:
             response = pool.urlopen(
-                "GET", path, headers={"Host": host_header, "Accept": accept,
+                "GET", path, headers={"Host": host_header(current), "Accept": accept,
                                       "User-Agent": "kluis/0.1"},
                 redirect=False, preload_content=False, retries=False,
             )

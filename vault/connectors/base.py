@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -19,8 +19,12 @@ from typing import Any, ClassVar
 
 import requests
 from marshmallow import Schema, fields
+from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
+from urllib3 import HTTPConnectionPool
 
 from vault.clock import now_iso, utcnow
+from vault.urlsafety import UnsafeURL, check_url, host_header
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read (seconds)
 
@@ -118,13 +122,59 @@ class Draft:
 # -- the context --------------------------------------------------------------------------
 
 
-class TimeoutSession(requests.Session):
-    """A requests session that always has a timeout and never follows redirects off-host."""
+class PinnedAdapter(HTTPAdapter):
+    """Sends each request to the address that :func:`vault.urlsafety.check_url` approved.
 
-    def __init__(self, timeout: tuple[float, float] | float = DEFAULT_TIMEOUT) -> None:
+    For every request (so for every redirect hop, which requests sends through the same
+    adapter) the URL is checked (``allow_private`` as configured) and the connection goes to
+    the first checked address: no second DNS lookup that could rebind the name to an inward
+    address. The Host header, TLS SNI and the certificate check stay on the URL's host name
+    (urllib3 ``server_hostname`` / ``assert_hostname``). Proxies are refused: a proxy would
+    resolve the name itself. An unsafe URL raises :class:`vault.urlsafety.UnsafeURL`.
+    """
+
+    def __init__(self, *, allow_private: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allow_private = allow_private
+
+    def get_connection_with_tls_context(
+        self, request: requests.PreparedRequest, verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None, cert: Any = None,
+    ) -> HTTPConnectionPool:
+        url = request.url or ""
+        if select_proxy(url, proxies):
+            raise UnsafeURL("connector requests do not go through a proxy")
+        addresses = check_url(url, allow_private=self.allow_private)
+        host_params, tls = self.build_connection_pool_key_attributes(
+            request, True if verify is None else verify, cert)
+        pool_kwargs: dict[str, Any] = dict(tls)
+        hostname = host_params["host"]
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = hostname
+            pool_kwargs["assert_hostname"] = hostname
+        request.headers["Host"] = host_header(url)
+        host_params["host"] = addresses[0]
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+
+class TimeoutSession(requests.Session):
+    """A requests session that always has a timeout, never follows redirects unless asked,
+    and sends every request through a :class:`PinnedAdapter` (each redirect hop included).
+
+    ``trust_env`` is off: no proxies, ``.netrc`` credentials or CA bundles from the
+    environment (a proxy would defeat the address pinning).
+    """
+
+    def __init__(self, timeout: tuple[float, float] | float = DEFAULT_TIMEOUT, *,
+                 allow_private: bool = False) -> None:
         super().__init__()
         self.timeout = timeout
+        self.trust_env = False
         self.headers["User-Agent"] = "Kluis connector"
+        self.adapters.clear()
+        adapter = PinnedAdapter(allow_private=allow_private)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method, url, *args, **kwargs):
         kwargs.setdefault("timeout", self.timeout)
@@ -155,6 +205,8 @@ class FetchContext:
         headers = {"X-Request-ID": request_id, **kwargs.pop("headers", {})}
         try:
             response = self.http.request(method, url, headers=headers, **kwargs)
+        except UnsafeURL as exc:
+            raise NeedsAttention(f"The source address is not allowed: {exc}.") from None
         except requests.Timeout:
             raise TransientError("The source did not answer in time.") from None
         except requests.ConnectionError:

@@ -254,7 +254,8 @@ def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection
                               last_run_at=now_iso(), job_id=job.id if job else None)
     progress = _progress_callback()
     progress(0, 1)
-    http = TimeoutSession(timeout=(5.0, float(settings.connector_timeout_seconds)))
+    http = TimeoutSession(timeout=(5.0, float(settings.connector_timeout_seconds)),
+                          allow_private=settings.allow_private_urls)
     state = dict(connection.state)
     context = FetchContext(options=connection.options, credentials=connection.credentials,
                            http=http, progress=progress, state=state)

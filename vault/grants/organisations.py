@@ -74,14 +74,29 @@ def parse_credentials(authorization: str | None, form: dict[str, str]) -> Client
 
 
 def _url_errors(value: str | None, name: str, settings: Settings, *, required: bool) -> list[str]:
+    """Problems with a URL an organisation registers (``[]`` when it is fine).
+
+    https only, and, unless ``KLUIS_ALLOW_PRIVATE_URLS=1``, its host must be public by the
+    rules of :func:`vault.urlsafety.check_url`: a literal address is judged as it is, a host
+    name is resolved now and every address it resolves to must be public (no loopback,
+    private, link-local or their IPv6 transition forms). A name that does not resolve is
+    refused too: nothing could be fetched from it, and it may later resolve inward.
+    """
     if not value:
         return [f"{name} is required."] if required else []
     parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return []
-    if settings.allow_private_urls and parts.scheme == "http" and parts.hostname:
-        return []
-    return [f"{name} must be an https URL."]
+    if settings.allow_private_urls:
+        if parts.scheme in ("https", "http") and parts.hostname:
+            return []
+        return [f"{name} must be an https URL."]
+    if parts.scheme != "https" or not parts.hostname:
+        return [f"{name} must be an https URL."]
+    try:
+        urlsafety.check_url(value, allow_private=False)
+    except urlsafety.UnsafeURL as exc:
+        return [f"{name} is refused: {exc} (loopback, private and link-local targets are not"
+                " accepted)."]
+    return []
 
 
 class Organisations:
@@ -112,8 +127,8 @@ class Organisations:
             parts = urlsplit(uri)
             if parts.fragment:
                 errors[f"redirect_uris.{i}"] = ["A redirect URI has no fragment."]
-            elif _url_errors(uri, "redirect_uri", self.settings, required=True):
-                errors[f"redirect_uris.{i}"] = ["A redirect URI must be an https URL."]
+            elif problems := _url_errors(uri, "A redirect URI", self.settings, required=True):
+                errors[f"redirect_uris.{i}"] = problems
         method = meta.get("token_endpoint_auth_method", "client_secret_basic")
         if method == "private_key_jwt" and not (meta.get("jwks") or meta.get("jwks_uri")):
             errors["jwks"] = ["private_key_jwt needs jwks or jwks_uri."]

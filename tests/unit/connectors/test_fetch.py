@@ -12,7 +12,7 @@ from vault.connectors.jobs import collect_drafts
 
 def context(options, credentials=None, timeout=2.0, state=None):
     return FetchContext(options=options, credentials=credentials or {"api_key": API_KEY},
-                        http=TimeoutSession(timeout=(2.0, timeout)),
+                        http=TimeoutSession(timeout=(2.0, timeout), allow_private=True),
                         state=state if state is not None else {})
 
 

@@ -84,3 +84,36 @@ def test_retry_delay_backs_off_and_honours_retry_after():
     assert retry_delay(1, 600, 30) == 601  # Retry-After, padded for whole-second scheduling
     assert retry_delay(1, 1.5, 30) == 30
     assert retry_delay(20, None, 30) == 3600
+
+
+@pytest.mark.parametrize(("base_url", "refused"), [
+    ("https://[2002:7f00:1::]/api", True),  # 6to4 of 127.0.0.1 (issue "Hardening" item 7)
+    ("https://[2002:a9fe:a9fe::]/api", True),  # 6to4 of 169.254.169.254
+    ("https://[64:ff9b::a00:8]/api", True),  # NAT64 of 10.0.0.8
+    ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/api", True),  # Teredo
+    ("https://[::ffff:a9fe:a9fe]/api", True),  # IPv4-mapped 169.254.169.254
+    ("https://[2002:5db8:d70e::1]/api", False),  # 6to4 of 93.184.215.14
+    ("https://[64:ff9b::5db8:d70e]/api", False),  # NAT64 of 93.184.215.14
+])
+def test_transition_forms_of_inward_base_urls_are_refused_at_create(settings, make_vault,
+                                                                    base_url, refused):
+    from vault.storage.instance import Instance
+
+    strict = Instance(settings.with_overrides(allow_private_urls=False))
+    try:
+        vault = make_vault()
+        if refused:
+            with pytest.raises(service.InvalidConnection) as info:
+                service.create_connection(strict, vault.id, "brp",
+                                          {"base_url": base_url, "bsn": BSN}, {"api_key": "k"})
+            assert "non-public" in info.value.errors["options.base_url"][0]
+            count = strict.conn.execute("SELECT count(*) FROM connections").fetchone()[0]
+            assert count == 0
+        else:
+            made = service.create_connection(strict, vault.id, "brp",
+                                             {"base_url": base_url, "bsn": BSN},
+                                             {"api_key": "k"})
+            assert service.get_connection(strict, made.id, secrets=True).options["base_url"] \
+                == base_url
+    finally:
+        strict.close()
