@@ -189,6 +189,9 @@ class Accounts:
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         self.limiter.succeeded(*subjects)
         if slot.argon2_params.below(self.argon2_floor):
             self._rewrap_human(vault_id, dek, password, slots.PASSWORD, replace=slot.id)
@@ -239,20 +242,25 @@ class Accounts:
         """Check a TOTP code once; raises TotpInvalid / TotpReplayed / RateLimited."""
         subjects = [("totp", unlocked.vault_id)] + ([("ip", client)] if client else [])
         self.limiter.check(*subjects)
-        with self.open(unlocked.vault_id, unlocked.dek) as vault:
-            secret = vault.get_meta("totp_secret")
-            if secret is None:
-                return
-            try:
+        try:
+            with self.open(unlocked.vault_id, unlocked.dek) as vault:
+                secret = vault.get_meta("totp_secret")
+                if secret is None:
+                    self.limiter.release(*subjects)
+                    return
                 step = totp.matching_step(secret, code)
-            except TotpInvalid:
-                self.limiter.failed(*subjects)
-                raise
-            with vault.transaction() as tx:
-                last = tx.execute("SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
-                totp.claim_step(self.redis, unlocked.vault_id, step,
-                                int(last["value"]) if last else None)
-                vault.set_meta(tx, "totp_last_step", step)
+                with vault.transaction() as tx:
+                    last = tx.execute(
+                        "SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
+                    totp.claim_step(self.redis, unlocked.vault_id, step,
+                                    int(last["value"]) if last else None)
+                    vault.set_meta(tx, "totp_last_step", step)
+        except TotpInvalid:
+            self.limiter.failed(*subjects)
+            raise
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         self.limiter.succeeded(*subjects)
 
     def enable_totp(self, vault: VaultDB, secret: str, code: str) -> None:
@@ -304,13 +312,20 @@ class Accounts:
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise InvalidCredentials("Username or recovery code is wrong.") from None
-        unlocked = Unlocked(vault_id, dek)
-        with self.open(vault_id, dek) as vault:
-            if vault.get_meta("totp_secret") is not None:
-                if not totp_code:
-                    raise TotpRequired("Also give a code from your authenticator app.")
-                self.verify_totp(unlocked, totp_code, client=client)
-        check_password(new_password, username=normalise_username(username))
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        try:
+            unlocked = Unlocked(vault_id, dek)
+            with self.open(vault_id, dek) as vault:
+                if vault.get_meta("totp_secret") is not None:
+                    if not totp_code:
+                        raise TotpRequired("Also give a code from your authenticator app.")
+                    self.verify_totp(unlocked, totp_code, client=client)
+            check_password(new_password, username=normalise_username(username))
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         new_code = keys.recovery_code()
         with self.instance.transaction() as tx:
             self._rewrap_human(vault_id, dek, new_password, slots.PASSWORD, conn=tx)
@@ -332,11 +347,15 @@ class Accounts:
             vault_id, _dek, _ = self._unwrap_human(
                 username, keys.normalise_recovery_code(recovery_code), slots.RECOVERY
             )
+            if vault_id != unlocked.vault_id:
+                raise InvalidCredentials("Username, password or recovery code is wrong.")
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise InvalidCredentials("Username, password or recovery code is wrong.") from None
-        if vault_id != unlocked.vault_id:
-            raise InvalidCredentials("Username, password or recovery code is wrong.")
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
         new_code = keys.recovery_code()
         self._rewrap_human(vault_id, unlocked.dek, new_code, slots.RECOVERY)
         with self.open(vault_id, unlocked.dek) as vault, vault.transaction() as tx:
