@@ -26,14 +26,17 @@ from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
 from vault.connectors.inbox import merge_on_open
 from vault.grants import repository
+from vault.grants.oauth import settle_replayed_codes
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
 from vault.portability.jobs import Jobs as ExportJobs
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
 
-#: What runs whenever a vault opens, in order, on every entry point.
-VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open,)
+#: What runs whenever a vault opens, in order, on every entry point: the connector inbox
+#: merge, and marking revoked the grants whose authorization code was replayed.
+VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open,
+                                                           settle_replayed_codes)
 
 
 @dataclass

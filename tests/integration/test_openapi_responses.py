@@ -270,10 +270,11 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
         "username": "moved", "password": PASSWORD}).json()["token"])
     check(moved.delete(url("/api/v1/vault"),
                        json={"confirm": "moved", "password": PASSWORD}), 200)
-    check(owner.post(url("/api/v1/logout")), 204)
 
     # -- errors answer as documented too -------------------------------------------------------
     check(_session(token).get(url("/api/v1/records/no-such-record")), 404)
+    check(owner.post(url("/api/v1/logout")), 204)  # revokes the token: from here on, 401
+    check(_session(token).get(url("/api/v1/records")), 401)
     bad_client = check(requests.post(meta["token_endpoint"], auth=(org["client_id"], "wrong"),
                                      timeout=30, data={"grant_type": PICKUP_GRANT_TYPE,
                                                        "code": "x"}), 401)

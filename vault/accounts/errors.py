@@ -57,3 +57,10 @@ class RegistrationClosed(AccountError):
 class InvalidUsername(AccountError):
     status = 422
     code = "invalid-username"
+
+
+class UnknownAppToken(AccountError):
+    """An app token id the request names is not one of the owner's tokens."""
+
+    status = 422
+    code = "unknown-app-token"

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from redis import Redis
@@ -22,6 +22,7 @@ from vault.accounts.errors import (
     RegistrationClosed,
     TotpInvalid,
     TotpRequired,
+    UnknownAppToken,
     UsernameTaken,
 )
 from vault.accounts.passwords import check_password
@@ -189,6 +190,9 @@ class Accounts:
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         self.limiter.succeeded(*subjects)
         if slot.argon2_params.below(self.argon2_floor):
             self._rewrap_human(vault_id, dek, password, slots.PASSWORD, replace=slot.id)
@@ -239,20 +243,25 @@ class Accounts:
         """Check a TOTP code once; raises TotpInvalid / TotpReplayed / RateLimited."""
         subjects = [("totp", unlocked.vault_id)] + ([("ip", client)] if client else [])
         self.limiter.check(*subjects)
-        with self.open(unlocked.vault_id, unlocked.dek) as vault:
-            secret = vault.get_meta("totp_secret")
-            if secret is None:
-                return
-            try:
+        try:
+            with self.open(unlocked.vault_id, unlocked.dek) as vault:
+                secret = vault.get_meta("totp_secret")
+                if secret is None:
+                    self.limiter.release(*subjects)
+                    return
                 step = totp.matching_step(secret, code)
-            except TotpInvalid:
-                self.limiter.failed(*subjects)
-                raise
-            with vault.transaction() as tx:
-                last = tx.execute("SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
-                totp.claim_step(self.redis, unlocked.vault_id, step,
-                                int(last["value"]) if last else None)
-                vault.set_meta(tx, "totp_last_step", step)
+                with vault.transaction() as tx:
+                    last = tx.execute(
+                        "SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
+                    totp.claim_step(self.redis, unlocked.vault_id, step,
+                                    int(last["value"]) if last else None)
+                    vault.set_meta(tx, "totp_last_step", step)
+        except TotpInvalid:
+            self.limiter.failed(*subjects)
+            raise
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         self.limiter.succeeded(*subjects)
 
     def enable_totp(self, vault: VaultDB, secret: str, code: str) -> None:
@@ -283,18 +292,44 @@ class Accounts:
                 write(tx)
 
     def change_password(self, vault_id: str, dek: bytes, old: str, new: str, *,
-                        keep_session: str | None = None) -> None:
+                        keep_session: str | None = None,
+                        keep_tokens: Collection[str] = ()) -> list[AppToken]:
+        """Re-wrap the data key under ``new``; end the other sessions and revoke the app tokens
+        not in ``keep_tokens`` (ids). Returns the tokens revoked; the owner's log names them.
+
+        An id in ``keep_tokens`` that is not one of this vault's app tokens is refused before
+        anything changes.
+        """
         username = self.instance.username(vault_id) or ""
         self._unwrap_human(username, old, slots.PASSWORD)
         check_password(new, username=username)
-        self._rewrap_human(vault_id, dek, new, slots.PASSWORD)
+        known = {t.id for t in self.app_tokens(vault_id)}
+        unknown = sorted(set(keep_tokens) - known)
+        if unknown:
+            raise UnknownAppToken(f"No such app token: {', '.join(unknown)}.")
+        with self.instance.transaction() as tx:
+            self._rewrap_human(vault_id, dek, new, slots.PASSWORD, conn=tx)
+            revoked = self._revoke_app_tokens(tx, vault_id, keep=keep_tokens)
         with self.open(vault_id, dek) as vault, vault.transaction() as tx:
-            vault.append_event(tx, actor="owner", action="password.changed")
+            vault.append_event(tx, actor="owner", action="password.changed",
+                               detail=_token_detail(revoked, kept=keep_tokens))
+            _log_tokens_revoked(vault, tx, revoked, reason="password-changed")
         sessions.end_all(self.redis, vault_id, keep=keep_session)
+        return revoked
 
     def reset_password(self, username: str, recovery_code: str, new_password: str,
                        totp_code: str | None = None, *, client: str = "") -> str:
-        """Forgotten password: recovery code + TOTP (when on). Returns a new recovery code."""
+        """Forgotten password: recovery code + TOTP (when on). Returns a new recovery code.
+
+        Every app token is revoked (:meth:`reset_password_revoking` also says which).
+        """
+        return self.reset_password_revoking(username, recovery_code, new_password, totp_code,
+                                            client=client)[0]
+
+    def reset_password_revoking(self, username: str, recovery_code: str, new_password: str,
+                                totp_code: str | None = None, *, client: str = ""
+                                ) -> tuple[str, list[AppToken]]:
+        """:meth:`reset_password`, returning ``(new recovery code, app tokens revoked)``."""
         subjects = [("recover", normalise_username(username))] + ([("ip", client)] if client else [])
         self.limiter.check(*subjects)
         try:
@@ -304,27 +339,45 @@ class Accounts:
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise InvalidCredentials("Username or recovery code is wrong.") from None
-        unlocked = Unlocked(vault_id, dek)
-        with self.open(vault_id, dek) as vault:
-            if vault.get_meta("totp_secret") is not None:
-                if not totp_code:
-                    raise TotpRequired("Also give a code from your authenticator app.")
-                self.verify_totp(unlocked, totp_code, client=client)
-        check_password(new_password, username=normalise_username(username))
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        try:
+            unlocked = Unlocked(vault_id, dek)
+            with self.open(vault_id, dek) as vault:
+                if vault.get_meta("totp_secret") is not None:
+                    if not totp_code:
+                        raise TotpRequired("Also give a code from your authenticator app.")
+                    self.verify_totp(unlocked, totp_code, client=client)
+            check_password(new_password, username=normalise_username(username))
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
         new_code = keys.recovery_code()
         with self.instance.transaction() as tx:
             self._rewrap_human(vault_id, dek, new_password, slots.PASSWORD, conn=tx)
             self._rewrap_human(vault_id, dek, new_code, slots.RECOVERY, conn=tx)
+            revoked = self._revoke_app_tokens(tx, vault_id)
         with self.open(vault_id, dek) as vault, vault.transaction() as tx:
             vault.append_event(tx, actor="owner", action="password.reset",
-                               detail={"with": "recovery-code" + ("+totp" if totp_code else "")})
+                               detail={"with": "recovery-code" + ("+totp" if totp_code else ""),
+                                       **_token_detail(revoked)})
+            _log_tokens_revoked(vault, tx, revoked, reason="password-reset")
         sessions.end_all(self.redis, vault_id)
         self.limiter.succeeded(*subjects)
-        return new_code
+        return new_code, revoked
 
     def reset_totp(self, username: str, password: str, recovery_code: str, *,
                    client: str = "") -> str:
-        """Lost authenticator: password + recovery code turn TOTP off. Returns a new code."""
+        """Lost authenticator: password + recovery code turn TOTP off. Returns a new code.
+
+        Every app token is revoked (:meth:`reset_totp_revoking` also says which).
+        """
+        return self.reset_totp_revoking(username, password, recovery_code, client=client)[0]
+
+    def reset_totp_revoking(self, username: str, password: str, recovery_code: str, *,
+                            client: str = "") -> tuple[str, list[AppToken]]:
+        """:meth:`reset_totp`, returning ``(new recovery code, app tokens revoked)``."""
         unlocked = self.unlock_password(username, password, client=client)
         subjects = [("recover", normalise_username(username))] + ([("ip", client)] if client else [])
         self.limiter.check(*subjects)
@@ -332,20 +385,27 @@ class Accounts:
             vault_id, _dek, _ = self._unwrap_human(
                 username, keys.normalise_recovery_code(recovery_code), slots.RECOVERY
             )
+            if vault_id != unlocked.vault_id:
+                raise InvalidCredentials("Username, password or recovery code is wrong.")
         except InvalidCredentials:
             self.limiter.failed(*subjects)
             raise InvalidCredentials("Username, password or recovery code is wrong.") from None
-        if vault_id != unlocked.vault_id:
-            raise InvalidCredentials("Username, password or recovery code is wrong.")
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
         new_code = keys.recovery_code()
-        self._rewrap_human(vault_id, unlocked.dek, new_code, slots.RECOVERY)
+        with self.instance.transaction() as tx:
+            self._rewrap_human(vault_id, unlocked.dek, new_code, slots.RECOVERY, conn=tx)
+            revoked = self._revoke_app_tokens(tx, vault_id)
         with self.open(vault_id, unlocked.dek) as vault, vault.transaction() as tx:
             vault.delete_meta(tx, "totp_secret")
             vault.delete_meta(tx, "totp_last_step")
             vault.append_event(tx, actor="owner", action="totp.reset",
-                               detail={"with": "password+recovery-code"})
+                               detail={"with": "password+recovery-code", **_token_detail(revoked)})
+            _log_tokens_revoked(vault, tx, revoked, reason="totp-reset")
         sessions.end_all(self.redis, vault_id)
-        return new_code
+        return new_code, revoked
 
     # -- app tokens -------------------------------------------------------------------------
 
@@ -368,16 +428,44 @@ class Accounts:
         return [AppToken(s.id, s.label, s.created_at)
                 for s in self.instance.slots(vault_id, slots.APP_TOKEN)]
 
-    def revoke_app_token(self, vault_id: str, dek: bytes, token_id: str) -> bool:
+    def app_token_id(self, token: str) -> str | None:
+        """The id of the app token ``token`` (a live one), or None."""
+        slot = self.instance.slot_by_token_hash(keys.token_hash(token or ""))
+        return slot.id if slot is not None and slot.kind == slots.APP_TOKEN else None
+
+    def revoke_app_token(self, vault_id: str, dek: bytes, token_id: str, *,
+                         reason: str | None = None) -> bool:
         slot = self.instance.slot(token_id)
         if slot is None or slot.vault_id != vault_id or slot.kind != slots.APP_TOKEN:
             return False
         with self.instance.transaction() as tx:
-            self.instance.delete_slot(tx, token_id)
+            if not self.instance.delete_slot(tx, token_id):
+                return False
+        detail: dict[str, str] = {"token": token_id, "name": slot.label}
+        if reason:
+            detail["reason"] = reason
         with self.open(vault_id, dek) as vault, vault.transaction() as tx:
-            vault.append_event(tx, actor="owner", action="app-token.revoked",
-                               detail={"token": token_id})
+            vault.append_event(tx, actor="owner", action="app-token.revoked", detail=detail)
         return True
+
+    def log_out_token(self, token: str) -> AppToken:
+        """``POST /api/v1/logout`` with an app token: that token is revoked (its slot goes).
+
+        Raises :class:`InvalidCredentials` for a token that is not a live app token.
+        """
+        slot, dek = self.unlock_token(token, kind=slots.APP_TOKEN)
+        if not self.revoke_app_token(slot.vault_id, dek, slot.id, reason="logout"):
+            raise InvalidCredentials("The token is not valid.")
+        return AppToken(slot.id, slot.label, slot.created_at)
+
+    def _revoke_app_tokens(self, tx: db.Connection, vault_id: str, *,
+                           keep: Collection[str] = ()) -> list[AppToken]:
+        """Inside an instance transaction: delete the vault's app-token slots not in ``keep``."""
+        revoked = []
+        for slot in self.instance.slots(vault_id, slots.APP_TOKEN):
+            if slot.id not in keep and self.instance.delete_slot(tx, slot.id):
+                revoked.append(AppToken(slot.id, slot.label, slot.created_at))
+        return revoked
 
     # -- invites ----------------------------------------------------------------------------
 
@@ -399,6 +487,23 @@ def _remove_vault_files(instance: Instance, vault_id: str) -> None:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             candidate.unlink()
+
+
+def _token_detail(revoked: Sequence[AppToken], *, kept: Collection[str] = ()
+                  ) -> dict[str, list[dict[str, str]] | list[str]]:
+    detail: dict[str, list[dict[str, str]] | list[str]] = {
+        "app_tokens_revoked": [{"id": t.id, "name": t.name} for t in revoked]}
+    if kept:
+        detail["app_tokens_kept"] = sorted(kept)
+    return detail
+
+
+def _log_tokens_revoked(vault: VaultDB, tx: db.Connection, revoked: Sequence[AppToken], *,
+                        reason: str) -> None:
+    """One ``app-token.revoked`` event per token a password change or reset ended."""
+    for token in revoked:
+        vault.append_event(tx, actor="owner", action="app-token.revoked",
+                           detail={"token": token.id, "name": token.name, "reason": reason})
 
 
 def fingerprint(value: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, g
 
 from vault.accounts import sessions, totp
+from vault.accounts.errors import InvalidCredentials
 from vault.api import schemas as s
 from vault.api.spec import load_body, operation, respond
-from vault.web.auth import client_address, owner_api, owner_vault, services
+from vault.web.auth import bearer_token, client_address, owner_api, owner_vault, services
 from vault.web.problems import Problem
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
@@ -67,41 +68,56 @@ def revoke_token(token_id: str):
 
 @bp.post("/account/password")
 @owner_api
-@operation("/api/v1/account/password", "post", "Change the password (ends other sessions)",
+@operation("/api/v1/account/password", "post",
+           "Change the password (ends other sessions; revokes the app tokens not kept)",
            tags=TAG, request=s.PasswordChangeSchema, responses={204: None})
 def change_password():
     body = load_body(s.PasswordChangeSchema(), max_bytes=_body_limit())
-    services().accounts.change_password(
+    accounts = services().accounts
+    keep = set(body.get("keep_tokens") or ())
+    if g.owner.via == "token":
+        current = accounts.app_token_id(bearer_token() or "")
+        if current:
+            keep.add(current)
+    # 204 as before: the revoked tokens are named in the owner's log (app-token.revoked).
+    accounts.change_password(
         g.owner.vault_id, g.owner.dek, body["old_password"], body["new_password"],
-        keep_session=g.owner.sid,
+        keep_session=g.owner.sid, keep_tokens=keep,
     )
     return Response(status=204)
 
 
+def _revoked(tokens) -> list[dict[str, str]]:
+    return [{"id": t.id, "name": t.name, "created_at": t.created_at} for t in tokens]
+
+
 @bp.post("/account/password-reset")
 @operation("/api/v1/account/password-reset", "post",
-           "Forgotten password: recovery code (+ TOTP when on) sets a new password",
-           tags=TAG, request=s.PasswordResetSchema, responses={200: s.RecoveryCodeSchema},
-           security=[])
+           "Forgotten password: recovery code (+ TOTP when on) sets a new password and "
+           "revokes every app token", tags=TAG, request=s.PasswordResetSchema,
+           responses={200: s.RecoveryCodeSchema}, security=[])
 def reset_password():
     body = load_body(s.PasswordResetSchema(), max_bytes=_body_limit())
-    code = services().accounts.reset_password(
+    code, revoked = services().accounts.reset_password_revoking(
         body["username"], body["recovery_code"], body["new_password"], body.get("totp"),
         client=client_address(),
     )
-    return respond(s.RecoveryCodeSchema(), {"recovery_code": code})
+    return respond(s.RecoveryCodeSchema(), {"recovery_code": code,
+                                            "revoked_tokens": _revoked(revoked)})
 
 
 @bp.post("/account/totp-reset")
 @operation("/api/v1/account/totp-reset", "post",
-           "Lost authenticator: password + recovery code turn TOTP off", tags=TAG,
-           request=s.TotpResetSchema, responses={200: s.RecoveryCodeSchema}, security=[])
+           "Lost authenticator: password + recovery code turn TOTP off and revoke every app "
+           "token", tags=TAG, request=s.TotpResetSchema, responses={200: s.RecoveryCodeSchema},
+           security=[])
 def reset_totp():
     body = load_body(s.TotpResetSchema(), max_bytes=_body_limit())
-    code = services().accounts.reset_totp(
+    code, revoked = services().accounts.reset_totp_revoking(
         body["username"], body["password"], body["recovery_code"], client=client_address()
     )
-    return respond(s.RecoveryCodeSchema(), {"recovery_code": code})
+    return respond(s.RecoveryCodeSchema(), {"recovery_code": code,
+                                            "revoked_tokens": _revoked(revoked)})
 
 
 @bp.post("/account/totp")
@@ -133,4 +149,9 @@ def logout():
     owner = g.owner
     if owner.via == "session" and owner.sid:
         sessions.end(services().redis, owner.sid, owner.vault_id)
+    elif owner.via == "token":
+        try:
+            services().accounts.log_out_token(bearer_token() or "")
+        except InvalidCredentials:
+            pass  # revoked meanwhile by another request: the token is dead either way
     return Response(status=204)

@@ -138,6 +138,11 @@ class RecordTypeListSchema(Strict):
 class PasswordChangeSchema(Strict):
     old_password = fields.String(required=True, validate=validate.Length(max=1024))
     new_password = fields.String(required=True, validate=validate.Length(max=1024))
+    keep_tokens = fields.List(
+        fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=100),
+        metadata={"description": "Ids of app tokens that stay valid. Every other app token is "
+                                 "revoked (the token that makes this call is kept); the "
+                                 "owner's log names the revoked ones."})
 
 
 class PasswordResetSchema(Strict):
@@ -155,6 +160,9 @@ class TotpResetSchema(Strict):
 
 class RecoveryCodeSchema(Strict):
     recovery_code = fields.String(required=True, metadata={"description": "Shown once."})
+    revoked_tokens = fields.List(
+        fields.Nested(AppTokenSchema), required=True,
+        metadata={"description": "The app tokens the reset revoked (a reset revokes all)."})
 
 
 class TotpEnrolmentSchema(Strict):

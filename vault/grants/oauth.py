@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -31,8 +32,11 @@ from vault.grants.models import DataRequest
 from vault.grants.organisations import PICKUP_GRANT_TYPE, Organisations
 from vault.grants.redemption import Redemption
 from vault.grants.schemas import InvalidDetails, parse_authorization_details
+from vault.storage import db
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
+
+log = logging.getLogger("kluis.grants")
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
@@ -208,12 +212,20 @@ class OAuth:
             raise OAuthError("unsupported_grant_type", "use authorization_code or pickup")
         code = form.get("code") or ""
         code_hash = keys.token_hash(code)
+        replayed = False
         with self.instance.transaction() as tx:
             row = repository.code(tx, code_hash, kind)
-            if row is None or row["client_id"] != client_id:
-                raise OAuthError("invalid_grant", "the code is unknown, used or expired")
-            # One attempt per code: a wrong verifier also uses it up.
-            repository.delete_code(tx, code_hash)
+            if row is None:
+                replayed = self._revoke_replayed(tx, code_hash)
+            elif row["client_id"] == client_id:
+                # One attempt per code: a wrong verifier also uses it up.
+                repository.delete_code(tx, code_hash)
+                self._remember_used(tx, code, code_hash, row)
+        if replayed:
+            raise OAuthError("invalid_grant",
+                             "the code was used already; the token it issued is revoked")
+        if row is None or row["client_id"] != client_id:
+            raise OAuthError("invalid_grant", "the code is unknown, used or expired")
         if row["expires_at"] <= now_iso():
             raise OAuthError("invalid_grant", "the code expired")
         if kind == "authorization_code":
@@ -250,6 +262,32 @@ class OAuth:
             "grant_id": bundle["grant_id"],
             "consent_receipt": bundle["consent_receipt"],
         }
+
+    def _remember_used(self, tx: db.Connection, code: str, code_hash: str, row: Any) -> None:
+        """Inside the transaction that uses a code up: keep its hash with the grant and slot
+        it issued, until the grant ends (no token from it can live longer)."""
+        try:
+            bundle = codes.unseal(code, code_hash, bytes(row["sealed"]))
+        except CryptoError:
+            return  # it issues nothing either (the exchange refuses it below)
+        slot = self.instance.slot_by_token_hash(keys.token_hash(bundle["access_token"]))
+        if slot is None:
+            return  # the owner revoked it already: nothing left to revoke on a replay
+        repository.insert_used_code(
+            tx, code_hash=code_hash, grant_id=bundle["grant_id"], slot_id=slot.id,
+            used_at=now_iso(), expires_at=max(row["expires_at"], bundle["expires_at"]))
+
+    def _revoke_replayed(self, tx: db.Connection, code_hash: str) -> bool:
+        """A used code came back (RFC 6749 section 4.1.2, RFC 9700 section 4.1.3, ...): delete
+        the grant's slot now (its token is dead from this commit on, introspection says
+        inactive); the grant is marked revoked in its vault when the vault next opens
+        (:func:`settle_replayed_codes`: the instance holds no vault key). True for a replay."""
+        used = repository.used_code(tx, code_hash)
+        if used is None or not used["slot_id"]:
+            return False
+        self.instance.delete_slot(tx, used["slot_id"])
+        repository.mark_code_replayed(tx, code_hash, now_iso())
+        return True
 
     # -- introspection and revocation by the organisation -----------------------------------
 
@@ -292,3 +330,30 @@ class OAuth:
         finally:
             vault.close()
 
+
+
+def settle_replayed_codes(vault: VaultDB) -> None:
+    """A vault-open hook: mark revoked, in this vault, the grants whose code was replayed.
+
+    The replay itself already deleted the grant's slot (:meth:`OAuth.exchange`); this writes
+    the revocation and a ``grant.revoked`` event into the owner's log. Never fails the open.
+    """
+    try:
+        rows = repository.replayed_codes(vault.instance.conn)
+        for row in rows:
+            found = vault.conn.execute("SELECT id, organisation FROM grants WHERE id = ?",
+                                       (row["grant_id"],)).fetchone()
+            if found is None:
+                continue  # another vault's grant
+            with vault.transaction() as tx:
+                if repository.mark_revoked(tx, found["id"], at=row["replayed_at"],
+                                           by="code-replay"):
+                    vault.append_event(
+                        tx, actor="system", action="grant.revoked", grant_id=found["id"],
+                        detail={"organisation": json.loads(found["organisation"]).get("name"),
+                                "by": "code-replay",
+                                "reason": "its authorization code was used a second time"})
+                with vault.instance.transaction() as itx:
+                    repository.forget_replayed(itx, row["code_hash"])
+    except Exception as exc:  # noqa: BLE001 - the owner must still get in; tried again next open
+        log.error("marking grants of replayed codes revoked failed (%s)", type(exc).__name__)

@@ -1,7 +1,8 @@
 """Every SQL statement of the grants feature, in instance.db and in the vaults. Imports no Flask.
 
 instance.db holds what the token endpoint needs while the owner is away:
-pushed requests (RFC 9126) and one-time codes, both keyed by a SHA-256. Key
+pushed requests (RFC 9126), one-time codes and the record of redeemed codes
+(to catch a replay), all keyed by a SHA-256. Key
 slots are the storage layer's (:class:`vault.storage.instance.Instance`); only
 the purge of expired grant slots is written here. A vault holds the requests
 bound to it and its grants. Functions take the connection (or the transaction)
@@ -77,15 +78,53 @@ def delete_code(tx: db.Connection, code_hash: str) -> None:
     tx.execute("DELETE FROM oauth_codes WHERE code_hash = ?", (code_hash,))
 
 
+def insert_used_code(tx: db.Connection, *, code_hash: str, grant_id: str, slot_id: str,
+                     used_at: str, expires_at: str) -> None:
+    """Remember a redeemed code (its hash and what it issued) until ``expires_at``."""
+    tx.execute(
+        "INSERT OR IGNORE INTO oauth_used_codes (code_hash, grant_id, slot_id, used_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?)",
+        (code_hash, grant_id, slot_id, used_at, expires_at),
+    )
+
+
+def used_code(conn: db.Connection, code_hash: str) -> Row | None:
+    """A redeemed code's row (``grant_id``, ``slot_id``, ``expires_at``, ``replayed_at``)."""
+    return conn.execute("SELECT * FROM oauth_used_codes WHERE code_hash = ?",
+                        (code_hash,)).fetchone()
+
+
+def mark_code_replayed(tx: db.Connection, code_hash: str, at: str) -> None:
+    tx.execute("UPDATE oauth_used_codes SET replayed_at = coalesce(replayed_at, ?)"
+               " WHERE code_hash = ?", (at, code_hash))
+
+
+def replayed_codes(conn: db.Connection) -> list[Row]:
+    """Replayed codes whose grant is still to be marked revoked in its vault."""
+    return conn.execute("SELECT code_hash, grant_id, replayed_at FROM oauth_used_codes"
+                        " WHERE replayed_at IS NOT NULL").fetchall()
+
+
+def forget_replayed(tx: db.Connection, code_hash: str) -> None:
+    """The replay's grant is marked in its vault: keep refusing the code, nothing more to do."""
+    tx.execute("UPDATE oauth_used_codes SET replayed_at = NULL, grant_id = '', slot_id = ''"
+               " WHERE code_hash = ?", (code_hash,))
+
+
 def purge_expired(tx: db.Connection, now: str) -> dict[str, int]:
-    """Delete grant slots, codes and pushed requests expired at ``now``; how many of each."""
+    """Delete grant slots, codes, used-code records and pushed requests expired at ``now``;
+    how many of each."""
     slots_gone = tx.execute(
         "DELETE FROM key_slots WHERE kind = 'grant' AND expires_at IS NOT NULL"
         " AND expires_at <= ?", (now,)).rowcount
     codes_gone = tx.execute("DELETE FROM oauth_codes WHERE expires_at <= ?", (now,)).rowcount
     pushed_gone = tx.execute("DELETE FROM oauth_pushed_requests WHERE expires_at <= ?",
                              (now,)).rowcount
-    return {"slots": int(slots_gone), "codes": int(codes_gone), "requests": int(pushed_gone)}
+    # By then a grant whose code was replayed reads as expired in its vault anyway.
+    used_gone = tx.execute("DELETE FROM oauth_used_codes WHERE expires_at <= ?",
+                           (now,)).rowcount
+    return {"slots": int(slots_gone), "codes": int(codes_gone), "requests": int(pushed_gone),
+            "used_codes": int(used_gone)}
 
 
 # -- vault: data requests ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from vault.accounts.errors import (
     TotpReplayed,
     TotpRequired,
 )
-from vault.accounts.service import Unlocked
+from vault.accounts.service import AppToken, Unlocked
 from vault.ui.common import owner_page, safe_next
 from vault.ui.i18n import t
 from vault.web.auth import (
@@ -128,7 +128,7 @@ def recover():
         return render_template("recover.html")
     f = request.form
     try:
-        code = services().accounts.reset_password(
+        code, revoked = services().accounts.reset_password_revoking(
             f.get("username", ""), f.get("recovery_code", ""), f.get("new_password", ""),
             f.get("totp") or None, client=client_address(),
         )
@@ -141,7 +141,7 @@ def recover():
                                username=f.get("username", "")), exc.status
     end_session()
     return render_template("recovery_code.html", code=code, title=t("recover.title"),
-                           intro=t("recover.done"), next_url=url_for("accounts_ui.login"))
+                           intro=_revoked_intro(revoked), next_url=url_for("accounts_ui.login"))
 
 
 @bp.route("/recover/totp", methods=["GET", "POST"])
@@ -150,7 +150,7 @@ def recover_totp():
         return render_template("recover_totp.html")
     f = request.form
     try:
-        code = services().accounts.reset_totp(
+        code, revoked = services().accounts.reset_totp_revoking(
             f.get("username", ""), f.get("password", ""), f.get("recovery_code", ""),
             client=client_address(),
         )
@@ -160,7 +160,18 @@ def recover_totp():
                                username=f.get("username", "")), exc.status
     end_session()
     return render_template("recovery_code.html", code=code, title=t("recover.totp_title"),
-                           intro=t("recover.done"), next_url=url_for("accounts_ui.login"))
+                           intro=_revoked_intro(revoked), next_url=url_for("accounts_ui.login"))
+
+
+def _revoked_names(revoked: list[AppToken]) -> str:
+    return ", ".join(f"“{token.name}”" for token in revoked)
+
+
+def _revoked_intro(revoked: list[AppToken]) -> str:
+    """What a reset page says first: which app tokens it ended (a reset ends all)."""
+    if not revoked:
+        return t("recover.done")
+    return t("recover.tokens_revoked", names=_revoked_names(revoked)) + " " + t("recover.done")
 
 
 
@@ -190,8 +201,14 @@ def revoke_token(token_id: str):
 @bp.get("/security")
 @owner_page
 def security():
+    return _security_page()
+
+
+def _security_page(error: str | None = None, status: int = 200):
     enabled = owner_vault().get_meta("totp_secret") is not None
-    return render_template("security.html", totp_enabled=enabled)
+    tokens = services().accounts.app_tokens(g.owner.vault_id)
+    return render_template("security.html", totp_enabled=enabled, tokens=tokens,
+                           error=error), status
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])
@@ -227,13 +244,15 @@ def _qr_svg(data: str) -> str:
 @owner_page
 def change_password():
     try:
-        services().accounts.change_password(
+        revoked = services().accounts.change_password(
             g.owner.vault_id, g.owner.dek, request.form.get("old_password", ""),
             request.form.get("new_password", ""), keep_session=g.owner.sid,
+            keep_tokens=request.form.getlist("keep_tokens"),
         )
     except AccountError as exc:
         message = t("login.failed") if exc.status == 401 else str(exc)
-        enabled = owner_vault().get_meta("totp_secret") is not None
-        return render_template("security.html", totp_enabled=enabled, error=message), exc.status
+        return _security_page(message, exc.status)
     flash(t("security.password_changed"), "info")
+    if revoked:
+        flash(t("security.tokens_revoked", names=_revoked_names(revoked)), "info")
     return redirect(url_for("accounts_ui.security"))

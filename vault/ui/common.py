@@ -6,6 +6,7 @@ Also the two pages that belong to no feature: ``/`` and the language switch.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -92,9 +93,14 @@ def _same_origin(url: str | None) -> bool:
     return url is not None and url.startswith(request.host_url)
 
 
+_LOCAL_PATH = re.compile(r"/[!-~]*")
+"""A path on this site in printable ASCII: no space, no CR/LF or other control characters."""
+
+
 def safe_next(target: str | None) -> str | None:
-    """A local path to return to after login, or None (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A local path to return to after login, or None (no open redirects, no header
+    injection): printable ASCII starting with one ``/``, without ``//`` or a backslash."""
+    if not target or not _LOCAL_PATH.fullmatch(target) or "//" in target or "\\" in target:
         return None
     return target
 

@@ -139,6 +139,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nl": "Je wachtwoord is gewijzigd. Andere sessies zijn beëindigd.",
         "en": "Your password was changed. Other sessions were ended.",
     },
+    "security.keep_tokens": {
+        "nl": "Een nieuw wachtwoord trekt je app-tokens in. Vink aan welke blijven werken:",
+        "en": "A new password revokes your app tokens. Tick the ones that keep working:",
+    },
+    "security.tokens_revoked": {
+        "nl": "Deze app-tokens zijn ingetrokken: {names}.",
+        "en": "These app tokens were revoked: {names}.",
+    },
+    "recover.tokens_revoked": {
+        "nl": "Al je app-tokens zijn ingetrokken: {names}.",
+        "en": "All your app tokens were revoked: {names}.",
+    },
     "recover.title": {"nl": "Wachtwoord herstellen", "en": "Reset your password"},
     "recover.intro": {
         "nl": "Met je herstelcode (en, als die aan staat, een code uit je authenticator-app) "

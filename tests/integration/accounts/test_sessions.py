@@ -151,6 +151,27 @@ def test_login_returns_to_a_local_next_path_but_never_to_another_site(make_owner
         assert resp.headers["Location"] == expected
 
 
+def test_login_refuses_a_next_with_control_characters_or_other_tricks(make_owner, live_server):
+    from urllib.parse import quote
+
+    owner = make_owner()
+    # The first is the request of the report, verbatim: ?next=/%0d%0a... (CR LF once decoded).
+    for query in ("/%0d%0aSet-Cookie:%20x=1",
+                  *(quote(t, safe="") for t in ("/\r\nSet-Cookie: x=1", "/a\tb", "/a b",
+                                                "/records//evil.example", "/\\evil.example",
+                                                "/caf\u00e9", "/x\x7f", "/x\x00"))):
+        web = requests.Session()
+        page = web.get(f"{live_server.url}/login?next={query}", timeout=30)
+        assert page.status_code == 200, query
+        resp = web.post(f"{live_server.url}/login?next={query}", allow_redirects=False,
+                        timeout=30, data={
+                            "username": owner.username, "password": owner.password,
+                            "csrf_token": csrf(page.text)})
+        assert resp.status_code == 302, (query, resp.status_code)
+        assert resp.headers["Location"] == "/dashboard", query
+        assert "x=1" not in resp.headers.get("Set-Cookie", "")
+
+
 def test_dashboard_shows_the_newest_records_per_category_and_links_to_all(make_owner,
                                                                           live_server):
     from vault.ui.records import DASHBOARD_PER_CATEGORY
