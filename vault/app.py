@@ -104,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.api import accounts as accounts_api
     from vault.api import connectors as connectors_api
     from vault.api import grants as grants_api
+    from vault.api import lifecycle as lifecycle_api
     from vault.api import log as log_api
     from vault.api import oauth as oauth_api
     from vault.api import openapi as openapi_api
@@ -119,7 +120,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (common_ui, accounts_api, accounts_ui, records_api, records_ui, log_api,
                    log_ui, openapi_api, oauth_api, grants_api, grants_ui, connectors_api,
-                   connectors_ui, portability_api, portability_ui):
+                   connectors_ui, portability_api, portability_ui, lifecycle_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
 

@@ -189,6 +189,9 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
     refused = check(owner.post(url("/api/v1/requests"),
                                json={"request_uri": other["request_uri"]}), 201).json()
     check(owner.post(url(f"/api/v1/requests/{refused['id']}/deny")), 200)
+    assert check(requests.get(url("/api/v1/requests/status"), auth=basic, timeout=30,
+                              params={"request_uri": other["request_uri"]}),
+                 200).json()["status"] == "refused"
 
     # -- the organisation reads -------------------------------------------------------------
     org_http = _session(issued["access_token"])

@@ -206,8 +206,23 @@ def token():
 def introspect():
     form = _form()
     org = _client(form)
-    return respond(s.IntrospectionSchema(),
-                   services().grants.introspect(org.client_id, form.get("token", "")))
+    grants = services().grants
+    answer = grants.introspect(org.client_id, form.get("token", ""))
+    resp = respond(s.IntrospectionSchema(), answer)
+    if not answer.get("active"):
+        # RFC 7662 says nothing more about an inactive token in the body; why it is inactive
+        # (revoked and by whom, expired, used up, narrowed) goes to its organisation in a
+        # header.
+        fate = grants.inactive_reason(org.client_id, form.get("token", ""))
+        if fate:
+            resp.headers["Kluis-Inactive-Reason"] = inactive_header(fate)
+    return resp
+
+
+def inactive_header(fate: dict) -> str:
+    """``reason="revoked", revoked_by="person", grant_id="..."`` (an RFC 8941 dictionary)."""
+    return ", ".join(f'{k}="{v}"' for k, v in fate.items()
+                     if k in ("reason", "revoked_by", "grant_id", "at") and v)
 
 
 @bp.post("/oauth/revoke")

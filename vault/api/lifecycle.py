@@ -1,0 +1,77 @@
+"""What organisations ask about the lifecycle of their requests and grants.
+
+``GET /api/v1/requests/status`` (where a pushed request stands), ``GET
+/api/v1/webhooks/deliveries`` (recent events and how their delivery went) and ``POST
+/api/v1/grant/deletion`` (a signed deletion statement). Each is authenticated as the
+client, as at the token endpoint. Views are thin: the work is in :mod:`vault.grants`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from marshmallow import Schema, fields
+
+from vault.api.spec import operation, respond
+from vault.grants.errors import OAuthError
+from vault.grants.models import Organisation
+from vault.grants.organisations import parse_credentials
+from vault.web.auth import services
+from vault.web.problems import Problem
+
+bp = Blueprint("lifecycle_api", __name__, url_prefix="/api/v1")
+
+TAG = ["organisation"]
+CLIENT_SECURITY: list[dict[str, list[str]]] = [{"clientBasic": []}]
+
+
+def authenticated_client(path: str) -> Organisation:
+    """The organisation the request authenticates as (Basic, or the form's client
+    credentials / assertion); 401 problem+json otherwise."""
+    form = {k: v for k, v in request.form.items()} if request.mimetype == \
+        "application/x-www-form-urlencoded" else {}
+    base = services().settings.public_url
+    try:
+        creds = parse_credentials(request.headers.get("Authorization"), form)
+        return services().grants.orgs.authenticate(creds, [base, base + "/", base + path])
+    except OAuthError as exc:
+        if exc.status >= 500 or exc.error not in ("invalid_client", "unauthorized_client",
+                                                  "invalid_request"):
+            raise
+        raise Problem(401 if exc.status == 401 else exc.status, "invalid-client",
+                      "Client authentication failed", exc.description,
+                      headers={"WWW-Authenticate": 'Basic realm="kluis"'}) from None
+
+
+class RequestStatusQuery(Schema):
+    request_uri = fields.String(required=True,
+                                metadata={"description": "The request_uri PAR returned"})
+
+
+class RequestStatusSchema(Schema):
+    request_uri = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "enum": ["pending", "approved", "refused", "expired"]})
+    created_at = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    opened_at = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+
+
+@bp.get("/requests/status")
+@operation("/api/v1/requests/status", "get",
+           "Where a pushed request stands: pending, approved, refused or expired",
+           tags=TAG, security=CLIENT_SECURITY, query=RequestStatusQuery,
+           responses={200: RequestStatusSchema})
+def request_status():
+    org = authenticated_client("/api/v1/requests/status")
+    request_uri = request.args.get("request_uri", "")
+    if not request_uri:
+        raise Problem(422, "validation", "request_uri is required",
+                      errors={"request_uri": ["The request_uri PAR returned."]})
+    try:
+        status = services().grants.request_status(org.client_id, request_uri)
+    except OAuthError:
+        raise Problem(404, "not-found", "No such request of this organisation") from None
+    resp = respond(RequestStatusSchema(), status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
