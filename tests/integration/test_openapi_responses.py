@@ -160,6 +160,17 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
         "redirect_uris": ["https://dekern.example/cb"],
         "token_endpoint_auth_method": "client_secret_basic"}), 201).json()
     basic = (org["client_id"], org["client_secret"])
+    spare_org = check(requests.post(meta["registration_endpoint"], timeout=30, json={
+        "client_name": "Spare", "client_uri": "https://spare.example",
+        "redirect_uris": ["https://spare.example/cb"]}), 201).json()
+    managed = {"Authorization": f"Bearer {spare_org['registration_access_token']}"}
+    info = check(requests.get(spare_org["registration_client_uri"], headers=managed,
+                              timeout=30), 200).json()
+    check(requests.put(spare_org["registration_client_uri"], headers=managed, timeout=30,
+                       json={k: info[k] for k in ("client_name", "client_uri", "redirect_uris")}
+                       | {"kluis_rotate_secret": True}), 200)
+    check(requests.delete(spare_org["registration_client_uri"], headers=managed, timeout=30),
+          204)
 
     def push(verifier: str) -> dict:
         return check(requests.post(meta["pushed_authorization_request_endpoint"], auth=basic,
@@ -192,6 +203,7 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
     assert check(requests.get(url("/api/v1/requests/status"), auth=basic, timeout=30,
                               params={"request_uri": other["request_uri"]}),
                  200).json()["status"] == "refused"
+    check(requests.get(url("/api/v1/webhooks/deliveries"), auth=basic, timeout=30), 200)
 
     # -- the organisation reads -------------------------------------------------------------
     org_http = _session(issued["access_token"])

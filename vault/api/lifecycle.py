@@ -75,3 +75,60 @@ def request_status():
     resp = respond(RequestStatusSchema(), status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+
+class DeliveriesQuery(Schema):
+    limit = fields.Integer(load_default=50, metadata={"description": "1 to 200"})
+
+
+class DeliveryTrySchema(Schema):
+    url = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    at = fields.String(required=True)
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    ok = fields.Boolean(required=True)
+
+
+class DeliverySchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The event id"})
+    type = fields.String(required=True)
+    created_at = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "enum": ["queued", "delivered", "failed", "no-endpoint"]})
+    attempts = fields.Integer(required=True)
+    next_attempt_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    event = fields.Dict(required=True, metadata={"description": "The body that is sent"})
+    tries = fields.List(fields.Nested(DeliveryTrySchema), required=True)
+
+
+class DeliveryListSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema), required=True)
+
+
+@bp.get("/webhooks/deliveries")
+@operation("/api/v1/webhooks/deliveries", "get",
+           "The organisation's recent lifecycle events and how their delivery went",
+           tags=TAG, security=CLIENT_SECURITY, query=DeliveriesQuery,
+           responses={200: DeliveryListSchema})
+def deliveries():
+    from vault.grants import webhooks
+
+    org = authenticated_client("/api/v1/webhooks/deliveries")
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise Problem(422, "validation", "limit must be a whole number",
+                      errors={"limit": ["1 to 200."]}) from None
+    if not 1 <= limit <= 200:
+        raise Problem(422, "validation", "limit must be 1 to 200",
+                      errors={"limit": ["1 to 200."]})
+    rows = webhooks.deliveries(services().instance.conn, org.client_id, limit)
+    resp = respond(DeliveryListSchema(), {"deliveries": rows})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -119,8 +119,54 @@ def register():
         raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
     if (request.content_length or 0) > 64 * 1024:
         raise OAuthError("invalid_client_metadata", "the metadata is too large")
-    response, _secret = services().grants.orgs.register(request.get_json(silent=True))
-    return respond(s.ClientInformationSchema(), response, 201)
+    grants = services().grants
+    response, _secret = grants.orgs.register(request.get_json(silent=True))
+    return respond(s.ClientInformationSchema(), grants.clients.issue(response), 201)
+
+
+def _registration_token() -> str | None:
+    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+CLIENT_PATH = "/oauth/register/{client_id}"
+REGISTRATION_SECURITY: list[dict[str, list[str]]] = [{"registrationToken": []}]
+
+
+@bp.get("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "get", "RFC 7592: read the client's registration", tags=TAG,
+           responses={200: s.ClientInformationSchema}, security=REGISTRATION_SECURITY,
+           oauth=True)
+def read_registration(client_id: str):
+    info = services().grants.clients.read(client_id, _registration_token())
+    resp = respond(s.ClientInformationSchema(), info)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.put("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "put",
+           "RFC 7592: replace the client's metadata (kluis_rotate_secret: a new secret)",
+           tags=TAG, request=s.ClientUpdateSchema, responses={200: s.ClientInformationSchema},
+           security=REGISTRATION_SECURITY, oauth=True)
+def update_registration(client_id: str):
+    if not request.is_json:
+        raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
+    if (request.content_length or 0) > 64 * 1024:
+        raise OAuthError("invalid_client_metadata", "the metadata is too large")
+    info = services().grants.clients.update(client_id, _registration_token(),
+                                            request.get_json(silent=True))
+    resp = respond(s.ClientInformationSchema(), info)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.delete("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "delete", "RFC 7592: delete (disable) the client's registration",
+           tags=TAG, responses={204: None}, security=REGISTRATION_SECURITY, oauth=True)
+def delete_registration(client_id: str):
+    services().grants.clients.delete(client_id, _registration_token())
+    return Response(status=204)
 
 
 @bp.post("/oauth/par")

@@ -103,7 +103,7 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from vault.connectors.jobs import restore_schedules
-    from vault.grants.jobs import schedule_purge
+    from vault.grants.jobs import schedule_purge, schedule_webhook_pump
 
     svc = services()
     settings = svc.settings
@@ -111,6 +111,7 @@ def worker(burst: bool) -> None:
     if not burst:
         # Periodic work lives in rq's scheduler; make sure it is there after a Redis restart.
         schedule_purge(svc.queue())
+        schedule_webhook_pump(svc.queue(), 0)
         restored = restore_schedules(svc.instance, svc.queue())
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)

@@ -30,6 +30,7 @@ from vault.clock import now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
 from vault.grants import events, repository
+from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
 from vault.grants.models import DataRequest, Grant, RequestedRecords
@@ -50,6 +51,7 @@ class Grants(Redemption):
         super().__init__(instance, settings, on_open=on_open)
         self.redis = redis
         self.orgs = Organisations(instance, redis, settings)
+        self.clients = Clients(self.orgs)
         self.consent = Consent(instance, settings, self.orgs)
         self.oauth = OAuth(instance, settings, self.orgs, self.consent, self)
 
