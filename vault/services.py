@@ -24,13 +24,19 @@ from rq.serializers import JSONSerializer
 
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
+from vault.connectors.inbox import HANDLERS as INBOX_HANDLERS
 from vault.connectors.inbox import merge_on_open
-from vault.grants import repository
+from vault.grants import deletion, repository
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
 from vault.portability.jobs import Jobs as ExportJobs
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
+
+# Deletion statements reach a vault through its sealed inbox, merged with the connectors'
+# items on open: the composition root registers the grants feature's handler there (the two
+# features do not import each other).
+INBOX_HANDLERS[deletion.KIND] = deletion.merge_item
 
 #: What runs whenever a vault opens, in order, on every entry point.
 VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open,)

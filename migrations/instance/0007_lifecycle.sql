@@ -95,10 +95,13 @@ CREATE TABLE client_management (
 );
 
 -- Which organisation a grant is for and until when, so the worker can announce its expiry
--- (grant.expired) while the owner is away; ended_at once revoked or announced.
+-- (grant.expired) while the owner is away; ended_at once revoked or announced. vault_id lets
+-- the organisation's deletion statement reach the owner's vault (sealed to its inbox); it is
+-- the link the grant's key slot held while active, and goes when the statement came.
 CREATE TABLE grant_watch (
     grant_id   TEXT PRIMARY KEY,
     client_id  TEXT NOT NULL,
+    vault_id   TEXT,
     expires_at TEXT NOT NULL,
     ended_at   TEXT
 );

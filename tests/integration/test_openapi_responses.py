@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from joserfc import jws
+from joserfc.jwk import OctKey
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
@@ -231,6 +233,13 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
                         data={"token": picked["access_token"],
                               "token_type_hint": "access_token"}), 200)
     check(owner.delete(url(f"/api/v1/grants/{approved['grant']['id']}")), 200)
+    statement = jws.serialize_compact(
+        {"alg": "HS256"}, json.dumps({"iss": org["client_id"],
+                                      "grant_id": approved["grant"]["id"],
+                                      "deleted_at": "2026-01-03"}).encode(),
+        OctKey.import_key(org["client_secret"].encode()), algorithms=["HS256"])
+    check(requests.post(url("/api/v1/grant/deletion"), auth=basic, timeout=30,
+                        json={"grant_id": approved["grant"]["id"], "statement": statement}), 201)
     assert check(owner.post(url("/api/v1/grants/revoke-all")), 200).json()["revoked"] == 0
 
     # -- the log -----------------------------------------------------------------------------

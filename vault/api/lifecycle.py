@@ -11,10 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 from marshmallow import Schema, fields
 
-from vault.api.spec import operation, respond
+from vault.api.spec import load_body, operation, respond
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
-from vault.grants.organisations import parse_credentials
+from vault.grants.organisations import ClientCredentials, parse_credentials
 from vault.web.auth import services
 from vault.web.problems import Problem
 
@@ -27,12 +27,18 @@ CLIENT_SECURITY: list[dict[str, list[str]]] = [{"clientBasic": []}]
 def authenticated_client(path: str) -> Organisation:
     """The organisation the request authenticates as (Basic, or the form's client
     credentials / assertion); 401 problem+json otherwise."""
+    return authenticated(path)[0]
+
+
+def authenticated(path: str) -> tuple[Organisation, ClientCredentials]:
+    """:func:`authenticated_client` and the credentials it checked."""
     form = {k: v for k, v in request.form.items()} if request.mimetype == \
         "application/x-www-form-urlencoded" else {}
     base = services().settings.public_url
     try:
         creds = parse_credentials(request.headers.get("Authorization"), form)
-        return services().grants.orgs.authenticate(creds, [base, base + "/", base + path])
+        org = services().grants.orgs.authenticate(creds, [base, base + "/", base + path])
+        return org, creds
     except OAuthError as exc:
         if exc.status >= 500 or exc.error not in ("invalid_client", "unauthorized_client",
                                                   "invalid_request"):
@@ -132,3 +138,34 @@ def deliveries():
     resp = respond(DeliveryListSchema(), {"deliveries": rows})
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# -- deletion statements ---------------------------------------------------------------------
+
+
+class DeletionInSchema(Schema):
+    grant_id = fields.String(required=True)
+    statement = fields.String(required=True, metadata={
+        "description": "Compact JWS of {iss: client_id, grant_id, deleted_at, iat}, signed "
+        "with the registered key (jwks/jwks_uri) or HS256 with the client secret"})
+
+
+class DeletionAcceptedSchema(Schema):
+    id = fields.String(required=True)
+    grant_id = fields.String(required=True)
+    deleted_at = fields.String(required=True)
+    received_at = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["accepted"]})
+
+
+@bp.post("/grant/deletion")
+@operation("/api/v1/grant/deletion", "post",
+           "A signed statement that the data received under a grant was deleted",
+           tags=TAG, security=CLIENT_SECURITY, request=DeletionInSchema,
+           responses={201: DeletionAcceptedSchema})
+def deletion_statement():
+    org, creds = authenticated("/api/v1/grant/deletion")
+    body = load_body(DeletionInSchema(), max_bytes=32 * 1024)
+    accepted = services().grants.submit_deletion(org, creds, body["grant_id"],
+                                                 body["statement"])
+    return respond(DeletionAcceptedSchema(), accepted, 201)

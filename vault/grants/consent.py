@@ -245,7 +245,8 @@ class Consent:
                     code_challenge=code_challenge, sealed=sealed, created_at=now,
                     expires_at=to_iso(code_expires))
                 events.grant_created(itx, grant_id=grant_id,
-                                     client_id=organisation["client_id"], expires_at=expires_at)
+                                     client_id=organisation["client_id"], vault_id=vault.id,
+                                     expires_at=expires_at)
                 if origin != "owner":
                     events.request_decided(vtx, itx, request_id, approved=True,
                                            grant_id=grant_id)

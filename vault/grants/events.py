@@ -228,9 +228,10 @@ def expire_requests(tx: db.Connection) -> int:
 # -- grants the worker watches for expiry --------------------------------------------------
 
 
-def grant_created(itx: db.Connection, *, grant_id: str, client_id: str, expires_at: str) -> None:
-    itx.execute("INSERT OR IGNORE INTO grant_watch (grant_id, client_id, expires_at)"
-                " VALUES (?, ?, ?)", (grant_id, client_id, expires_at))
+def grant_created(itx: db.Connection, *, grant_id: str, client_id: str, vault_id: str,
+                  expires_at: str) -> None:
+    itx.execute("INSERT OR IGNORE INTO grant_watch (grant_id, client_id, vault_id, expires_at)"
+                " VALUES (?, ?, ?, ?)", (grant_id, client_id, vault_id, expires_at))
 
 
 def grant_ended(itx: db.Connection, grant_id: str) -> None:

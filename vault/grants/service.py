@@ -29,15 +29,15 @@ from redis import Redis
 from vault.clock import now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import events, repository
+from vault.grants import deletion, events, repository
 from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
-from vault.grants.models import DataRequest, Grant, RequestedRecords
+from vault.grants.models import DataRequest, Grant, Organisation, RequestedRecords
 from vault.grants.oauth import OAuth, PushedRequest
 from vault.grants.oauth import parse_link as _parse_link
 from vault.grants.oauth import ref_of as _ref_of
-from vault.grants.organisations import Organisations
+from vault.grants.organisations import ClientCredentials, Organisations
 from vault.grants.redemption import Redemption
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
@@ -192,6 +192,15 @@ class Grants(Redemption):
             return None if status == "active" else events.inactive_grant(status, grant)
         finally:
             vault.close()
+
+    def submit_deletion(self, org: Organisation, creds: ClientCredentials, grant_id: str,
+                        statement: str) -> dict[str, Any]:
+        """Verify an organisation's deletion statement and send it to the owner's vault
+        (:mod:`vault.grants.deletion`). Raises ``StatementRefused`` (nothing stored)."""
+        return deletion.submit(self.instance, self.orgs, org, creds, grant_id, statement)
+
+    def deletion_state(self, vault: VaultDB, grant: Grant) -> dict[str, Any]:
+        return deletion.state(vault.conn, grant)
 
     def request_status(self, client_id: str, request_uri: str) -> dict[str, Any]:
         """``pending``, ``approved``, ``refused`` or ``expired``, with timestamps, of a pushed
