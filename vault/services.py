@@ -26,7 +26,7 @@ from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
 from vault.connectors.inbox import HANDLERS as INBOX_HANDLERS
 from vault.connectors.inbox import merge_on_open
-from vault.grants import deletion, repository
+from vault.grants import deletion, notifications, repository
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
 from vault.portability.jobs import Jobs as ExportJobs
@@ -73,7 +73,8 @@ def build(settings: Settings) -> Services:
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
     accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS,
-                        on_journal_merged=repository.add_reads)
+                        on_journal_merged=notifications.on_merged(repository.add_reads,
+                                                                  instance))
     grants = Grants(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
     return Services(settings, instance, redis, accounts, grants, ExportJobs(redis))
 

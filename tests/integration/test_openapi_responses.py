@@ -242,6 +242,13 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
                         json={"grant_id": approved["grant"]["id"], "statement": statement}), 201)
     assert check(owner.post(url("/api/v1/grants/revoke-all")), 200).json()["revoked"] == 0
 
+    # -- notifications -------------------------------------------------------------------------
+    assert check(owner.get(url("/api/v1/notifications")), 200).json()["unread"] >= 1
+    check(owner.post(url("/api/v1/notifications/read")), 204)
+    check(owner.put(url("/api/v1/notifications/mail"),
+                    json={"email": "tourist@example.test", "mail_kinds": ["grant.read"]}), 200)
+    check(owner.post(url("/api/v1/notifications/mail/confirm"), json={"code": "wrong"}), 422)
+
     # -- the log -----------------------------------------------------------------------------
     check(owner.get(url("/api/v1/events")), 200)
     assert len(check(owner.get(url("/api/v1/events"), params={"limit": 2}),

@@ -12,10 +12,11 @@ from flask import Blueprint, request
 from marshmallow import Schema, fields
 
 from vault.api.spec import load_body, operation, respond
+from vault.grants import notifications
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
 from vault.grants.organisations import ClientCredentials, parse_credentials
-from vault.web.auth import services
+from vault.web.auth import owner_api, owner_vault, services
 from vault.web.problems import Problem
 
 bp = Blueprint("lifecycle_api", __name__, url_prefix="/api/v1")
@@ -169,3 +170,80 @@ def deletion_statement():
     accepted = services().grants.submit_deletion(org, creds, body["grant_id"],
                                                  body["statement"])
     return respond(DeletionAcceptedSchema(), accepted, 201)
+
+
+# -- the owner's notifications ---------------------------------------------------------------
+
+OWNER_TAG = ["owner"]
+
+
+class NotificationSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    grant_id = fields.String(allow_none=True)
+    count = fields.Integer(required=True)
+    text = fields.String(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    read = fields.Boolean(required=True)
+
+
+class NotificationListSchema(Schema):
+    unread = fields.Integer(required=True)
+    notifications = fields.List(fields.Nested(NotificationSchema), required=True)
+
+
+class MailSettingsSchema(Schema):
+    email = fields.String(allow_none=True, metadata={"description": "Confirmed address"})
+    pending_email = fields.String(allow_none=True, metadata={
+        "description": "Waiting for its confirmation code"})
+    mail_kinds = fields.List(fields.String(), required=True)
+
+
+class MailSettingsInSchema(Schema):
+    email = fields.String(allow_none=True, load_default=None)
+    mail_kinds = fields.List(fields.String(), load_default=list)
+
+
+class ConfirmSchema(Schema):
+    code = fields.String(required=True)
+
+
+@bp.get("/notifications")
+@owner_api
+@operation("/api/v1/notifications", "get", "The owner's notifications, newest first",
+           tags=OWNER_TAG, responses={200: NotificationListSchema})
+def list_notifications():
+    vault = owner_vault()
+    return respond(NotificationListSchema(), {"unread": notifications.unread(vault.conn),
+                                              "notifications": notifications.listing(vault.conn)})
+
+
+@bp.post("/notifications/read")
+@owner_api
+@operation("/api/v1/notifications/read", "post", "Mark every notification read",
+           tags=OWNER_TAG, responses={204: None})
+def read_notifications():
+    notifications.mark_read(owner_vault())
+    return "", 204
+
+
+@bp.put("/notifications/mail")
+@owner_api
+@operation("/api/v1/notifications/mail", "put",
+           "Which kinds to mail, and to which address (a new one gets a confirmation code)",
+           tags=OWNER_TAG, request=MailSettingsInSchema, responses={200: MailSettingsSchema})
+def set_mail():
+    body = load_body(MailSettingsInSchema(), max_bytes=8 * 1024)
+    return respond(MailSettingsSchema(), notifications.set_mail(
+        owner_vault(), email=body["email"], mail_kinds=body["mail_kinds"]))
+
+
+@bp.post("/notifications/mail/confirm")
+@owner_api
+@operation("/api/v1/notifications/mail/confirm", "post",
+           "Confirm the new address with the code mailed to it (double opt-in)",
+           tags=OWNER_TAG, request=ConfirmSchema, responses={200: MailSettingsSchema})
+def confirm_mail():
+    body = load_body(ConfirmSchema(), max_bytes=1024)
+    return respond(MailSettingsSchema(), notifications.confirm(owner_vault(), body["code"]))

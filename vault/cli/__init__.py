@@ -126,7 +126,8 @@ def operator() -> None:
 
 @operator.command("stats")
 def operator_stats() -> None:
-    """Member count, disk use, inbox and queue sizes (no record contents)."""
+    """Member count, disk use, inbox and queue sizes, webhook and mail deliveries by status
+    (queued, delivered/sent, failed); no record contents, no addresses."""
     svc = services()
     settings = svc.settings
     vaults_dir = settings.home_path / "vaults"
@@ -139,7 +140,11 @@ def operator_stats() -> None:
         queued = {q: len(svc.queue(q)) for q in settings.worker_queues.split(",")}
     except Exception as exc:  # noqa: BLE001 - Redis may be down; say so
         queued = {"error": type(exc).__name__}
+    from vault.grants import notifications, webhooks
+
     click.echo(json.dumps({
+        "webhook_deliveries": webhooks.counts(svc.instance.conn),
+        "mail_deliveries": notifications.mail_counts(svc.instance.conn),
         "vaults": svc.instance.count_vaults(),
         "vault_disk_bytes": disk,
         "inbox_items": inbox,

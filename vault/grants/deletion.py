@@ -151,6 +151,7 @@ def submit(instance: Instance, orgs: Organisations, org: Organisation,
         "kind": KIND, "item_key": f"deletion:{statement_id}", "id": statement_id,
         "grant_id": grant_id, "client_id": org.client_id,
         "deleted_at": str(claims["deleted_at"]), "received_at": received, "jws": compact,
+        "organisation": org.name,
         "alg": alg, "kid": kid,
     })
     return {"id": statement_id, "grant_id": grant_id, "deleted_at": str(claims["deleted_at"]),
@@ -169,12 +170,11 @@ def merge_item(vault: VaultDB, tx: db.Connection, payload: dict[str, Any], summa
     vault.append_event(tx, actor=f"org:{payload['client_id']}", action="grant.deletion-stated",
                        grant_id=payload["grant_id"],
                        detail={"deleted_at": payload["deleted_at"]})
-    for hook in MERGE_HOOKS:
-        hook(tx, payload)
+    from vault.grants import notifications
 
-
-#: What else runs when a statement is stored (the owner's notification).
-MERGE_HOOKS: list[Any] = []
+    notifications.notify(vault.instance, tx, kind=notifications.DELETION_RECEIVED,
+                         group_key=f"deletion:{payload['id']}", grant_id=payload["grant_id"],
+                         detail={"organisation": payload.get("organisation")})
 
 
 def statements(conn: db.Connection, grant_id: str) -> list[Statement]:

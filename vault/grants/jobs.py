@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vault.config import Settings
-from vault.grants import webhooks
+from vault.grants import notifications, webhooks
 from vault.grants.service import Grants
 from vault.storage.instance import Instance
 
@@ -92,7 +92,28 @@ def webhook_pump(instance: Instance, queue: Queue) -> int:
         queue.enqueue(WEBHOOK_DELIVER_JOB, event_id, job_id=job_id, job_timeout=120,
                       result_ttl=600, failure_ttl=86400)
         enqueued += 1
+    for mail_id in notifications.due_mails(instance.conn):
+        row = instance.conn.execute("SELECT attempts FROM mail_outbox WHERE id = ?",
+                                    (mail_id,)).fetchone()
+        job_id = f"kluis-mail-{mail_id}-{row['attempts'] if row else 0}"
+        if queue.fetch_job(job_id) is not None:
+            continue
+        queue.enqueue(MAIL_JOB, mail_id, job_id=job_id, job_timeout=120, result_ttl=600,
+                      failure_ttl=86400)
+        enqueued += 1
     return enqueued
+
+
+MAIL_JOB = "vault.grants.jobs.send_mail_job"
+
+
+def send_mail_job(mail_id: str) -> str:
+    """Worker entry: send one queued notification mail. Safe to run twice (a sent mail's
+    payload is gone, so it is skipped)."""
+    from vault.services import current
+
+    services = current()
+    return notifications.send(services.instance, services.settings, mail_id)
 
 
 def webhook_pump_job() -> int:

@@ -24,7 +24,7 @@ from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
 from vault.crypto.errors import CryptoError
-from vault.grants import codes, events, repository
+from vault.grants import codes, events, notifications, repository
 from vault.grants.consent import Consent
 from vault.grants.errors import InvalidToken, OAuthError
 from vault.grants.models import DataRequest
@@ -198,6 +198,9 @@ class OAuth:
             if ref_hash is not None:
                 events.remember_request(tx, request_id=request_id, ref_hash=ref_hash,
                                         client_id=org.client_id)
+            notifications.notify(self.instance, tx, kind=notifications.REQUEST_WAITING,
+                                 group_key=f"request:{request_id}",
+                                 detail={"organisation": org.name})
             vault.append_event(
                 tx, actor=f"org:{org.client_id}", action="request.received",
                 detail={"request": request_id, "organisation": org.name,

@@ -29,7 +29,7 @@ from redis import Redis
 from vault.clock import now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import deletion, events, repository
+from vault.grants import deletion, events, notifications, repository
 from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
@@ -52,6 +52,7 @@ class Grants(Redemption):
         self.redis = redis
         self.orgs = Organisations(instance, redis, settings)
         self.clients = Clients(self.orgs)
+        self.on_merged = notifications.on_merged(repository.add_reads, instance)
         self.consent = Consent(instance, settings, self.orgs)
         self.oauth = OAuth(instance, settings, self.orgs, self.consent, self)
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template
 
 from vault.clock import from_iso
-from vault.grants import deletion
+from vault.grants import deletion, notifications
 from vault.grants.errors import GrantError
 from vault.ui import i18n
 from vault.ui.common import owner_page
@@ -74,3 +74,29 @@ def download_statement(grant_id: str, statement_id: str):
     except GrantError:
         pass
     return render_template("grants/error.html", message=t("grants.none")), 404
+
+
+i18n.register({
+    "nav.notifications": {"nl": "Meldingen", "en": "Notifications"},
+    "notifications.title": {"nl": "Meldingen", "en": "Notifications"},
+    "notifications.none": {"nl": "Geen meldingen.", "en": "No notifications."},
+    "notifications.times": {"nl": "{count} keer", "en": "{count} times"},
+})
+
+
+@bp.app_template_global("unread_notifications")
+def unread_notifications() -> int:
+    try:
+        return notifications.unread(owner_vault().conn)
+    except Exception:  # noqa: BLE001 - the menu must render even when the vault is not open
+        return 0
+
+
+@bp.get("/notifications")
+@owner_page
+def notifications_page():
+    vault = owner_vault()
+    items = notifications.listing(vault.conn)
+    response = render_template("lifecycle/notifications.html", items=items)
+    notifications.mark_read(vault)
+    return response
