@@ -118,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.api import accounts as accounts_api
     from vault.api import connectors as connectors_api
     from vault.api import grants as grants_api
+    from vault.api import lifecycle as lifecycle_api
     from vault.api import log as log_api
     from vault.api import oauth as oauth_api
     from vault.api import openapi as openapi_api
@@ -128,13 +129,15 @@ def _register_blueprints(app: Flask) -> None:
     from vault.ui import common as common_ui
     from vault.ui import connectors as connectors_ui
     from vault.ui import grants as grants_ui
+    from vault.ui import lifecycle as lifecycle_ui
     from vault.ui import log as log_ui
     from vault.ui import portability as portability_ui
     from vault.ui import records as records_ui
 
     for module in (common_ui, accounts_api, accounts_ui, records_api, records_ui, log_api,
                    log_ui, openapi_api, oauth_api, grants_api, grants_ui, connectors_api,
-                   connectors_ui, portability_api, portability_ui, operations_api):
+                   connectors_ui, portability_api, portability_ui, operations_api,
+                   lifecycle_api, lifecycle_ui):
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
 

@@ -101,6 +101,16 @@ class Settings:
     connector_max_attempts: int = 4
     # Per-request timeout (seconds) when a connector talks to its source.
     connector_timeout_seconds: int = 20
+    # Webhooks: how often the worker looks for due deliveries, the waits between attempts
+    # (seconds, comma-separated; the last repeats until webhook_max_attempts), the timeout.
+    webhook_pump_seconds: float = 5.0
+    webhook_retry_seconds: str = "10,60,300,1800,7200"
+    webhook_max_attempts: int = 8
+    webhook_timeout_seconds: float = 10.0
+    # Notification mail: smtp://user:password@host:587 (STARTTLS), smtps:// (TLS), or
+    # smtp+insecure://host:port (loopback test servers only); empty: no mail is sent.
+    smtp_url: str = ""
+    smtp_from: str = "kluis@localhost"
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATION_MODES:
@@ -137,6 +147,19 @@ class Settings:
             raise ConfigError("KLUIS_REDIS_URL must start with redis://, rediss:// or unix://")
         if self.instance_key and not _is_hex_key(self.instance_key):
             raise ConfigError("KLUIS_INSTANCE_KEY must be 64 hexadecimal characters")
+        try:
+            delays = [float(x) for x in self.webhook_retry_seconds.split(",") if x.strip()]
+        except ValueError:
+            delays = []
+        if not delays or min(delays) < 0:
+            raise ConfigError("KLUIS_WEBHOOK_RETRY_SECONDS must be comma-separated seconds")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://",
+                                                           "smtp+insecure://")):
+            raise ConfigError("KLUIS_SMTP_URL must be smtp://, smtps:// or smtp+insecure://")
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        return [float(x) for x in self.webhook_retry_seconds.split(",") if x.strip()]
 
     @property
     def home_path(self) -> Path:
@@ -193,6 +216,11 @@ def _coerce(name: str, kind: Any, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"KLUIS_{name.upper()} must be a whole number") from None
+    if kind in (float, "float"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"KLUIS_{name.upper()} must be a number") from None
     return raw
 
 

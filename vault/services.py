@@ -24,14 +24,20 @@ from rq.serializers import JSONSerializer
 
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
+from vault.connectors.inbox import HANDLERS as INBOX_HANDLERS
 from vault.connectors.inbox import merge_on_open
-from vault.grants import repository
+from vault.grants import deletion, notifications, repository
 from vault.grants.oauth import settle_replayed_codes
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
 from vault.portability.jobs import Jobs as ExportJobs
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
+
+# Deletion statements reach a vault through its sealed inbox, merged with the connectors'
+# items on open: the composition root registers the grants feature's handler there (the two
+# features do not import each other).
+INBOX_HANDLERS[deletion.KIND] = deletion.merge_item
 
 #: What runs whenever a vault opens, in order, on every entry point: the connector inbox
 #: merge, and marking revoked the grants whose authorization code was replayed.
@@ -70,7 +76,8 @@ def build(settings: Settings) -> Services:
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
     accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS,
-                        on_journal_merged=repository.add_reads)
+                        on_journal_merged=notifications.on_merged(repository.add_reads,
+                                                                  instance))
     grants = Grants(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)
     return Services(settings, instance, redis, accounts, grants, ExportJobs(redis))
 

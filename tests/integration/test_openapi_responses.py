@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from joserfc import jws
+from joserfc.jwk import OctKey
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
@@ -160,6 +162,17 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
         "redirect_uris": ["https://dekern.example/cb"],
         "token_endpoint_auth_method": "client_secret_basic"}), 201).json()
     basic = (org["client_id"], org["client_secret"])
+    spare_org = check(requests.post(meta["registration_endpoint"], timeout=30, json={
+        "client_name": "Spare", "client_uri": "https://spare.example",
+        "redirect_uris": ["https://spare.example/cb"]}), 201).json()
+    managed = {"Authorization": f"Bearer {spare_org['registration_access_token']}"}
+    info = check(requests.get(spare_org["registration_client_uri"], headers=managed,
+                              timeout=30), 200).json()
+    check(requests.put(spare_org["registration_client_uri"], headers=managed, timeout=30,
+                       json={k: info[k] for k in ("client_name", "client_uri", "redirect_uris")}
+                       | {"kluis_rotate_secret": True}), 200)
+    check(requests.delete(spare_org["registration_client_uri"], headers=managed, timeout=30),
+          204)
 
     def push(verifier: str) -> dict:
         return check(requests.post(meta["pushed_authorization_request_endpoint"], auth=basic,
@@ -189,6 +202,10 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
     refused = check(owner.post(url("/api/v1/requests"),
                                json={"request_uri": other["request_uri"]}), 201).json()
     check(owner.post(url(f"/api/v1/requests/{refused['id']}/deny")), 200)
+    assert check(requests.get(url("/api/v1/requests/status"), auth=basic, timeout=30,
+                              params={"request_uri": other["request_uri"]}),
+                 200).json()["status"] == "refused"
+    check(requests.get(url("/api/v1/webhooks/deliveries"), auth=basic, timeout=30), 200)
 
     # -- the organisation reads -------------------------------------------------------------
     org_http = _session(issued["access_token"])
@@ -216,7 +233,21 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
                         data={"token": picked["access_token"],
                               "token_type_hint": "access_token"}), 200)
     check(owner.delete(url(f"/api/v1/grants/{approved['grant']['id']}")), 200)
+    statement = jws.serialize_compact(
+        {"alg": "HS256"}, json.dumps({"iss": org["client_id"],
+                                      "grant_id": approved["grant"]["id"],
+                                      "deleted_at": "2026-01-03"}).encode(),
+        OctKey.import_key(org["client_secret"].encode()), algorithms=["HS256"])
+    check(requests.post(url("/api/v1/grant/deletion"), auth=basic, timeout=30,
+                        json={"grant_id": approved["grant"]["id"], "statement": statement}), 201)
     assert check(owner.post(url("/api/v1/grants/revoke-all")), 200).json()["revoked"] == 0
+
+    # -- notifications -------------------------------------------------------------------------
+    assert check(owner.get(url("/api/v1/notifications")), 200).json()["unread"] >= 1
+    check(owner.post(url("/api/v1/notifications/read")), 204)
+    check(owner.put(url("/api/v1/notifications/mail"),
+                    json={"email": "tourist@example.test", "mail_kinds": ["grant.read"]}), 200)
+    check(owner.post(url("/api/v1/notifications/mail/confirm"), json={"code": "wrong"}), 422)
 
     # -- the log -----------------------------------------------------------------------------
     check(owner.get(url("/api/v1/events")), 200)

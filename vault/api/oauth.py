@@ -119,8 +119,54 @@ def register():
         raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
     if (request.content_length or 0) > 64 * 1024:
         raise OAuthError("invalid_client_metadata", "the metadata is too large")
-    response, _secret = services().grants.orgs.register(request.get_json(silent=True))
-    return respond(s.ClientInformationSchema(), response, 201)
+    grants = services().grants
+    response, _secret = grants.orgs.register(request.get_json(silent=True))
+    return respond(s.ClientInformationSchema(), grants.clients.issue(response), 201)
+
+
+def _registration_token() -> str | None:
+    scheme, _, value = (request.headers.get("Authorization") or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+CLIENT_PATH = "/oauth/register/{client_id}"
+REGISTRATION_SECURITY: list[dict[str, list[str]]] = [{"registrationToken": []}]
+
+
+@bp.get("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "get", "RFC 7592: read the client's registration", tags=TAG,
+           responses={200: s.ClientInformationSchema}, security=REGISTRATION_SECURITY,
+           oauth=True)
+def read_registration(client_id: str):
+    info = services().grants.clients.read(client_id, _registration_token())
+    resp = respond(s.ClientInformationSchema(), info)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.put("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "put",
+           "RFC 7592: replace the client's metadata (kluis_rotate_secret: a new secret)",
+           tags=TAG, request=s.ClientUpdateSchema, responses={200: s.ClientInformationSchema},
+           security=REGISTRATION_SECURITY, oauth=True)
+def update_registration(client_id: str):
+    if not request.is_json:
+        raise OAuthError("invalid_client_metadata", "send the client metadata as JSON")
+    if (request.content_length or 0) > 64 * 1024:
+        raise OAuthError("invalid_client_metadata", "the metadata is too large")
+    info = services().grants.clients.update(client_id, _registration_token(),
+                                            request.get_json(silent=True))
+    resp = respond(s.ClientInformationSchema(), info)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.delete("/oauth/register/<client_id>")
+@operation(CLIENT_PATH, "delete", "RFC 7592: delete (disable) the client's registration",
+           tags=TAG, responses={204: None}, security=REGISTRATION_SECURITY, oauth=True)
+def delete_registration(client_id: str):
+    services().grants.clients.delete(client_id, _registration_token())
+    return Response(status=204)
 
 
 @bp.post("/oauth/par")
@@ -206,8 +252,23 @@ def token():
 def introspect():
     form = _form()
     org = _client(form)
-    return respond(s.IntrospectionSchema(),
-                   services().grants.introspect(org.client_id, form.get("token", "")))
+    grants = services().grants
+    answer = grants.introspect(org.client_id, form.get("token", ""))
+    resp = respond(s.IntrospectionSchema(), answer)
+    if not answer.get("active"):
+        # RFC 7662 says nothing more about an inactive token in the body; why it is inactive
+        # (revoked and by whom, expired, used up, narrowed) goes to its organisation in a
+        # header.
+        fate = grants.inactive_reason(org.client_id, form.get("token", ""))
+        if fate:
+            resp.headers["Kluis-Inactive-Reason"] = inactive_header(fate)
+    return resp
+
+
+def inactive_header(fate: dict) -> str:
+    """``reason="revoked", revoked_by="person", grant_id="..."`` (an RFC 8941 dictionary)."""
+    return ", ".join(f'{k}="{v}"' for k, v in fate.items()
+                     if k in ("reason", "revoked_by", "grant_id", "at") and v)
 
 
 @bp.post("/oauth/revoke")

@@ -545,6 +545,16 @@ class ClientInformationSchema(ClientMetadataSchema):
     kluis_status = fields.String(required=True, metadata={
         "enum": ["active", "pending"],
         "description": "pending until the operator approves (KLUIS_ORG_REGISTRATION=approval)"})
+    registration_access_token = fields.String(metadata={
+        "description": "RFC 7592: the bearer token for /oauth/register/{client_id}; shown once"})
+    registration_client_uri = fields.String(metadata={"description": "RFC 7592"})
+
+
+class ClientUpdateSchema(ClientMetadataSchema):
+    """RFC 7592 update: the full metadata again, and optionally a new secret."""
+
+    kluis_rotate_secret = fields.Boolean(metadata={
+        "description": "true: issue a new client_secret (shown once); the old one stops"})
 
 
 class ClientAuthSchema(Schema):

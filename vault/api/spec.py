@@ -149,6 +149,14 @@ def build_spec(base_url: str, version: str) -> dict[str, Any]:
     spec.components.security_scheme(
         "grantToken", {"type": "http", "scheme": "bearer", "description": "Grant access token"}
     )
+    spec.components.security_scheme(
+        "clientBasic", {"type": "http", "scheme": "basic",
+                        "description": "Organisation client_id and client_secret (RFC 6749 2.3.1)"}
+    )
+    spec.components.security_scheme(
+        "registrationToken", {"type": "http", "scheme": "bearer",
+                              "description": "RFC 7592 registration access token"}
+    )
     spec.components.schema("Problem", schema=s.ProblemSchema)
     spec.components.schema("OAuthError", schema=s.OAuthErrorSchema)
     # The two audiences' views of one GrantSchema, by name (apispec tells them apart by

@@ -122,7 +122,7 @@ def worker(burst: bool) -> None:
     from rq.serializers import JSONSerializer
 
     from vault.connectors.jobs import restore_schedules
-    from vault.grants.jobs import schedule_purge
+    from vault.grants.jobs import schedule_purge, schedule_webhook_pump
 
     svc = services()
     settings = svc.settings
@@ -130,6 +130,7 @@ def worker(burst: bool) -> None:
     if not burst:
         # Periodic work lives in rq's scheduler; make sure it is there after a Redis restart.
         schedule_purge(svc.queue())
+        schedule_webhook_pump(svc.queue(), 0)
         restored = restore_schedules(svc.instance, svc.queue())
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)
@@ -144,7 +145,8 @@ def operator() -> None:
 
 @operator.command("stats")
 def operator_stats() -> None:
-    """Member count, disk use, inbox and queue sizes (no record contents)."""
+    """Member count, disk use, inbox and queue sizes, webhook and mail deliveries by status
+    (queued, delivered/sent, failed); no record contents, no addresses."""
     svc = services()
     settings = svc.settings
     vaults_dir = settings.home_path / "vaults"
@@ -157,7 +159,11 @@ def operator_stats() -> None:
         queued = {q: len(svc.queue(q)) for q in settings.worker_queues.split(",")}
     except Exception as exc:  # noqa: BLE001 - Redis may be down; say so
         queued = {"error": type(exc).__name__}
+    from vault.grants import notifications, webhooks
+
     click.echo(json.dumps({
+        "webhook_deliveries": webhooks.counts(svc.instance.conn),
+        "mail_deliveries": notifications.mail_counts(svc.instance.conn),
         "vaults": svc.instance.count_vaults(),
         "vault_disk_bytes": disk,
         "inbox_items": inbox,

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys, slots
-from vault.grants import codes, receipts, repository
+from vault.grants import codes, events, receipts, repository
 from vault.grants.errors import Conflict, InvalidInput, NotFound, OAuthError
 from vault.grants.models import (
     Condition,
@@ -90,6 +90,8 @@ class Consent:
             raise Conflict(f"this request is {request.status} already")
         with vault.transaction() as tx:
             repository.deny_request(tx, request_id, now_iso())
+            with self.instance.transaction() as itx:
+                events.request_decided(tx, itx, request_id, approved=False)
             vault.append_event(tx, actor="owner", action="request.denied",
                                detail={"request": request_id,
                                        "organisation": request.organisation.get("name")})
@@ -242,6 +244,12 @@ class Consent:
                     client_id=organisation["client_id"], redirect_uri=redirect_uri,
                     code_challenge=code_challenge, sealed=sealed, created_at=now,
                     expires_at=to_iso(code_expires))
+                events.grant_created(itx, grant_id=grant_id,
+                                     client_id=organisation["client_id"], vault_id=vault.id,
+                                     expires_at=expires_at)
+                if origin != "owner":
+                    events.request_decided(vtx, itx, request_id, approved=True,
+                                           grant_id=grant_id)
         return self.get_grant(vault, grant_id)
 
     # -- grants -----------------------------------------------------------------------------
@@ -268,6 +276,11 @@ class Consent:
         with vault.transaction() as tx:
             changed = repository.mark_revoked(tx, grant.id, at=now_iso(), by=by)
             if changed:
+                with self.instance.transaction() as itx:
+                    events.emit(itx, events.GRANT_REVOKED, client_id=grant.client_id,
+                                grant_id=grant.id,
+                                data={"by": "organisation" if by.startswith("org:")
+                                      else "person"})
                 vault.append_event(tx, actor=by if by.startswith("org:") else "owner",
                                    action="grant.revoked", grant_id=grant.id,
                                    detail={"organisation": grant.organisation.get("name"),

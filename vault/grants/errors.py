@@ -9,6 +9,8 @@ depending on where it is raised.
 
 from __future__ import annotations
 
+from typing import Any
+
 from vault.errors import KluisError
 
 
@@ -24,10 +26,31 @@ class GrantError(KluisError):
 
 
 class InvalidToken(GrantError):
-    """The bearer token is unknown, revoked, expired or used up (RFC 6750 invalid_token)."""
+    """The bearer token is unknown, revoked, expired or used up (RFC 6750 invalid_token).
+
+    ``reason`` says which when it is known (``revoked``, ``expired``, ``used_up``,
+    ``narrowed``; see :class:`vault.grants.events.TokenFate`), ``fate`` the members an
+    API adds to its answer (who revoked, the narrowed details).
+    """
 
     status = 401
     code = "invalid_token"
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None, *,
+                 reason: str | None = None, grant_id: str | None = None,
+                 client_id: str | None = None, fate: dict[str, Any] | None = None) -> None:
+        super().__init__(message, errors)
+        self.reason = reason
+        self.grant_id = grant_id
+        self.client_id = client_id
+        self.fate = fate
+
+    def problem_extra(self) -> dict[str, Any]:
+        extra = super().problem_extra()
+        if self.fate:
+            extra["grant_status"] = "inactive"
+            extra.update(self.fate)
+        return extra
 
 
 class InsufficientScope(GrantError):

@@ -25,7 +25,7 @@ from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
 from vault.crypto.errors import CryptoError
-from vault.grants import codes, repository
+from vault.grants import codes, events, notifications, repository
 from vault.grants.consent import Consent
 from vault.grants.errors import InvalidToken, OAuthError
 from vault.grants.models import DataRequest
@@ -150,9 +150,13 @@ class OAuth:
         ref = keys.new_token()[:32]
         lifetime = self.request_lifetime
         with self.instance.transaction() as tx:
+            created, until = now_iso(), to_iso(utcnow() + lifetime)
             repository.insert_pushed_request(
                 tx, ref_hash=keys.token_hash(ref), client_id=clean["client_id"], params=clean,
-                created_at=now_iso(), expires_at=to_iso(utcnow() + lifetime))
+                created_at=created, expires_at=until)
+            events.request_pushed(tx, ref_hash=keys.token_hash(ref),
+                                  client_id=clean["client_id"], created_at=created,
+                                  expires_at=until)
         return PushedRequest(REQUEST_URI_PREFIX + ref, ref, int(lifetime.total_seconds()))
 
     def pushed(self, ref: str) -> dict[str, Any] | None:
@@ -181,8 +185,10 @@ class OAuth:
                     raise OAuthError("invalid_request", "client_id does not match the request")
                 clean = json.loads(row["params"])
                 repository.delete_pushed_request(tx, ref_hash)
+                events.request_opened(tx, ref_hash, params["request_uri"])
             expires_at = row["expires_at"]
         else:
+            ref_hash = None
             clean = self.validate_authorization_request(None, params)
             expires_at = to_iso(utcnow() + self.request_lifetime)
         org = self.orgs.get(clean["client_id"])
@@ -193,6 +199,12 @@ class OAuth:
                 details=clean["authorization_details"], redirect_uri=clean["redirect_uri"],
                 state=clean["state"], code_challenge=clean["code_challenge"],
                 received_at=now_iso(), expires_at=expires_at)
+            if ref_hash is not None:
+                events.remember_request(tx, request_id=request_id, ref_hash=ref_hash,
+                                        client_id=org.client_id)
+            notifications.notify(self.instance, tx, kind=notifications.REQUEST_WAITING,
+                                 group_key=f"request:{request_id}",
+                                 detail={"organisation": org.name})
             vault.append_event(
                 tx, actor=f"org:{org.client_id}", action="request.received",
                 detail={"request": request_id, "organisation": org.name,

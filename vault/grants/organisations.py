@@ -29,6 +29,7 @@ from vault.crypto import keys
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
+from vault.grants.webhooks import webhook_uri_errors
 from vault.records.service import flatten_errors
 from vault.storage.instance import Instance
 
@@ -129,6 +130,7 @@ class Organisations:
                 errors[f"redirect_uris.{i}"] = ["A redirect URI has no fragment."]
             elif problems := _url_errors(uri, "A redirect URI", self.settings, required=True):
                 errors[f"redirect_uris.{i}"] = problems
+        errors.update(webhook_uri_errors(meta.get("kluis_webhook_uris"), self.settings))
         method = meta.get("token_endpoint_auth_method", "client_secret_basic")
         if method == "private_key_jwt" and not (meta.get("jwks") or meta.get("jwks_uri")):
             errors["jwks"] = ["private_key_jwt needs jwks or jwks_uri."]

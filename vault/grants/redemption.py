@@ -148,6 +148,9 @@ class HandleCache:
 
 HANDLES = HandleCache()
 
+#: A failed condition's code -> the reason a dead token's 401 gives (vault.grants.events).
+_REASONS = {"expired": "expired", "usage-limit": "used_up"}
+
 
 class Redemption:
     """An organisation's reads under its grant token (and opening a vault with one)."""
@@ -159,6 +162,9 @@ class Redemption:
         #: What runs when a read opens a vault afresh (the composition root passes the
         #: connector inbox merge): the same hooks as the owner's open path.
         self.on_open = tuple(on_open)
+        #: What runs inside the vault transaction that merges access journal rows into the
+        #: log (counts, and the owner's read notifications where the facade adds them).
+        self.on_merged: Callable[[db.Connection, Sequence[Any]], None] = repository.add_reads
 
     # -- opening a vault with a grant token -------------------------------------------------
 
@@ -256,7 +262,7 @@ class Redemption:
             with _logged_or_nothing():
                 # The access count shown must include reads still in the journal.
                 journal.merge_pending(vault, handle.vault_path, self.settings,
-                                      on_merged=repository.add_reads)
+                                      on_merged=self.on_merged)
             with _logged_or_nothing(), vault.transaction() as tx:
                 grant = self._active_grant(tx, handle, now, purpose=purpose)
                 vault.append_event(tx, actor=handle.actor, action="grant.viewed",
@@ -331,7 +337,7 @@ class Redemption:
             with open_vault(self.instance, handle.vault_id, handle.dek,
                             cache_key=handle.cache_key, path=handle.vault_path) as vault, \
                     journal.opened(handle.journal, self.settings) as jconn:
-                journal.merge(vault, jconn, on_merged=repository.add_reads)
+                journal.merge(vault, jconn, on_merged=self.on_merged)
         except Exception as exc:  # noqa: BLE001 - the read is logged; rows stay pending
             log.error("merging an access journal failed (%s); its rows stay for the next merge",
                       type(exc).__name__)
@@ -350,7 +356,8 @@ class Redemption:
                 HANDLES.drop(handle.token_hash)
                 with self.instance.transaction() as itx:
                     self.instance.delete_slot(itx, handle.slot_id)
-            raise InvalidToken(verdict.reason)
+            raise InvalidToken(verdict.reason, reason=_REASONS.get(verdict.code),
+                               grant_id=handle.grant.id, client_id=handle.grant.client_id)
 
     def _active_grant(self, tx: db.Connection, handle: GrantHandle, now: datetime, *,
                       purpose: str | None) -> Grant:

@@ -164,3 +164,7 @@ class ClientMetadataSchema(Schema):
     grant_types = fields.List(fields.String())
     response_types = fields.List(fields.String())
     scope = fields.String()
+    kluis_webhook_uris = fields.List(fields.String(validate=validate.Length(max=500)),
+                                     validate=validate.Length(max=5), metadata={
+                                         "description": "HTTPS endpoints that receive signed "
+                                         "lifecycle events (RFC 9421)"})

@@ -26,15 +26,18 @@ from typing import Any
 
 from redis import Redis
 
-from vault.clock import now_iso
+from vault.clock import now_iso, utcnow
 from vault.config import Settings
-from vault.grants import repository
+from vault.crypto import keys
+from vault.grants import deletion, events, notifications, repository
+from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
-from vault.grants.models import DataRequest, Grant, RequestedRecords
+from vault.grants.errors import InvalidToken, NotFound
+from vault.grants.models import DataRequest, Grant, Organisation, RequestedRecords
 from vault.grants.oauth import OAuth, PushedRequest
 from vault.grants.oauth import parse_link as _parse_link
 from vault.grants.oauth import ref_of as _ref_of
-from vault.grants.organisations import Organisations
+from vault.grants.organisations import ClientCredentials, Organisations
 from vault.grants.redemption import Redemption
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
@@ -48,6 +51,8 @@ class Grants(Redemption):
         super().__init__(instance, settings, on_open=on_open)
         self.redis = redis
         self.orgs = Organisations(instance, redis, settings)
+        self.clients = Clients(self.orgs)
+        self.on_merged = notifications.on_merged(repository.add_reads, instance)
         self.consent = Consent(instance, settings, self.orgs)
         self.oauth = OAuth(instance, settings, self.orgs, self.consent, self)
 
@@ -132,9 +137,88 @@ class Grants(Redemption):
     def receipt(self, vault: VaultDB, grant_id: str) -> dict[str, Any]:
         return self.consent.receipt(vault, grant_id)
 
+    # -- lifecycle: why a token is dead, request status (vault.grants.events) ---------------
+
+    def redeem(self, token: str, *, view: str = "records", types: list[str] | None = None,
+               purpose: str | None = None) -> dict[str, Any]:
+        try:
+            return super().redeem(token, view=view, types=types, purpose=purpose)
+        except InvalidToken as exc:
+            raise self.explain(token, exc) from None
+
+    def redeem_records(self, token: str, *, types: list[str] | None = None,
+                       purpose: str | None = None,
+                       defer: Callable[[Callable[[], None]], None] | None = None) -> bytes:
+        try:
+            return super().redeem_records(token, types=types, purpose=purpose, defer=defer)
+        except InvalidToken as exc:
+            raise self.explain(token, exc) from None
+
+    def explain(self, token: str, exc: InvalidToken) -> InvalidToken:
+        """``exc`` with the reason the token is dead (RFC 6750 ``error_description``).
+
+        A used-up grant is noted (and ``grant.used_up`` queued) the first time a read meets
+        its limit; a token whose slot is gone is looked up in the token fates.
+        """
+        digest = keys.token_hash(token or "")
+        if exc.reason == "used_up" and exc.grant_id and exc.client_id:
+            with self.instance.transaction() as itx:
+                events.used_up(itx, token_hash=digest, grant_id=exc.grant_id,
+                               client_id=exc.client_id)
+        fate = events.token_fate(self.instance.conn, digest)
+        if fate is None:
+            if exc.reason is None:
+                return exc
+            fate = events.TokenFate(exc.reason, now_iso(), exc.grant_id)
+        message = fate.describe() if exc.reason is None else f"{fate.describe()} ({exc})"
+        return InvalidToken(message, reason=fate.reason, grant_id=fate.grant_id,
+                            client_id=exc.client_id, fate=fate.to_dict())
+
+    def inactive_reason(self, client_id: str, token: str) -> dict[str, Any] | None:
+        """Why ``token`` is inactive (``reason``, ``revoked_by``, ``grant_id``), told only to
+        the organisation of its grant; None when it is active or its fate is not known.
+
+        Introspection keeps RFC 7662's bare ``{"active": false}`` body; the web layer adds
+        this beside it.
+        """
+        try:
+            grant_id, vault = self.open_by_token(token)
+        except InvalidToken:
+            return events.inactive(self.instance.conn, keys.token_hash(token or ""), client_id)
+        try:
+            grant = repository.grant(vault.conn, grant_id)
+            if grant is None or grant.client_id != client_id:
+                return None
+            status = grant.status_at(utcnow())
+            return None if status == "active" else events.inactive_grant(status, grant)
+        finally:
+            vault.close()
+
+    def submit_deletion(self, org: Organisation, creds: ClientCredentials, grant_id: str,
+                        statement: str) -> dict[str, Any]:
+        """Verify an organisation's deletion statement and send it to the owner's vault
+        (:mod:`vault.grants.deletion`). Raises ``StatementRefused`` (nothing stored)."""
+        return deletion.submit(self.instance, self.orgs, org, creds, grant_id, statement)
+
+    def deletion_state(self, vault: VaultDB, grant: Grant) -> dict[str, Any]:
+        return deletion.state(vault.conn, grant)
+
+    def request_status(self, client_id: str, request_uri: str) -> dict[str, Any]:
+        """``pending``, ``approved``, ``refused`` or ``expired``, with timestamps, of a pushed
+        request of ``client_id``. Raises :class:`NotFound` for others' and unknown ones."""
+        ref = _ref_of(request_uri)
+        status = events.request_status(self.instance.conn, keys.token_hash(ref), client_id)
+        if status is None:
+            raise NotFound("no such request of this organisation")
+        return {"request_uri": request_uri} | status
+
     # -- expiry -----------------------------------------------------------------------------
 
     def purge_expired(self) -> dict[str, int]:
-        """Delete expired grant slots, codes and pushed requests. Safe to run twice."""
+        """Delete expired grant slots, codes and pushed requests; queue ``request.expired``
+        and ``grant.expired`` events. Safe to run twice (each event is queued once)."""
         with self.instance.transaction() as tx:
-            return repository.purge_expired(tx, now_iso())
+            counts = repository.purge_expired(tx, now_iso())
+            counts["requests_expired"] = events.expire_requests(tx)
+            counts["grants_expired"] = events.expire_grants(tx)
+            return counts

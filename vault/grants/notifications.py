@@ -1,0 +1,285 @@
+"""The owner's notifications, and the optional e-mail about them. No Flask.
+
+Kinds (:data:`KINDS`): a new request waiting, a read or download by an
+organisation (folded per grant per day, so a busy grant gives one notification a
+day), a grant expiring within 7 days, a connector needing attention, a deletion
+statement received or overdue. Notifications live inside the vault
+(``notifications``), written in the vault transaction of what caused them.
+
+E-mail is opt-in per kind, to an address the owner confirmed (double opt-in: a code
+is mailed to the new address and must come back). The address and the choices are
+kept inside the vault (``notification_settings``), never in instance.db at rest: a
+mail to send is queued in instance.db's ``mail_outbox`` encrypted under an instance
+subkey, and its payload is wiped once sent. A mail says who did what to which kind
+of record ("Woonstichting De Kern las je inkomen"), never a record value. The worker
+sends it over SMTP (``KLUIS_SMTP_URL``, STARTTLS, see :func:`send`).
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import ssl
+import uuid
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from vault.clock import now_iso
+from vault.config import Settings
+from vault.crypto import aead, keys
+from vault.grants.errors import InvalidInput
+from vault.records.catalogue import RECORD_TYPES
+from vault.storage import db
+from vault.storage.instance import Instance
+from vault.storage.vaults import VaultDB
+
+REQUEST_WAITING = "request.waiting"
+GRANT_READ = "grant.read"
+GRANT_EXPIRING = "grant.expiring"
+CONNECTOR_ATTENTION = "connector.attention"
+DELETION_RECEIVED = "deletion.received"
+DELETION_OVERDUE = "deletion.overdue"
+KINDS = (REQUEST_WAITING, GRANT_READ, GRANT_EXPIRING, CONNECTOR_ATTENTION, DELETION_RECEIVED,
+         DELETION_OVERDUE)
+CONFIRM_KIND = "email.confirm"
+_MAIL_AAD = b"kluis mail outbox v1"
+
+
+def _types(detail: dict[str, Any]) -> str:
+    labels = [RECORD_TYPES[t].label("nl").lower() if t in RECORD_TYPES else t
+              for t in detail.get("types") or []]
+    return " en ".join(labels) if labels else "je gegevens"
+
+
+def text(kind: str, detail: dict[str, Any]) -> str:
+    """The notification in one Dutch sentence, without any record value."""
+    org = detail.get("organisation") or "Een organisatie"
+    if kind == GRANT_READ:
+        return f"{org} las je {_types(detail)}"
+    if kind == REQUEST_WAITING:
+        return f"{org} vraagt om je gegevens"
+    if kind == GRANT_EXPIRING:
+        return f"De toestemming voor {org} verloopt binnenkort"
+    if kind == CONNECTOR_ATTENTION:
+        return f"De koppeling met {detail.get('connector', 'een bron')} vraagt je aandacht"
+    if kind == DELETION_RECEIVED:
+        return f"{org} verklaarde je gegevens te hebben verwijderd"
+    if kind == DELETION_OVERDUE:
+        return f"{org} verklaarde niet op tijd je gegevens te hebben verwijderd"
+    return kind
+
+
+def notify(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
+           grant_id: str | None = None, detail: dict[str, Any] | None = None,
+           count: int = 1) -> bool:
+    """Add (or fold into ``group_key``'s) notification inside the vault transaction ``tx``;
+    a new one is mailed when the owner chose mail for ``kind``. True when it was new."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    now = now_iso()
+    detail = detail or {}
+    existing = tx.execute("SELECT id FROM notifications WHERE group_key = ?",
+                          (group_key,)).fetchone()
+    if existing is not None:
+        tx.execute("UPDATE notifications SET count = count + ?, updated_at = ?, read_at = NULL"
+                   " WHERE id = ?", (count, now, existing["id"]))
+        return False
+    tx.execute("INSERT INTO notifications (id, kind, group_key, grant_id, detail, count,"
+               " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (uuid.uuid4().hex, kind, group_key, grant_id, json.dumps(detail), count, now,
+                now))
+    prefs = _settings(tx)
+    if prefs["email"] and kind in prefs["mail_kinds"]:
+        sentence = text(kind, detail)
+        queue_mail(instance, kind=kind, to=prefs["email"],
+                   subject=f"Kluis: {sentence}",
+                   body=f"{sentence}; bekijk het in je kluis.\n\n"
+                        f"{instance.settings.public_url}/notifications\n")
+    return True
+
+
+def reads_merged(instance: Instance, tx: db.Connection, rows: Sequence[Any]) -> None:
+    """After access journal rows moved into the log: one notification per grant per day."""
+    seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for row in rows:
+        if row["action"] != "grant.read" or not row["grant_id"]:
+            continue
+        try:
+            detail = json.loads(row["detail"]) if row["detail"] else {}
+        except (TypeError, ValueError):
+            detail = {}
+        key = (row["grant_id"], str(row["at"])[:10])
+        count, _ = seen.get(key, (0, detail))
+        seen[key] = (count + 1, {"organisation": detail.get("organisation"),
+                                 "types": detail.get("types") or []})
+    for (grant_id, day), (count, detail) in seen.items():
+        notify(instance, tx, kind=GRANT_READ, group_key=f"{GRANT_READ}:{grant_id}:{day}",
+               grant_id=grant_id, detail=detail, count=count)
+
+
+def on_merged(add_reads: Callable[[db.Connection, Sequence[Any]], None], instance: Instance
+              ) -> Callable[[db.Connection, Sequence[Any]], None]:
+    """An ``on_merged`` for the access journal: the counts, then the read notifications."""
+
+    def merged(tx: db.Connection, rows: Sequence[Any]) -> None:
+        add_reads(tx, rows)
+        reads_merged(instance, tx, rows)
+
+    return merged
+
+
+def listing(conn: db.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM notifications ORDER BY updated_at DESC LIMIT ?",
+                        (max(1, min(limit, 500)),)).fetchall()
+    return [{"id": r["id"], "kind": r["kind"], "grant_id": r["grant_id"], "count": r["count"],
+             "text": text(r["kind"], json.loads(r["detail"])), "created_at": r["created_at"],
+             "updated_at": r["updated_at"], "read": r["read_at"] is not None} for r in rows]
+
+
+def unread(conn: db.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM notifications WHERE read_at IS NULL"
+                            ).fetchone()[0])
+
+
+def mark_read(vault: VaultDB) -> None:
+    with vault.transaction() as tx:
+        tx.execute("UPDATE notifications SET read_at = ? WHERE read_at IS NULL", (now_iso(),))
+
+
+# -- e-mail settings (inside the vault) ------------------------------------------------------
+
+
+def _settings(conn: db.Connection) -> dict[str, Any]:
+    row = conn.execute("SELECT * FROM notification_settings WHERE id = 1").fetchone()
+    if row is None:
+        return {"email": None, "pending_email": None, "mail_kinds": []}
+    return {"email": row["email"], "pending_email": row["pending_email"],
+            "mail_kinds": json.loads(row["mail_kinds"])}
+
+
+def settings_of(vault: VaultDB) -> dict[str, Any]:
+    return _settings(vault.conn)
+
+
+def set_mail(vault: VaultDB, *, email: str | None, mail_kinds: list[str]) -> dict[str, Any]:
+    """Choose the kinds to mail and the address. A new address waits for its confirmation
+    code (mailed to it); until then mail goes to the confirmed one, if any."""
+    unknown = [k for k in mail_kinds if k not in KINDS]
+    if unknown:
+        raise InvalidInput("unknown notification kinds", {"mail_kinds": unknown})
+    if email is not None and (len(email) > 254 or "@" not in email or any(
+            c in email for c in " \r\n<>,;")):
+        raise InvalidInput("not an e-mail address", {"email": ["An e-mail address."]})
+    with vault.transaction() as tx:
+        tx.execute("INSERT OR IGNORE INTO notification_settings (id) VALUES (1)")
+        tx.execute("UPDATE notification_settings SET mail_kinds = ? WHERE id = 1",
+                   (json.dumps(sorted(set(mail_kinds))),))
+        current = _settings(tx)
+        if email is None:
+            tx.execute("UPDATE notification_settings SET email = NULL, pending_email = NULL,"
+                       " confirm_hash = NULL WHERE id = 1")
+        elif email != current["email"]:
+            code = keys.new_token()[:10]
+            tx.execute("UPDATE notification_settings SET pending_email = ?, confirm_hash = ?"
+                       " WHERE id = 1", (email, keys.token_hash(code)))
+            queue_mail(vault.instance, kind=CONFIRM_KIND, to=email,
+                       subject="Kluis: bevestig je e-mailadres",
+                       body=f"Je bevestigingscode voor meldingen van je kluis: {code}\n\n"
+                            "Vul hem in bij Meldingen. Heb je dit niet aangevraagd? Dan kun "
+                            "je deze mail negeren.\n")
+    return settings_of(vault)
+
+
+def confirm(vault: VaultDB, code: str) -> dict[str, Any]:
+    with vault.transaction() as tx:
+        row = tx.execute("SELECT confirm_hash, pending_email FROM notification_settings"
+                         " WHERE id = 1").fetchone()
+        if row is None or not row["confirm_hash"] or not keys.constant_time_equal(
+                keys.token_hash(code or ""), row["confirm_hash"]):
+            raise InvalidInput("the confirmation code is not right", {"code": ["Not right."]})
+        tx.execute("UPDATE notification_settings SET email = pending_email, pending_email ="
+                   " NULL, confirm_hash = NULL, confirmed_at = ? WHERE id = 1", (now_iso(),))
+    return settings_of(vault)
+
+
+# -- the mail outbox (instance.db, encrypted, wiped once sent) ------------------------------
+
+
+def _mail_key(instance: Instance) -> bytes:
+    return instance.subkey("mail outbox")
+
+
+def queue_mail(instance: Instance, *, kind: str, to: str, subject: str, body: str) -> str | None:
+    """Queue one mail for the worker; None when no SMTP server is configured."""
+    if not instance.settings.smtp_url:
+        return None
+    mail_id = uuid.uuid4().hex
+    payload = aead.encrypt(_mail_key(instance), json.dumps(
+        {"to": to, "subject": subject, "body": body}).encode(), _MAIL_AAD + mail_id.encode())
+    with instance.transaction() as itx:
+        itx.execute("INSERT INTO mail_outbox (id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                    (mail_id, kind, payload, now_iso()))
+    return mail_id
+
+
+def due_mails(conn: db.Connection) -> list[str]:
+    return [r["id"] for r in conn.execute(
+        "SELECT id FROM mail_outbox WHERE status = 'queued' ORDER BY created_at LIMIT 100")]
+
+
+def send(instance: Instance, settings: Settings, mail_id: str) -> str:
+    """Send one queued mail over SMTP; safe to run twice (a sent mail is skipped)."""
+    row = instance.conn.execute("SELECT * FROM mail_outbox WHERE id = ?", (mail_id,)).fetchone()
+    if row is None or row["status"] != "queued" or row["payload"] is None:
+        return "gone" if row is None else str(row["status"])
+    mail = json.loads(aead.decrypt(_mail_key(instance), bytes(row["payload"]),
+                                   _MAIL_AAD + mail_id.encode()))
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = mail["to"]
+    message["Subject"] = mail["subject"]
+    message["Message-ID"] = f"<{mail_id}@kluis>"
+    message.set_content(mail["body"])
+    try:
+        _smtp_send(settings.smtp_url, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        attempts = int(row["attempts"]) + 1
+        status = "failed" if attempts >= 5 else "queued"
+        with instance.transaction() as tx:
+            tx.execute("UPDATE mail_outbox SET attempts = ?, status = ?, last_error = ?,"
+                       " payload = CASE WHEN ? = 'failed' THEN NULL ELSE payload END"
+                       " WHERE id = ?", (attempts, status, type(exc).__name__, status, mail_id))
+        return status
+    with instance.transaction() as tx:
+        tx.execute("UPDATE mail_outbox SET status = 'sent', sent_at = ?, payload = NULL,"
+                   " attempts = attempts + 1 WHERE id = ? AND status = 'queued'",
+                   (now_iso(), mail_id))
+    return "sent"
+
+
+def _smtp_send(url: str, message: EmailMessage) -> None:
+    """``smtp://`` with STARTTLS (required), ``smtps://`` (TLS), ``smtp+insecure://`` (no TLS:
+    a loopback test server only)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    context = ssl.create_default_context()
+    if parts.scheme == "smtps":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=20,
+                                                context=context)
+    else:
+        client = smtplib.SMTP(host, parts.port or 587, timeout=20)
+    with client:
+        if parts.scheme == "smtp":
+            client.starttls(context=context)
+        elif parts.scheme == "smtp+insecure" and host not in ("127.0.0.1", "localhost", "::1"):
+            raise smtplib.SMTPException("smtp+insecure is for loopback test servers only")
+        if parts.username:
+            client.login(unquote(parts.username), unquote(parts.password or ""))
+        client.send_message(message)
+
+
+def mail_counts(conn: db.Connection) -> dict[str, int]:
+    return {r["status"]: int(r["n"]) for r in conn.execute(
+        "SELECT status, count(*) AS n FROM mail_outbox GROUP BY status")}
