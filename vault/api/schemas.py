@@ -259,6 +259,9 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages."})
+    error = fields.String(metadata={
+        "description": "The RFC 6749 error code, when the problem is an OAuth error met on the "
+        "owner API (e.g. binding an organisation's link that has expired)."})
 
 
 class OAuthErrorSchema(ProblemSchema):
