@@ -9,6 +9,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from tests.integration.security.world import sign_up
+from vault.accounts import totp as totp_mod
 
 PROBLEM = "application/problem+json"
 
@@ -28,3 +29,23 @@ def test_an_oauth_error_met_on_the_owner_api_is_a_documented_problem(live_server
     assert resp.headers["Content-Type"] == PROBLEM
     assert isinstance(resp.json()["error"], str)  # the RFC 6749 code, documented
     _validate(live_server.url, resp)
+
+
+def _not_the_code(secret: str) -> str:
+    """A code no step near now shows."""
+    near = {totp_mod.current_code(secret)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
+
+
+def test_a_wrong_code_when_turning_totp_on_is_a_422_not_a_401(live_server):
+    owner = sign_up(live_server.url, "finding-totp")
+    api = owner.api()
+    secret = api.post(f"{live_server.url}/api/v1/account/totp", timeout=30).json()["secret"]
+    resp = api.post(f"{live_server.url}/api/v1/account/totp/confirm", timeout=30,
+                    json={"secret": secret, "code": _not_the_code(secret)})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["type"] == "urn:kluis:problem:validation"
+    assert "code" in resp.json()["errors"]
+    _validate(live_server.url, resp)
+    # The token still works: nothing about the caller's authentication failed.
+    assert api.get(f"{live_server.url}/api/v1/records", timeout=30).status_code == 200
