@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, g
 
 from vault.accounts import sessions, totp
-from vault.accounts.errors import InvalidCredentials
+from vault.accounts.errors import InvalidCredentials, TotpInvalid, TotpReplayed
 from vault.api import schemas as s
 from vault.api.spec import load_body, operation, respond
 from vault.web.auth import bearer_token, client_address, owner_api, owner_vault, services
-from vault.web.problems import Problem
+from vault.web.problems import Problem, validation_problem
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
@@ -137,7 +137,12 @@ def start_totp():
            tags=TAG, request=s.TotpConfirmSchema, responses={204: None})
 def confirm_totp():
     body = load_body(s.TotpConfirmSchema(), max_bytes=_body_limit())
-    services().accounts.enable_totp(owner_vault(), body["secret"], body["code"])
+    try:
+        services().accounts.enable_totp(owner_vault(), body["secret"], body["code"])
+    except (TotpInvalid, TotpReplayed) as exc:
+        # The owner is signed in: a wrong code here is a wrong field, not failed
+        # authentication (a 401 would tell the client its token or session had ended).
+        raise validation_problem({"code": [exc.problem_title()]}) from None
     return Response(status=204)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
 
 from vault.clock import utcnow
 from vault.config import ORG_REGISTRATION_MODES
@@ -270,7 +270,11 @@ class GrantViewQuerySchema(Query):
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details (``application/problem+json``)."""
+    """RFC 9457 problem details (``application/problem+json``). Extension members are allowed
+    (RFC 9457 section 3.2); the ones Kluis sends are declared below."""
+
+    class Meta:
+        unknown = INCLUDE  # the document says additionalProperties: true
 
     type = fields.String(required=True, metadata={"description": "urn:kluis:problem:<code>"})
     title = fields.String(required=True)
@@ -278,6 +282,17 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages."})
+    error = fields.String(metadata={
+        "description": "The RFC 6749 error code, when the problem is an OAuth error met on the "
+        "owner API (e.g. binding an organisation's link that has expired)."})
+    grant_status = fields.String(metadata={
+        "description": "On a dead grant token's 401: inactive."})
+    reason = fields.String(metadata={
+        "description": "Why the grant token is dead: revoked, expired, used_up or narrowed."})
+    revoked_by = fields.String(metadata={"description": "person or organisation"})
+    grant_id = fields.String()
+    at = fields.String(metadata={"description": "When the grant ended (RFC 3339)."})
+    checks = fields.Dict(metadata={"description": "On /readyz: each dependency and its state."})
 
 
 class OAuthErrorSchema(ProblemSchema):
