@@ -15,6 +15,14 @@ class InvalidCredentials(AccountError):
     code = "invalid-credentials"
 
 
+class WrongPassword(AccountError):
+    """The current password, asked again by a signed-in owner, is wrong. Not a 401: the
+    session or token that sent it is still good."""
+
+    status = 403
+    code = "wrong-password"
+
+
 class TotpRequired(AccountError):
     status = 401
     code = "totp-required"

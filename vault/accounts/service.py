@@ -24,6 +24,7 @@ from vault.accounts.errors import (
     TotpRequired,
     UnknownAppToken,
     UsernameTaken,
+    WrongPassword,
 )
 from vault.accounts.passwords import check_password
 from vault.accounts.ratelimit import AttemptLimiter
@@ -301,7 +302,18 @@ class Accounts:
         anything changes.
         """
         username = self.instance.username(vault_id) or ""
-        self._unwrap_human(username, old, slots.PASSWORD)
+        # Counted like a login: a stolen session or token cannot guess the password freely.
+        subjects = [("user", normalise_username(username))]
+        self.limiter.check(*subjects)
+        try:
+            self._unwrap_human(username, old, slots.PASSWORD)
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise WrongPassword("The current password is not right.") from None
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
         check_password(new, username=username)
         known = {t.id for t in self.app_tokens(vault_id)}
         unknown = sorted(set(keep_tokens) - known)

@@ -17,6 +17,7 @@ from vault.accounts.errors import (
     TotpInvalid,
     TotpReplayed,
     TotpRequired,
+    WrongPassword,
 )
 from vault.accounts.service import AppToken, Unlocked
 from vault.ui.common import owner_page, safe_next
@@ -249,6 +250,10 @@ def change_password():
             request.form.get("new_password", ""), keep_session=g.owner.sid,
             keep_tokens=request.form.getlist("keep_tokens"),
         )
+    except WrongPassword:
+        return _security_page(t("security.wrong_password"), 403)
+    except RateLimited as exc:
+        return _security_page(t("login.rate_limited", seconds=exc.retry_after), 429)
     except AccountError as exc:
         message = t("login.failed") if exc.status == 401 else str(exc)
         return _security_page(message, exc.status)

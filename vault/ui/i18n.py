@@ -71,6 +71,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "session.expired": {"nl": "Log opnieuw in.", "en": "Please log in again."},
     "csrf.failed": {"nl": "Het formulier is verlopen. Probeer het opnieuw.",
                     "en": "The form expired. Please try again."},
+    "security.wrong_password": {"nl": "Je huidige wachtwoord klopt niet.",
+                                 "en": "Your current password is not right."},
     "error.title": {"nl": "Dat lukte niet", "en": "That did not work"},
     "error.back": {"nl": "Terug naar het begin", "en": "Back to the start"},
     "dashboard.title": {"nl": "Mijn gegevens", "en": "My data"},

@@ -145,3 +145,16 @@ def test_the_security_page_lists_the_tokens_unticked_and_keeps_only_the_ticked(
     assert _reads(owner, dropped["token"]) == 401 and _reads(owner, owner.token) == 401
     assert web.get(f"{live_server.url}/api/v1/records", timeout=30).status_code == 200
 
+
+
+def test_a_wrong_current_password_is_a_403_and_counts_toward_the_lock_out(make_owner, settings):
+    owner = make_owner()
+    for _ in range(settings.login_max_failures):
+        resp = owner.post("/api/v1/account/password", json={
+            "old_password": "not my password at all 1", "new_password": "another passphrase 77"})
+        assert resp.status_code == 403
+        assert resp.json()["type"] == "urn:kluis:problem:wrong-password"
+    resp = owner.post("/api/v1/account/password", json={
+        "old_password": owner.password, "new_password": "another passphrase 77"})
+    assert resp.status_code == 429  # even the right password waits: the account is locked out
+    assert owner.get("/api/v1/records").status_code == 200  # the token still works
