@@ -14,6 +14,7 @@ No Flask here.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from rq.serializers import JSONSerializer
 
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
+from vault.connectors import service as connections
 from vault.connectors.inbox import HANDLERS as INBOX_HANDLERS
 from vault.connectors.inbox import merge_on_open
 from vault.grants import deletion, notifications, repository
@@ -38,6 +40,8 @@ from vault.storage.vaults import VaultDB
 # items on open: the composition root registers the grants feature's handler there (the two
 # features do not import each other).
 INBOX_HANDLERS[deletion.KIND] = deletion.merge_item
+
+log = logging.getLogger("kluis.services")
 
 #: What runs whenever a vault opens, in order, on every entry point: the connector inbox
 #: merge, and marking revoked the grants whose authorization code was replayed.
@@ -71,11 +75,31 @@ class Services:
         self.redis.close()
 
 
+def due_notifications(instance: Instance) -> Callable[[VaultDB], None]:
+    """The owner-open hook that creates the notifications time brings (a grant about to end,
+    a deletion statement overdue, a connection needing attention). It joins the two
+    features here, so neither imports the other; it never fails the open."""
+
+    def hook(vault: VaultDB) -> None:
+        try:
+            attention = [(c.id, c.connector, c.last_run_at or c.created_at)
+                         for c in connections.list_connections(instance, vault.id)
+                         if c.status == "needs_attention"]
+            notifications.due(instance, vault, attention=attention)
+        except Exception as exc:  # noqa: BLE001 - the owner must still get in
+            log.error("due notifications failed (%s)", type(exc).__name__)
+
+    return hook
+
+
 def build(settings: Settings) -> Services:
     """Every long-lived object, wired once."""
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
-    accounts = Accounts(instance, redis, settings, on_open=VAULT_OPEN_HOOKS,
+    # The owner's open also creates the notifications that come due with time; an
+    # organisation's read does not (it opens with the shared hooks only).
+    owner_hooks = (*VAULT_OPEN_HOOKS, due_notifications(instance))
+    accounts = Accounts(instance, redis, settings, on_open=owner_hooks,
                         on_journal_merged=notifications.on_merged(repository.add_reads,
                                                                   instance))
     grants = Grants(instance, redis, settings, on_open=VAULT_OPEN_HOOKS)

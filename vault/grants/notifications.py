@@ -22,11 +22,12 @@ import smtplib
 import ssl
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from vault.clock import now_iso
+from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import aead, keys
 from vault.grants.errors import InvalidInput
@@ -128,6 +129,56 @@ def on_merged(add_reads: Callable[[db.Connection, Sequence[Any]], None], instanc
         reads_merged(instance, tx, rows)
 
     return merged
+
+
+EXPIRING_WITHIN = timedelta(days=7)
+
+
+def due(instance: Instance, vault: VaultDB, *,
+        attention: Sequence[tuple[str, str, str]] = ()) -> int:
+    """Create, once each, the notifications that come due with time; return how many are new.
+
+    - a grant that is active and ends within :data:`EXPIRING_WITHIN`;
+    - a grant whose promised retention has passed without a deletion statement;
+    - each connection in ``attention`` (``(connection id, connector, since)``: the composition
+      root passes the instance's connections of this vault that need attention; the grants
+      feature does not import the connectors).
+
+    Runs when the owner's vault opens (the only time the vault, and the owner's mail address
+    inside it, can be read). Safe to run again: each has a fixed group key.
+    """
+    from vault.grants import deletion, repository
+
+    now = utcnow()
+    made = 0
+    with vault.transaction() as tx:
+        for grant in repository.grants(tx):
+            name = grant.organisation.get("name")
+            if grant.status_at(now) == "active" and grant.expiry is not None:
+                ends = from_iso(grant.expiry.expires_at)
+                if ends - now <= EXPIRING_WITHIN:
+                    made += _once(instance, tx, kind=GRANT_EXPIRING,
+                                  group_key=f"{GRANT_EXPIRING}:{grant.id}", grant_id=grant.id,
+                                  detail={"organisation": name, "ends_at": grant.expiry.expires_at})
+                continue
+            end = deletion.retention_end(grant)
+            if end is not None and from_iso(end) <= now and not deletion.statements(tx, grant.id):
+                made += _once(instance, tx, kind=DELETION_OVERDUE,
+                              group_key=f"{DELETION_OVERDUE}:{grant.id}", grant_id=grant.id,
+                              detail={"organisation": name, "retention_ended_at": end})
+        for connection_id, connector, since in attention:
+            made += _once(instance, tx, kind=CONNECTOR_ATTENTION,
+                          group_key=f"{CONNECTOR_ATTENTION}:{connection_id}:{since}",
+                          detail={"connector": connector})
+    return made
+
+
+def _once(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
+          grant_id: str | None = None, detail: dict[str, Any] | None = None) -> int:
+    if tx.execute("SELECT 1 FROM notifications WHERE group_key = ?", (group_key,)).fetchone():
+        return 0
+    return int(notify(instance, tx, kind=kind, group_key=group_key, grant_id=grant_id,
+                      detail=detail))
 
 
 def listing(conn: db.Connection, limit: int = 100) -> list[dict[str, Any]]:
