@@ -59,6 +59,17 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
     return conn
 
 
+_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` (a :class:`WrongKey` from :func:`connect` or a database error) says the
+    file is not a database under its key or is malformed, rather than busy or locked."""
+    err: BaseException | None = exc.__cause__ if isinstance(exc, WrongKey) else exc
+    code = getattr(err, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _DAMAGE_CODES
+
+
 def inserted_id(cursor: Cursor) -> int:
     """The rowid an ``INSERT`` through ``cursor`` just created."""
     if cursor.lastrowid is None:
