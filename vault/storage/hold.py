@@ -10,15 +10,15 @@ this hold *shared*, and the backup takes it *exclusive* while it copies.
 Two ``flock`` files under KLUIS_HOME make it cross-process:
 
 - ``write-hold.lock``: writers hold it shared for as long as any write of this process is
-  in flight (a per-process count, so nesting and threads cost no extra system calls); the
-  backup holds it exclusive;
+  in flight (a per-process count, so nested writes cost no system call); the backup holds
+  it exclusive;
 - ``write-gate.lock``: a writer passes it (shared, released again at once) before taking
   the hold, and the backup holds it exclusive first, so new writers queue behind the
   backup instead of starving it.
 
 A writer takes the hold before it takes any SQLite write lock, so a writer waiting at the
 gate holds no lock another writer could be waiting for. Cost per write when no backup
-runs: three ``flock`` calls when the process had no write in flight, none otherwise.
+runs: four ``flock`` calls when the process had no write in flight, two otherwise.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class WriteHold:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self._mutex = threading.Lock()
-        self._count = 0
+        self._count = 0  # writes in flight in this process, all threads
+        self._local = threading.local()  # .depth: this thread's nesting
         self._pid = -1
         self._hold_fd = -1
         self._gate_fd = -1
@@ -51,11 +52,36 @@ class WriteHold:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._count = 0
+            self._local = threading.local()
             self._hold_fd = _open(self.home / HOLD_FILE)
             self._gate_fd = _open(self.home / GATE_FILE)
         return self._hold_fd, self._gate_fd
 
+    def _wait_at_gate(self) -> None:
+        """A thread starting a write while others of this process are in flight: the process
+        already holds the hold, so it only waits while a backup is at the gate (else threads
+        taking turns would keep the hold forever and starve the backup)."""
+        with self._mutex:
+            _hold_fd, gate_fd = self._fds()
+            if self._count == 0:
+                return  # acquire takes the gate itself
+            try:
+                fcntl.flock(gate_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                fcntl.flock(gate_fd, fcntl.LOCK_UN)
+                return
+        # A backup waits for this process's writes in flight to end: wait with it, holding
+        # nothing (the others finish, the hold is let go, the backup copies, the gate opens).
+        fcntl.flock(gate_fd, fcntl.LOCK_SH)
+        fcntl.flock(gate_fd, fcntl.LOCK_UN)
+
     def acquire(self) -> None:
+        if self._pid == os.getpid():
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
+                self._wait_at_gate()
         with self._mutex:
             hold_fd, gate_fd = self._fds()
             if self._count == 0:
@@ -65,12 +91,14 @@ class WriteHold:
                 finally:
                     fcntl.flock(gate_fd, fcntl.LOCK_UN)
             self._count += 1
+            self._local.depth = getattr(self._local, "depth", 0) + 1
 
     def release(self) -> None:
         with self._mutex:
             if self._pid != os.getpid() or self._count == 0:
                 return  # taken before a fork: the child holds nothing
             self._count -= 1
+            self._local.depth = max(0, getattr(self._local, "depth", 0) - 1)
             if self._count == 0:
                 fcntl.flock(self._hold_fd, fcntl.LOCK_UN)
 

@@ -82,3 +82,28 @@ def test_a_forked_child_takes_its_own_hold(tmp_path):
              "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / hold.HOLD_FILE)],
             capture_output=True)
         assert probe.returncode != 0  # the parent still holds it
+
+
+def test_threads_writing_in_turns_do_not_starve_a_backup(tmp_path):
+    writes = hold.for_home(tmp_path)
+    stop = threading.Event()
+
+    def writer() -> None:  # overlapping writes: the process never runs out of them alone
+        while not stop.is_set():
+            with writes.shared():
+                time.sleep(0.002)
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.05)
+        started = time.monotonic()
+        with hold.WriteHold(tmp_path).exclusive():
+            waited = time.monotonic() - started
+            in_flight = writes._count
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    assert waited < 2.0 and in_flight == 0
