@@ -71,14 +71,25 @@ def committed(instance: Instance, vault_id: str) -> Commitment | None:
 
 
 def advance(instance: Instance, vault_id: str, seq: int, head: str) -> None:
-    """Move the commitment forward to ``(seq, head)``; a lower ``seq`` changes nothing."""
+    """Move the commitment forward to ``(seq, head)``; a lower ``seq`` changes nothing.
+
+    Inside a transaction this thread holds on instance.db, it is part of it (rolled back
+    with it: the vault is then ahead, which is accepted); otherwise its own transaction.
+    """
+    args = (vault_id, seq, head, _mac(instance, vault_id, seq, head), now_iso())
+    conn = instance.conn
+    if conn.in_transaction:
+        conn.execute(_ADVANCE, args)
+        return
     with instance.transaction() as tx:
-        tx.execute(
-            "INSERT INTO vault_heads (vault_id, seq, head, mac, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(vault_id) DO UPDATE SET seq = excluded.seq,"
-            " head = excluded.head, mac = excluded.mac, updated_at = excluded.updated_at"
-            " WHERE excluded.seq > vault_heads.seq",
-            (vault_id, seq, head, _mac(instance, vault_id, seq, head), now_iso()))
+        tx.execute(_ADVANCE, args)
+
+
+_ADVANCE = (
+    "INSERT INTO vault_heads (vault_id, seq, head, mac, updated_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(vault_id) DO UPDATE SET seq = excluded.seq,"
+    " head = excluded.head, mac = excluded.mac, updated_at = excluded.updated_at"
+    " WHERE excluded.seq > vault_heads.seq")
 
 
 def _force(instance: Instance, tx: db.Connection, vault_id: str, seq: int, head: str) -> None:

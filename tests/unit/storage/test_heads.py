@@ -147,3 +147,16 @@ def test_erasing_a_vaults_row_drops_its_commitment(instance, vault_and_key):
     with instance.transaction() as tx:
         tx.execute("DELETE FROM vaults WHERE id = ?", (vault.id,))
     assert heads.committed(instance, vault.id) is None
+
+
+def test_a_vault_write_inside_an_instance_transaction_moves_the_commitment_with_it(
+        instance, vault_and_key):
+    vault, _ = vault_and_key
+    with instance.transaction():
+        _events(vault, 2)
+    assert heads.committed(instance, vault.id).seq == 2
+    with pytest.raises(RuntimeError), instance.transaction():
+        _events(vault, 1)
+        raise RuntimeError("the instance side fails")
+    assert heads.committed(instance, vault.id).seq == 2  # the vault is ahead: accepted
+    assert heads.log_head(vault)[0] == 3
