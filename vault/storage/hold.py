@@ -7,23 +7,27 @@ consistent while nothing writes. So every write in every process (a transaction 
 instance.db, a vault or a journal, a journal row, a migration, a new file) runs holding
 this hold *shared*, and the backup takes it *exclusive* while it copies.
 
-Two ``flock`` files under KLUIS_HOME make it cross-process:
+Two files under KLUIS_HOME make it cross-process:
 
-- ``write-hold.lock``: writers hold it shared for as long as any write of this process is
-  in flight (a per-process count, so nested writes cost no system call); the backup holds
-  it exclusive;
-- ``write-gate.lock``: a writer passes it (shared, released again at once) before taking
-  the hold, and the backup holds it exclusive first, so new writers queue behind the
-  backup instead of starving it.
+- ``write-hold.lock``: a process holds it (``flock``) shared for as long as any write of
+  it is in flight (one count for all its threads, so nested writes cost no system call);
+  the backup holds it exclusive;
+- ``write-gate.lock``: the backup holds it exclusive for the whole copy and sets its first
+  byte, which every process maps into memory: a write that sees the byte set waits at the
+  gate (a shared ``flock`` on it) instead of taking the hold, so writers cannot starve the
+  backup, and threads of a process already in flight do not slip past it either. A byte left
+  set by a backup that died is cleared by the first writer that finds the gate open.
 
 A writer takes the hold before it takes any SQLite write lock, so a writer waiting at the
 gate holds no lock another writer could be waiting for. Cost per write when no backup
-runs: four ``flock`` calls when the process had no write in flight, two otherwise.
+runs: two ``flock`` calls when the process had no write in flight (about 1.5 µs), a memory
+read otherwise.
 """
 
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import threading
 from collections.abc import Iterator
@@ -35,93 +39,107 @@ GATE_FILE = "write-gate.lock"
 
 
 class WriteHold:
-    """One KLUIS_HOME's write hold, in this process."""
+    """One KLUIS_HOME's write hold, in this process. ``with hold.shared():`` around a write."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self._mutex = threading.Lock()
-        self._count = 0  # writes in flight in this process, all threads
+        self._count = 0  # threads of this process with a write in flight
         self._local = threading.local()  # .depth: this thread's nesting
         self._pid = -1
         self._hold_fd = -1
         self._gate_fd = -1
+        self._flag: mmap.mmap | None = None
 
-    def _fds(self) -> tuple[int, int]:
+    def _reset(self) -> None:
         # A forked child (rq's work horse) shares its parent's open file descriptions, and
         # with them its flock: it opens its own.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._count = 0
-            self._local = threading.local()
-            self._hold_fd = _open(self.home / HOLD_FILE)
-            self._gate_fd = _open(self.home / GATE_FILE)
-        return self._hold_fd, self._gate_fd
+        self._pid = os.getpid()
+        self._count = 0
+        self._local = threading.local()
+        self._hold_fd = _open(self.home / HOLD_FILE)
+        self._gate_fd = _open(self.home / GATE_FILE)
+        self._flag = _flag(self._gate_fd)
 
-    def _wait_at_gate(self) -> None:
-        """A thread starting a write while others of this process are in flight: the process
-        already holds the hold, so it only waits while a backup is at the gate (else threads
-        taking turns would keep the hold forever and starve the backup)."""
-        with self._mutex:
-            _hold_fd, gate_fd = self._fds()
-            if self._count == 0:
-                return  # acquire takes the gate itself
+    def shared(self) -> WriteHold:
+        """Hold off a backup while the block writes (a context manager)."""
+        return self
+
+    def __enter__(self) -> None:
+        if self._pid != os.getpid():
+            with self._mutex:
+                if self._pid != os.getpid():
+                    self._reset()
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth:
+            local.depth = depth + 1
+            return
+        flag = self._flag
+        assert flag is not None  # noqa: S101 - set by _reset
+        while True:
+            with self._mutex:
+                if not flag[0]:
+                    if self._count:
+                        self._count += 1
+                        break
+                    fcntl.flock(self._hold_fd, fcntl.LOCK_SH)
+                    if not flag[0]:
+                        self._count = 1
+                        break
+                    fcntl.flock(self._hold_fd, fcntl.LOCK_UN)  # a backup came meanwhile
+            # A backup is copying (or about to, once this process's writes in flight end):
+            # wait at its gate, holding nothing.
+            fcntl.flock(self._gate_fd, fcntl.LOCK_SH)
             try:
-                fcntl.flock(gate_fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass
-            else:
-                fcntl.flock(gate_fd, fcntl.LOCK_UN)
-                return
-        # A backup waits for this process's writes in flight to end: wait with it, holding
-        # nothing (the others finish, the hold is let go, the backup copies, the gate opens).
-        fcntl.flock(gate_fd, fcntl.LOCK_SH)
-        fcntl.flock(gate_fd, fcntl.LOCK_UN)
+                if flag[0]:
+                    flag[0] = 0  # the gate is open, so the backup that set it is gone
+            finally:
+                fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+        local.depth = 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pid != os.getpid():
+            return  # entered before a fork: the child holds nothing
+        local = self._local
+        depth = getattr(local, "depth", 0) - 1
+        if depth < 0:
+            return
+        local.depth = depth
+        if depth == 0:
+            with self._mutex:
+                self._count -= 1
+                if self._count == 0:
+                    fcntl.flock(self._hold_fd, fcntl.LOCK_UN)
 
     def acquire(self) -> None:
-        if self._pid == os.getpid():
-            depth = getattr(self._local, "depth", 0)
-            if depth == 0:
-                self._wait_at_gate()
-        with self._mutex:
-            hold_fd, gate_fd = self._fds()
-            if self._count == 0:
-                fcntl.flock(gate_fd, fcntl.LOCK_SH)
-                try:
-                    fcntl.flock(hold_fd, fcntl.LOCK_SH)
-                finally:
-                    fcntl.flock(gate_fd, fcntl.LOCK_UN)
-            self._count += 1
-            self._local.depth = getattr(self._local, "depth", 0) + 1
+        self.__enter__()
 
     def release(self) -> None:
-        with self._mutex:
-            if self._pid != os.getpid() or self._count == 0:
-                return  # taken before a fork: the child holds nothing
-            self._count -= 1
-            self._local.depth = max(0, getattr(self._local, "depth", 0) - 1)
-            if self._count == 0:
-                fcntl.flock(self._hold_fd, fcntl.LOCK_UN)
+        self.__exit__()
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        """Hold off a backup while the block writes."""
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
+    @property
+    def in_flight(self) -> int:
+        """Threads of this process with a write in flight."""
+        return self._count if self._pid == os.getpid() else 0
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Stop every write of every process on this home until the block ends (backup)."""
         gate_fd = _open(self.home / GATE_FILE)
-        hold_fd = _open(self.home / HOLD_FILE)
         try:
-            fcntl.flock(gate_fd, fcntl.LOCK_EX)
-            fcntl.flock(hold_fd, fcntl.LOCK_EX)
-            yield
+            fcntl.flock(gate_fd, fcntl.LOCK_EX)  # one backup at a time; writers queue here
+            flag = _flag(gate_fd)
+            hold_fd = _open(self.home / HOLD_FILE)
+            try:
+                flag[0] = 1  # new writes wait at the gate from now on
+                fcntl.flock(hold_fd, fcntl.LOCK_EX)  # writes in flight end first
+                yield
+            finally:
+                flag[0] = 0
+                flag.close()
+                os.close(hold_fd)  # closing releases the lock
         finally:
-            os.close(hold_fd)  # closing releases the lock
             os.close(gate_fd)
 
 
@@ -141,3 +159,10 @@ def for_home(home: Path | str) -> WriteHold:
 
 def _open(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _flag(gate_fd: int) -> mmap.mmap:
+    """The gate file's first byte, mapped: set while a backup copies."""
+    if os.fstat(gate_fd).st_size < 1:
+        os.ftruncate(gate_fd, 1)
+    return mmap.mmap(gate_fd, 1)

@@ -41,28 +41,48 @@ def test_the_exclusive_hold_waits_for_a_write_in_flight_and_holds_new_ones(tmp_p
     assert order == ["write done", "backup", "backup done", "later write"]
 
 
+def _backup_could_start(tmp_path) -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
+         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / hold.HOLD_FILE)],
+        capture_output=True)
+    return probe.returncode == 0
+
+
 def test_nested_and_threaded_holds_release_only_at_the_last(tmp_path):
     writes = hold.for_home(tmp_path)
     with writes.shared(), writes.shared():
         pass
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with writes.shared():
+            entered.set()
+            leave.wait(5)
+
+    other = threading.Thread(target=other_thread)
     with writes.shared():
-        other = threading.Thread(target=writes.acquire)
         other.start()
-        other.join()
-    # One count is still out (the thread never left): a backup cannot get in.
-    probe = subprocess.run(
-        [sys.executable, "-c",
-         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
-         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / hold.HOLD_FILE)],
-        capture_output=True)
-    assert probe.returncode != 0
-    writes.release()
-    probe = subprocess.run(
-        [sys.executable, "-c",
-         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
-         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / hold.HOLD_FILE)],
-        capture_output=True)
-    assert probe.returncode == 0, probe.stderr
+        entered.wait(5)
+    # The other thread's write is still in flight: a backup cannot get in.
+    assert not _backup_could_start(tmp_path)
+    leave.set()
+    other.join(5)
+    assert _backup_could_start(tmp_path)
+
+
+def test_a_flag_left_by_a_backup_that_died_does_not_stop_writes(tmp_path):
+    code = ("import os, sys; from vault.storage import hold;"
+            "h = hold.WriteHold(sys.argv[1]); cm = h.exclusive(); cm.__enter__(); os._exit(9)")
+    died = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
+    assert died.returncode == 9
+    assert (tmp_path / hold.GATE_FILE).read_bytes()[:1] == b"\x01"
+    started = time.monotonic()
+    with hold.for_home(tmp_path).shared():
+        pass
+    assert time.monotonic() - started < 1.0
+    assert (tmp_path / hold.GATE_FILE).read_bytes()[:1] == b"\x00"
 
 
 def test_a_forked_child_takes_its_own_hold(tmp_path):
@@ -76,12 +96,7 @@ def test_a_forked_child_takes_its_own_hold(tmp_path):
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        probe = subprocess.run(
-            [sys.executable, "-c",
-             "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR);"
-             "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(tmp_path / hold.HOLD_FILE)],
-            capture_output=True)
-        assert probe.returncode != 0  # the parent still holds it
+        assert not _backup_could_start(tmp_path)  # the parent still holds it
 
 
 def test_threads_writing_in_turns_do_not_starve_a_backup(tmp_path):
@@ -101,7 +116,7 @@ def test_threads_writing_in_turns_do_not_starve_a_backup(tmp_path):
         started = time.monotonic()
         with hold.WriteHold(tmp_path).exclusive():
             waited = time.monotonic() - started
-            in_flight = writes._count
+            in_flight = writes.in_flight
     finally:
         stop.set()
         for t in threads:
