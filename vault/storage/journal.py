@@ -147,12 +147,8 @@ def recover(vault: VaultDB, journal: JournalRef) -> str | None:
     Recoverers of one vault take turns on the vault's write lock.
     """
     with vault.transaction() as tx:
-        try:
-            db.connect(journal.path, journal.key).close()
+        if _healthy(journal):
             return None  # it opens now: another process moved the damaged one aside
-        except (WrongKey, db.DatabaseError) as exc:
-            if not db.is_damage(exc):
-                raise
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside = f"{journal.path}.damaged-{stamp}"
         n = 1
@@ -184,6 +180,26 @@ def recover(vault: VaultDB, journal: JournalRef) -> str | None:
     log.error("vault %s: its access journal did not open; moved aside to %s and replaced",
               vault.id, os.path.basename(aside))
     return os.path.basename(aside)
+
+
+def _healthy(journal: JournalRef) -> bool:
+    """Whether the journal opens with its key and every page of it reads (it is small)."""
+    if not os.path.exists(journal.path):
+        return True  # nothing there: the next open starts a new one
+    try:
+        conn = db.connect(journal.path, journal.key)
+    except (WrongKey, db.DatabaseError) as exc:
+        if db.is_damage(exc):
+            return False
+        raise
+    try:
+        return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+    except db.DatabaseError as exc:
+        if db.is_damage(exc):
+            return False
+        raise
+    finally:
+        conn.close()
 
 
 def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: str | None,
@@ -280,4 +296,12 @@ def merge_pending(vault: VaultDB, vault_path: str, settings: Settings, *,
         return 0
     journal = ref(vault, vault_path)
     with opened(journal, settings, vault=vault) as conn:
-        return merge(vault, conn, on_merged=on_merged)
+        try:
+            return merge(vault, conn, on_merged=on_merged)
+        except db.DatabaseError as exc:
+            if not db.is_damage(exc):
+                raise
+            # It opened, but a page of it does not read: the same as one that does not open.
+    CONNECTIONS.forget(vault.id)  # close the cached connection to the file moved aside
+    recover(vault, journal)
+    return 0

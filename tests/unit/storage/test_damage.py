@@ -109,3 +109,22 @@ def test_merge_records_when_the_newest_merged_read_happened(journalled, settings
     journal.merge_pending(vault, str(instance.vault_path(vault.id)), settings,
                           on_merged=add_reads)
     assert vault.get_meta("journal_merged_at") == "2026-11-22T10:07:00Z"
+
+
+def test_a_journal_damaged_past_its_first_page_is_replaced_at_the_merge(journalled, settings,
+                                                                         instance):
+    vault, _, ref = journalled
+    with journal.opened(ref, settings) as conn:  # grow it past one page
+        for i in range(200):
+            _read(conn, f"2026-11-22T10:08:{i % 60:02d}Z")
+    CONNECTIONS.clear()
+    size = Path(ref.path).stat().st_size + (Path(ref.path + "-wal").stat().st_size
+                                            if Path(ref.path + "-wal").exists() else 0)
+    assert Path(ref.path).stat().st_size > 8192, size
+    _flip(ref.path, count=64, at=Path(ref.path).stat().st_size - 2048)  # inside the last page
+    merged = journal.merge_pending(vault, str(instance.vault_path(vault.id)), settings,
+                                   on_merged=journal.no_derived_rows)
+    assert merged == 0
+    assert sum(e.action == "access-journal.damaged" for e in vault.events()) == 1
+    with journal.opened(ref, settings, vault=vault) as conn:
+        _read(conn, "2026-11-22T11:00:00Z")
