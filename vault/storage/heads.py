@@ -116,8 +116,11 @@ def check(instance: Instance, vault: VaultDB) -> None:
     Raises :class:`VaultRolledBack`. A vault ahead of its commitment is accepted and the
     commitment caught up; a vault without one gets one.
     """
-    seq, head = log_head(vault)
+    # The commitment first: it only ever moves after the vault committed, so the vault read
+    # next is at least as new (read the other way round, a write committing in between by
+    # another process would look like a rollback).
     known = committed(instance, vault.id)
+    seq, head = log_head(vault)
     if known is None:
         if seq > 0:
             advance(instance, vault.id, seq, head)

@@ -160,3 +160,24 @@ def test_a_vault_write_inside_an_instance_transaction_moves_the_commitment_with_
         raise RuntimeError("the instance side fails")
     assert heads.committed(instance, vault.id).seq == 2  # the vault is ahead: accepted
     assert heads.log_head(vault)[0] == 3
+
+
+def test_the_check_reads_the_commitment_before_the_vault(instance, vault_and_key, monkeypatch):
+    # Another process commits (vault, then commitment) between the check's two reads: had the
+    # check read the vault first, the newer commitment would look like a rollback.
+    vault, dek = vault_and_key
+    _events(vault, 2)
+    vault.close()
+    CONNECTIONS.clear()
+    writer = open_vault(instance, vault.id, dek)
+    real_log_head = heads.log_head
+
+    def log_head_after_a_concurrent_write(v):
+        head = real_log_head(v)
+        if v is not writer:
+            _events(writer, 1)  # vault commit + commitment, "in another process"
+        return head
+
+    monkeypatch.setattr(heads, "log_head", log_head_after_a_concurrent_write)
+    open_vault(instance, vault.id, dek).close()  # must not raise VaultRolledBack
+    writer.close()
