@@ -75,14 +75,22 @@ def advance(instance: Instance, vault_id: str, seq: int, head: str) -> None:
 
     Inside a transaction this thread holds on instance.db, it is part of it (rolled back
     with it: the vault is then ahead, which is accepted); otherwise its own transaction.
+    Its own transaction commits without waiting for the disk (``synchronous = NORMAL``):
+    the vault's commit it follows is already on disk, and a commitment lost with a power
+    cut only leaves the vault ahead of it, which is accepted. So a vault write gains one
+    instance.db commit without an ``fsync`` (about 0.1 ms).
     """
     args = (vault_id, seq, head, _mac(instance, vault_id, seq, head), now_iso())
     conn = instance.conn
     if conn.in_transaction:
         conn.execute(_ADVANCE, args)
         return
-    with instance.transaction() as tx:
-        tx.execute(_ADVANCE, args)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        with instance.transaction() as tx:
+            tx.execute(_ADVANCE, args)
+    finally:
+        conn.execute(f"PRAGMA synchronous = {instance.settings.sqlite_synchronous}")
 
 
 _ADVANCE = (

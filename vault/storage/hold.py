@@ -54,12 +54,12 @@ class WriteHold:
     def _reset(self) -> None:
         # A forked child (rq's work horse) shares its parent's open file descriptions, and
         # with them its flock: it opens its own.
-        self._pid = os.getpid()
         self._count = 0
         self._local = threading.local()
         self._hold_fd = _open(self.home / HOLD_FILE)
         self._gate_fd = _open(self.home / GATE_FILE)
         self._flag = _flag(self._gate_fd)
+        self._pid = os.getpid()  # last: other threads check it without the mutex
 
     def shared(self) -> WriteHold:
         """Hold off a backup while the block writes (a context manager)."""
