@@ -141,7 +141,8 @@ def _connect(journal: JournalRef, settings: Settings) -> db.Connection:
 
 
 def recover(vault: VaultDB, journal: JournalRef) -> str | None:
-    """Move a journal that does not open aside and say in the vault's log what was lost.
+    """Move a journal that does not open (or read) aside and say in the vault's log what was
+    lost.
 
     Returns the name it was moved to (None: another process had already replaced it).
     Recoverers of one vault take turns on the vault's write lock.
@@ -172,7 +173,7 @@ def recover(vault: VaultDB, journal: JournalRef) -> str | None:
             "lost_until": now_iso(),
             "explanation": (
                 "The access journal (organisation reads not yet added to this log) could not "
-                "be opened: it was damaged, or the vault was restored without it. Reads "
+                "be opened or read: it was damaged, or the vault was restored without it. Reads "
                 "after lost_after until lost_until may be missing from this log, and from "
                 "the grants' access counts; how many is not known. A new journal was "
                 "started; the old file was kept as moved_to."),
