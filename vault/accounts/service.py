@@ -33,7 +33,7 @@ from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import Argon2Params
-from vault.storage import db, journal
+from vault.storage import db, heads, journal
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
 
@@ -50,6 +50,23 @@ class Unlocked:
     vault_id: str
     dek: bytes
     totp_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invitation code as the instance knows it: only its hash is kept."""
+
+    id: str  # the first 12 hex digits of the code's SHA-256 (the code itself is not kept)
+    note: str
+    created_at: str
+    expires_at: str
+    used_at: str | None
+
+    @property
+    def state(self) -> str:
+        if self.used_at:
+            return "used"
+        return "expired" if self.expires_at < now_iso() else "open"
 
 
 @dataclass(frozen=True)
@@ -216,17 +233,60 @@ class Accounts:
 
     def open(self, vault_id: str, dek: bytes) -> VaultDB:
         """The owner's vault, with pending access events merged into its log first, then
-        the ``on_open`` hooks run (each must never fail the open)."""
+        the ``on_open`` hooks run (each must never fail the open).
+
+        A vault file that is damaged or older than the instance's record of its log raises
+        :class:`vault.storage.errors.VaultDamaged` / ``VaultRolledBack`` (clear problems,
+        never a 500). A damaged access journal never does: it is moved aside and the
+        loss written to the log (:func:`vault.storage.journal.recover`).
+        """
         vault = open_vault(self.instance, vault_id, dek)
         try:
             journal.merge_pending(vault, str(self.instance.vault_path(vault_id)), self.settings,
                                   on_merged=self.on_journal_merged)
-        except db.DatabaseError as exc:
+        except (db.DatabaseError, CryptoError) as exc:
             # The owner must still get in; the events stay in the journal for the next open.
             log.error("merging the access journal of a vault failed (%s)", type(exc).__name__)
         for hook in self.on_open:
             hook(vault)
         return vault
+
+    def accept_older_state(self, username: str, password: str, totp_code: str | None = None,
+                           *, client: str = "") -> dict[str, object]:
+        """The owner accepts their vault as restored from an older copy (after
+        :class:`vault.storage.errors.VaultRolledBack`): password (and TOTP when on) confirm;
+        the log gets an event saying how far it was behind. Returns that event's detail."""
+        subjects = [("user", normalise_username(username))] + ([("ip", client)] if client else [])
+        self.limiter.check(*subjects)
+        try:
+            vault_id, dek, _ = self._unwrap_human(username, password, slots.PASSWORD)
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
+        with open_vault(self.instance, vault_id, dek, check_head=False) as vault:
+            secret = vault.get_meta("totp_secret")
+            if secret is not None:
+                if not totp_code:
+                    raise TotpRequired("Also give a code from your authenticator app.")
+                totp_subjects = [("totp", vault_id)] + ([("ip", client)] if client else [])
+                self.limiter.check(*totp_subjects)
+                try:
+                    step = totp.matching_step(secret, totp_code)
+                except TotpInvalid:
+                    self.limiter.failed(*totp_subjects)
+                    raise
+                with vault.transaction() as tx:
+                    last = tx.execute(
+                        "SELECT value FROM meta WHERE key = 'totp_last_step'").fetchone()
+                    totp.claim_step(self.redis, vault_id, step,
+                                    int(last["value"]) if last else None)
+                    vault.set_meta(tx, "totp_last_step", step)
+                self.limiter.succeeded(*totp_subjects)
+            detail = heads.accept(self.instance, vault)
+        with self.open(vault_id, dek):
+            pass  # the normal open path: journal merged, hooks run
+        return detail
 
     def unlock_token(self, token: str, *, kind: str | None = None) -> tuple[slots.KeySlot, bytes]:
         """Find the slot for a bearer token by its SHA-256 and unwrap the data key."""
@@ -482,15 +542,43 @@ class Accounts:
     # -- invites ----------------------------------------------------------------------------
 
     def create_invite(self, note: str = "", days: int = 14) -> str:
+        return self.create_invites(1, note, days)[0]
+
+    def create_invites(self, count: int, note: str = "", days: int = 14) -> list[str]:
+        """``count`` one-time invitation codes, written in one transaction (all or none)."""
         from datetime import timedelta
 
-        code = keys.new_token("inv_")
+        if not 1 <= count <= 10_000:
+            raise ValueError("make between 1 and 10000 invitation codes at a time")
+        created, expires = now_iso(), to_iso(utcnow() + timedelta(days=days))
+        codes = [keys.new_token("inv_") for _ in range(count)]
         with self.instance.transaction() as tx:
-            tx.execute(
+            tx.executemany(
                 "INSERT INTO invites (code_hash, note, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (keys.token_hash(code), note, now_iso(), to_iso(utcnow() + timedelta(days=days))),
+                [(keys.token_hash(code), note, created, expires) for code in codes],
             )
-        return code
+        return codes
+
+    def invites(self) -> list[Invite]:
+        """Every invitation code the instance knows (by id; the codes are not kept)."""
+        rows = self.instance.conn.execute(
+            "SELECT code_hash, note, created_at, expires_at, used_at FROM invites"
+            " ORDER BY created_at, code_hash").fetchall()
+        return [Invite(r["code_hash"][:12], r["note"], r["created_at"], r["expires_at"],
+                       r["used_at"]) for r in rows]
+
+    def revoke_invite(self, code_or_id: str) -> bool:
+        """Delete an unused invitation code, given the code or the id :meth:`invites` shows.
+        False when there is no such unused code."""
+        value = (code_or_id or "").strip()
+        with self.instance.transaction() as tx:
+            if re.fullmatch(r"[0-9a-f]{12}", value):
+                cur = tx.execute("DELETE FROM invites WHERE substr(code_hash, 1, 12) = ?"
+                                 " AND used_at IS NULL", (value,))
+            else:
+                cur = tx.execute("DELETE FROM invites WHERE code_hash = ? AND used_at IS NULL",
+                                 (keys.token_hash(value),))
+            return cur.rowcount > 0
 
 
 def _remove_vault_files(instance: Instance, vault_id: str) -> None:

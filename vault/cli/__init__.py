@@ -175,13 +175,30 @@ def operator_stats() -> None:
 @operator.command("invite")
 @click.option("--note", default="", help="A note for yourself (who the invite is for).")
 @click.option("--days", default=14, show_default=True, help="Days the code stays valid.")
-def operator_invite(note: str, days: int) -> None:
-    """Create a one-time invitation code (for KLUIS_REGISTRATION=invite)."""
-    click.echo(services().accounts.create_invite(note, days))
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many codes (made in one transaction: all or none).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the codes to this new file (mode 0600), one a line, not to stdout.")
+def operator_invite(note: str, days: int, count: int, output: str | None) -> None:
+    """Create one-time invitation codes (for KLUIS_REGISTRATION=invite)."""
+    import os
+
+    if output and os.path.exists(output):
+        raise click.ClickException(f"{output} exists")
+    codes = services().accounts.create_invites(count, note, days)
+    if output:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(code + "\n" for code in codes))
+        click.echo(f"wrote {len(codes)} invitation codes to {output}")
+        return
+    for code in codes:
+        click.echo(code)
 
 
 #: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
-FEATURE_COMMANDS: list[str] = ["vault.cli.portability", "vault.cli.grants", "bench.run"]
+FEATURE_COMMANDS: list[str] = ["vault.cli.portability", "vault.cli.grants", "vault.cli.storage",
+                               "bench.run"]
 
 
 def _load_feature_commands() -> None:

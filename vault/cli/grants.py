@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def _open_vault(svc: Services, username: str | None, token: str | None) -> VaultDB:
     """The vault, opened with the owner's password (asked for) or an owner app token."""
-    from vault.accounts.errors import AccountError
     from vault.crypto import slots
+    from vault.errors import KluisError
 
     try:
         if token:
@@ -31,7 +31,7 @@ def _open_vault(svc: Services, username: str | None, token: str | None) -> Vault
         password = click.prompt("Password", hide_input=True)
         unlocked = svc.accounts.unlock_password(username, password)
         return svc.accounts.open(unlocked.vault_id, unlocked.dek)
-    except AccountError as exc:
+    except KluisError as exc:  # a wrong secret, a damaged or rolled-back vault: one line
         raise click.ClickException(str(exc)) from None
 
 

@@ -296,13 +296,16 @@ class Redemption:
                     hook(vault)
             wanted = tuple(types or ())
             grant = handle.grant
-            with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
+            with _logged_or_nothing(), \
+                    journal.opened(handle.journal, self.settings, vault=vault) as jconn:
                 # Under a usage limit, the journal's write lock first: a merge (journal, then
                 # vault) cannot move rows between the two counts below. Without one nothing
                 # is counted, and the event's INSERT is its own transaction (one statement,
-                # committed at the configured synchronous level like any other).
+                # committed at the configured synchronous level like any other). Either way
+                # the instance's write hold comes before it (a backup waits for the row).
                 limited = grant.usage_limit is not None
-                with db.transaction(jconn) if limited else contextlib.nullcontext():
+                with self.instance.hold.shared(), \
+                        db.transaction(jconn) if limited else contextlib.nullcontext():
                     row = vault.conn.execute(READ_STATE, (grant.id,)).fetchone()
                     if row is None:
                         HANDLES.drop(handle.token_hash)
@@ -336,7 +339,7 @@ class Redemption:
         try:
             with open_vault(self.instance, handle.vault_id, handle.dek,
                             cache_key=handle.cache_key, path=handle.vault_path) as vault, \
-                    journal.opened(handle.journal, self.settings) as jconn:
+                    journal.opened(handle.journal, self.settings, vault=vault) as jconn:
                 journal.merge(vault, jconn, on_merged=self.on_merged)
         except Exception as exc:  # noqa: BLE001 - the read is logged; rows stay pending
             log.error("merging an access journal failed (%s); its rows stay for the next merge",

@@ -32,6 +32,9 @@ else:
     Row = sqlcipher3.Row
 
 
+_quiet: list[bool] = []  # SQLCipher's log level is per process: set once
+
+
 def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Connection:
     """Open (or create) the SQLCipher database at ``path`` keyed with ``key`` (32 bytes).
 
@@ -42,6 +45,11 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
         raise ValueError("SQLCipher raw keys are 32 bytes")
     conn: Connection = sqlcipher3.connect(
         str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    if not _quiet:
+        # SQLCipher logs its own lines to stderr when a key does not open a file ("hmac check
+        # failed for pgno=1"); the callers say what that means (WrongKey, VaultDamaged).
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        _quiet.append(True)
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         # Reading the schema is the first operation that needs the key.
@@ -57,6 +65,17 @@ def connect(path: str | Path, key: bytes, *, synchronous: str = "FULL") -> Conne
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
     return conn
+
+
+_DAMAGE_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes)
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` (a :class:`WrongKey` from :func:`connect` or a database error) says the
+    file is not a database under its key or is malformed, rather than busy or locked."""
+    err: BaseException | None = exc.__cause__ if isinstance(exc, WrongKey) else exc
+    code = getattr(err, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _DAMAGE_CODES
 
 
 def inserted_id(cursor: Cursor) -> int:

@@ -19,7 +19,7 @@ from vault.clock import now_iso
 from vault.config import Settings
 from vault.crypto import keys, signing
 from vault.crypto.slots import KeySlot
-from vault.storage import db, migrations
+from vault.storage import db, hold, migrations
 
 INSTANCE_KEY_FILE = "instance.key"
 INSTANCE_DB_FILE = "instance.db"
@@ -83,6 +83,9 @@ class Instance:
         self._lock = threading.Lock()
         self._all: list[db.Connection] = []
         self._commits = 0
+        #: Every write takes it shared, so ``kluis backup`` can stop them all (storage.hold).
+        self.hold = hold.for_home(self.home)
+        self._head_key: bytes | None = None
         self.conn  # noqa: B018 - open and migrate now, so errors surface at start-up
 
     @property
@@ -92,7 +95,8 @@ class Instance:
             conn = db.connect(
                 self.home / INSTANCE_DB_FILE, self.key, synchronous=self.settings.sqlite_synchronous
             )
-            migrations.apply(conn, "instance")
+            with self.hold.shared():
+                migrations.apply(conn, "instance")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -107,9 +111,10 @@ class Instance:
 
     @contextmanager
     def transaction(self) -> Iterator[db.Connection]:
+        conn = self.conn
         try:
-            with db.transaction(self.conn) as conn:
-                yield conn
+            with self.hold.shared(), db.transaction(conn) as tx:
+                yield tx
         finally:
             self._commits += 1
 
@@ -130,6 +135,13 @@ class Instance:
         from vault.crypto.kdf import hkdf
 
         return hkdf(self.key, info=b"kluis instance subkey:" + purpose.encode())
+
+    @property
+    def head_key(self) -> bytes:
+        """The key of the vaults' log commitments (:mod:`vault.storage.heads`)."""
+        if self._head_key is None:
+            self._head_key = self.subkey("vault-log-head")
+        return self._head_key
 
     def vault_path(self, vault_id: str) -> Path:
         if not vault_id.isalnum():

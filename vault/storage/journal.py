@@ -23,21 +23,35 @@ the delete. Lock order is always journal, then vault.
 
 The event's ``at`` is when the read happened; its place in the chain is when
 it was merged.
+
+A journal that does not open with its key (damaged, or a vault file restored without its
+matching journal) must never lock the owner out or stop organisation reads: :func:`opened`
+moves it aside (``<id>.db.access.damaged-<time>``), starts a new one and appends an
+``access-journal.damaged`` event to the vault's log saying what is known of the loss: reads
+after the newest one merged into the log, until the damage was found; how many cannot be
+known, since the rows are unreadable. Every write here takes the instance's write hold
+(:mod:`vault.storage.hold`) before its SQLite lock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from vault.clock import now_iso
 from vault.config import Settings
-from vault.storage import db
+from vault.crypto.errors import WrongKey
+from vault.storage import db, hold
 from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
+
+log = logging.getLogger("kluis.storage")
 
 MERGE_EVERY = 64
 OnMerged = Callable[[db.Connection, Sequence[Any]], None]
@@ -86,16 +100,22 @@ def ref(vault: VaultDB, vault_path: str) -> JournalRef:
 
 
 @contextmanager
-def opened(journal: JournalRef, settings: Settings) -> Iterator[db.Connection]:
-    """A connection to the journal, from the per-process connection cache when possible."""
+def opened(journal: JournalRef, settings: Settings, *,
+           vault: VaultDB | None = None) -> Iterator[db.Connection]:
+    """A connection to the journal, from the per-process connection cache when possible.
+
+    With ``vault`` (the journal's vault, open), a journal that does not open with its key is
+    moved aside and replaced, and the vault's log says so (:func:`recover`).
+    """
     conn = CONNECTIONS.get(journal.cache_key, settings)
     if conn is None:
-        conn = db.connect(journal.path, journal.key, synchronous=settings.sqlite_synchronous)
-        with db.transaction(conn):
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute("INSERT INTO journal_meta (key, value) VALUES ('id', ?)"
-                         " ON CONFLICT(key) DO NOTHING", (os.urandom(8).hex(),))
+        try:
+            conn = _connect(journal, settings)
+        except (WrongKey, db.DatabaseError) as exc:
+            if vault is None or not db.is_damage(exc):
+                raise
+            recover(vault, journal)
+            conn = _connect(journal, settings)
     try:
         yield conn
     finally:
@@ -103,6 +123,84 @@ def opened(journal: JournalRef, settings: Settings) -> Iterator[db.Connection]:
             conn.close()
         else:
             CONNECTIONS.put(journal.cache_key, conn, settings)
+
+
+def _connect(journal: JournalRef, settings: Settings) -> db.Connection:
+    with hold.for_home(settings.home_path).shared():
+        conn = db.connect(journal.path, journal.key, synchronous=settings.sqlite_synchronous)
+        try:
+            with db.transaction(conn):
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO journal_meta (key, value) VALUES ('id', ?)"
+                             " ON CONFLICT(key) DO NOTHING", (os.urandom(8).hex(),))
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def recover(vault: VaultDB, journal: JournalRef) -> str | None:
+    """Move a journal that does not open (or read) aside and say in the vault's log what was
+    lost.
+
+    Returns the name it was moved to (None: another process had already replaced it).
+    Recoverers of one vault take turns on the vault's write lock.
+    """
+    with vault.transaction() as tx:
+        if _healthy(journal):
+            return None  # it opens now: another process moved the damaged one aside
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = f"{journal.path}.damaged-{stamp}"
+        n = 1
+        while os.path.exists(aside):
+            n += 1
+            aside = f"{journal.path}.damaged-{stamp}-{n}"
+        os.replace(journal.path, aside)
+        if os.path.exists(journal.path + "-wal"):
+            os.replace(journal.path + "-wal", aside + "-wal")
+        if os.path.exists(journal.path + "-shm"):
+            os.unlink(journal.path + "-shm")
+        merged_at = vault.get_meta("journal_merged_at")
+        if merged_at is None:
+            row = tx.execute("SELECT at FROM events WHERE action = 'grant.read'"
+                             " ORDER BY seq DESC LIMIT 1").fetchone()
+            merged_at = row["at"] if row else None
+        vault.append_event(tx, actor="system", action="access-journal.damaged", detail={
+            "moved_to": os.path.basename(aside),
+            "reads_lost": None,  # the rows are unreadable: how many is not known
+            "lost_after": merged_at,  # the newest read already in this log (None: none)
+            "lost_until": now_iso(),
+            "explanation": (
+                "The access journal (organisation reads not yet added to this log) could not "
+                "be opened or read: it was damaged, or the vault was restored without it. Reads "
+                "after lost_after until lost_until may be missing from this log, and from "
+                "the grants' access counts; how many is not known. A new journal was "
+                "started; the old file was kept as moved_to."),
+        })
+    log.error("vault %s: its access journal did not open; moved aside to %s and replaced",
+              vault.id, os.path.basename(aside))
+    return os.path.basename(aside)
+
+
+def _healthy(journal: JournalRef) -> bool:
+    """Whether the journal opens with its key and every page of it reads (it is small)."""
+    if not os.path.exists(journal.path):
+        return True  # nothing there: the next open starts a new one
+    try:
+        conn = db.connect(journal.path, journal.key)
+    except (WrongKey, db.DatabaseError) as exc:
+        if db.is_damage(exc):
+            return False
+        raise
+    try:
+        return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+    except db.DatabaseError as exc:
+        if db.is_damage(exc):
+            return False
+        raise
+    finally:
+        conn.close()
 
 
 def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: str | None,
@@ -146,7 +244,8 @@ def merge(vault: VaultDB, conn: db.Connection, *, on_merged: OnMerged) -> int:
     if not rows:
         return 0
     moved = to_vault(vault, conn, journal_id, rows, on_merged=on_merged)
-    forget(conn, journal_id, rows[-1]["seq"])
+    with vault.instance.hold.shared():
+        forget(conn, journal_id, rows[-1]["seq"])
     return moved
 
 
@@ -174,6 +273,7 @@ def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list[db
                                   r["canonical"], r["detail"]) for r in fresh])
         on_merged(tx, fresh)
         vault.set_meta(tx, "journal_merged", f"{journal_id}:{fresh[-1]['seq']}")
+        vault.set_meta(tx, "journal_merged_at", fresh[-1]["at"])
     return len(fresh)
 
 
@@ -196,5 +296,13 @@ def merge_pending(vault: VaultDB, vault_path: str, settings: Settings, *,
     if not os.path.exists(path_for(vault_path)):
         return 0
     journal = ref(vault, vault_path)
-    with opened(journal, settings) as conn:
-        return merge(vault, conn, on_merged=on_merged)
+    with opened(journal, settings, vault=vault) as conn:
+        try:
+            return merge(vault, conn, on_merged=on_merged)
+        except db.DatabaseError as exc:
+            if not db.is_damage(exc):
+                raise
+            # It opened, but a page of it does not read: the same as one that does not open.
+    CONNECTIONS.forget(vault.id)  # close the cached connection to the file moved aside
+    recover(vault, journal)
+    return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import threading
 import time
@@ -23,11 +24,14 @@ from typing import Any
 from vault.clock import now_iso
 from vault.config import Settings
 from vault.crypto import sealing
-from vault.crypto.errors import SealError
-from vault.storage import db, migrations
+from vault.crypto.errors import SealError, WrongKey
+from vault.storage import db, heads, migrations
+from vault.storage.errors import VaultDamaged
 from vault.storage.instance import Instance
 
 GENESIS = "0" * 64
+
+log = logging.getLogger("kluis.storage")
 
 # A row of the events table: (seq, at, actor, action, grant_id, stored_detail, prev_hash, hash).
 EventRow = tuple[int, str, str, str, str | None, str, str, str]
@@ -95,6 +99,8 @@ class VaultDB:
         self.conn = conn
         self._cache_key = cache_key
         self._path = path
+        #: The newest ``(seq, hash)`` appended in the open transaction, if any.
+        self._appended: tuple[int, str] | None = None
 
     def close(self) -> None:
         """Give the connection back to the per-process cache, or close it.
@@ -121,8 +127,28 @@ class VaultDB:
 
     @contextmanager
     def transaction(self) -> Iterator[db.Connection]:
-        with db.transaction(self.conn) as conn:
-            yield conn
+        """One write to the vault, held off while a backup copies (:mod:`vault.storage.hold`).
+
+        When it appended events, the instance's commitment to the log head moves forward
+        after the vault committed (:mod:`vault.storage.heads`): a crash between the two
+        leaves the vault ahead of it, which is accepted.
+        """
+        with self.instance.hold.shared():
+            self._appended = None
+            try:
+                with db.transaction(self.conn) as conn:
+                    yield conn
+            except BaseException:
+                self._appended = None
+                raise
+            appended, self._appended = self._appended, None
+            if appended is not None:
+                try:
+                    heads.advance(self.instance, self.id, *appended)
+                except db.DatabaseError as exc:
+                    # The write is committed; the commitment catches up at the next open.
+                    log.error("vault %s: the log commitment did not move (%s)",
+                              self.id, type(exc).__name__)
 
     # -- meta -------------------------------------------------------------------------------
 
@@ -186,6 +212,8 @@ class VaultDB:
         conn.executemany(
             "INSERT INTO events (seq, at, actor, action, grant_id, detail, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if rows:
+            self._appended = (seq, prev)
         return rows
 
     def events(
@@ -245,8 +273,9 @@ def create_vault_file(instance: Instance, vault_id: str, dek: bytes) -> tuple[Va
     path = instance.vault_path(vault_id)
     if path.exists():
         raise FileExistsError(f"vault {vault_id} exists")
-    conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
-    migrations.apply(conn, "vault")
+    with instance.hold.shared():
+        conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
+        migrations.apply(conn, "vault")
     vault = VaultDB(instance, vault_id, conn)
     private, public = sealing.new_inbox_keypair()
     with vault.transaction() as tx:
@@ -377,12 +406,16 @@ def forget_cached(vault_id: str) -> None:
 
 
 def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
-               cache_key: tuple[str, bytes] | None = None, path: str | None = None) -> VaultDB:
+               cache_key: tuple[str, bytes] | None = None, path: str | None = None,
+               check_head: bool = True) -> VaultDB:
     """Open an existing vault with its data key, migrating it if it is behind.
 
     ``cache_key`` (``ConnectionCache.key(vault_id, dek)``) and ``path`` may be
-    given when the caller already has them. Raises :class:`vault.crypto.WrongKey` when ``dek``
-    does not open the file.
+    given when the caller already has them. ``dek`` comes from a key slot (whose AES-GCM tag
+    proved it), so a file it does not open is damaged: :class:`VaultDamaged`. A file opened
+    afresh (not a cached connection) is checked against the instance's commitment to its
+    log: :class:`VaultRolledBack` when it is an older copy (``check_head=False``: the
+    owner's "accept this older state" path only).
     """
     cache_key = cache_key or ConnectionCache.key(vault_id, dek)
     conn = CONNECTIONS.get(cache_key, instance.settings)
@@ -391,12 +424,32 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     path = path or str(instance.vault_path(vault_id))
     if not os.path.exists(path):
         raise FileNotFoundError(f"vault {vault_id} has no file")
-    conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
-    if "vault" not in _latest:
-        _latest["vault"] = max(m.number for m in migrations.load("vault"))
-    if migrations.current_version(conn) < _latest["vault"]:
-        migrations.apply(conn, "vault")
-    return VaultDB(instance, vault_id, conn, cache_key, path)
+    try:
+        conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
+    except WrongKey as exc:
+        if not db.is_damage(exc):
+            raise
+        log.error("vault %s: its file does not open with its data key (damaged)", vault_id)
+        raise VaultDamaged("This vault's file is damaged.") from None
+    vault = VaultDB(instance, vault_id, conn, cache_key, path)
+    try:
+        if "vault" not in _latest:
+            _latest["vault"] = max(m.number for m in migrations.load("vault"))
+        if migrations.current_version(conn) < _latest["vault"]:
+            with instance.hold.shared():
+                migrations.apply(conn, "vault")
+        if check_head:
+            heads.check(instance, vault)
+    except db.DatabaseError as exc:
+        conn.close()
+        if not db.is_damage(exc):
+            raise
+        log.error("vault %s: its file is malformed (damaged)", vault_id)
+        raise VaultDamaged("This vault's file is damaged.") from None
+    except BaseException:
+        conn.close()
+        raise
+    return vault
 
 
 def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict[str, Any]]]:

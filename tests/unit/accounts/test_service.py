@@ -1,29 +1,9 @@
 """Accounts against real SQLCipher files and a real Redis, without a web server."""
 
 import pytest
-import redis as redis_lib
 
 from vault.accounts.errors import InvalidCredentials, RegistrationClosed
-from vault.accounts.service import Accounts
 from vault.crypto import slots
-from vault.storage.instance import Instance
-
-
-@pytest.fixture
-def make_accounts(make_settings, redis_url):
-    made = []
-
-    def make(settings=None, **overrides):
-        settings = settings or make_settings(**overrides)
-        instance = Instance(settings)
-        accounts = Accounts(instance, redis_lib.Redis.from_url(redis_url), settings)
-        made.append(accounts)
-        return accounts
-
-    yield make
-    for accounts in made:
-        accounts.instance.close()
-        accounts.redis.close()
 
 
 def test_password_slot_below_the_floor_is_upgraded_at_next_unlock(make_settings, make_accounts):

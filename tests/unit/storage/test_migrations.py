@@ -41,3 +41,15 @@ def test_later_migrations_keep_data_written_at_the_first(tmp_path):
         migrations.apply(conn, kind)
         assert conn.execute(check).fetchone()[0] == "kept"
         assert migrations.current_version(conn) == max(m.number for m in migrations.load(kind))
+
+
+def test_instance_migration_0004_adds_the_vault_log_commitments(tmp_path):
+    conn = db.connect(tmp_path / "i.db", keys.random_key())
+    migrations.apply(conn, "instance")
+    assert "vault_heads" in _tables(conn)
+    with db.transaction(conn):
+        conn.execute("INSERT INTO vaults (id, username, created_at, inbox_public_key)"
+                     " VALUES ('v1', 'u', 'now', x'00')")
+        conn.execute("INSERT INTO vault_heads VALUES ('v1', 3, 'h', x'00', 'now')")
+        conn.execute("DELETE FROM vaults WHERE id = 'v1'")
+    assert conn.execute("SELECT count(*) FROM vault_heads").fetchone()[0] == 0
