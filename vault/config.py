@@ -92,7 +92,7 @@ class Settings:
     # A bearer token for GET /metrics; empty: /metrics answers only straight loopback requests.
     metrics_token: str = ""
     # Seconds an open vault connection is kept per process after a request (0: close at once),
-    # and how many are kept at most. See ConnectionCache in vault/storage/vaults.py.
+    # and how many are kept at most. See ConnectionCache in vault/storage/cache.py.
     vault_cache_seconds: int = 60
     vault_cache_size: int = 64
     # Connector runner: the first retry waits this long, doubling per attempt (Retry-After wins

@@ -5,6 +5,10 @@ Every operation in ``/api/v1/openapi.json`` names its schemas here (or beside it
 connectors and portability), and its view answers *through* them (``Schema().dump``), so the
 document cannot drift from the answers. A response that differs by audience is one schema
 with one ``only=`` view per audience (:class:`GrantSchema`).
+
+Longer than 400 lines on purpose: it is declarations only (no logic), grouped by feature
+under ``# --`` headers, and apispec names each component after its class, so one module
+keeps every component name unique and in one place to look up.
 """
 
 from __future__ import annotations

@@ -64,9 +64,10 @@ from vault.grants.repository import READ_STATE
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.service import list_records
 from vault.storage import db, journal
+from vault.storage.cache import ConnectionCache
 from vault.storage.instance import Instance
 from vault.storage.journal import JournalRef
-from vault.storage.vaults import ConnectionCache, EventDetail, VaultDB, open_vault
+from vault.storage.vaults import EventDetail, VaultDB, open_vault
 
 log = logging.getLogger("kluis.grants")
 

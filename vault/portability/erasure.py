@@ -15,8 +15,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vault.storage.cache import forget_cached
 from vault.storage.instance import Instance
-from vault.storage.vaults import forget_cached
 
 COUNTER = "vaults_erased"
 SUFFIXES = ("", "-wal", "-shm", "-journal", ".access", ".access-wal", ".access-shm")

@@ -256,7 +256,7 @@ def restore(settings: Settings, src: Path, *, replace: bool = False) -> RestoreR
                 report.moved_aside = aside
             for path in staging.iterdir():
                 os.replace(path, home / path.name)
-        from vault.storage.vaults import CONNECTIONS
+        from vault.storage.cache import CONNECTIONS
 
         CONNECTIONS.clear()
         return report

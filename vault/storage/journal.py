@@ -49,7 +49,8 @@ from vault.clock import now_iso
 from vault.config import Settings
 from vault.crypto.errors import WrongKey
 from vault.storage import db, hold
-from vault.storage.vaults import CONNECTIONS, EventDetail, VaultDB
+from vault.storage.cache import CONNECTIONS
+from vault.storage.vaults import EventDetail, VaultDB
 
 log = logging.getLogger("kluis.storage")
 

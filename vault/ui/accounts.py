@@ -19,7 +19,8 @@ from vault.accounts.errors import (
     TotpRequired,
     WrongPassword,
 )
-from vault.accounts.service import AppToken, Unlocked
+from vault.accounts.service import Unlocked
+from vault.accounts.tokens import AppToken
 from vault.ui.common import owner_page, safe_next
 from vault.ui.i18n import t
 from vault.web.auth import (

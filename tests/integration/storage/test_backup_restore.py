@@ -14,7 +14,7 @@ import requests
 from tests.conftest import ROOT, free_port, settings_env
 from vault.app import create_app
 from vault.grants.redemption import HANDLES
-from vault.storage.vaults import CONNECTIONS
+from vault.storage.cache import CONNECTIONS
 
 
 def _cli(settings, *args) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import requests
 
 from tests.conftest import ROOT, settings_env
 from vault.grants.redemption import HANDLES
-from vault.storage.vaults import CONNECTIONS
+from vault.storage.cache import CONNECTIONS
 
 
 def _restart_caches() -> None:

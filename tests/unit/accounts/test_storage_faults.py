@@ -9,8 +9,9 @@ import pytest
 
 from vault.accounts.errors import InvalidCredentials, RegistrationClosed
 from vault.storage import journal
+from vault.storage.cache import CONNECTIONS
 from vault.storage.errors import VaultRolledBack
-from vault.storage.vaults import CONNECTIONS, EventDetail
+from vault.storage.vaults import EventDetail
 
 PASSWORD = "correct horse staple 42"
 

@@ -9,8 +9,9 @@ import pytest
 
 from vault.grants.repository import add_reads
 from vault.storage import db, journal
+from vault.storage.cache import CONNECTIONS
 from vault.storage.errors import VaultDamaged
-from vault.storage.vaults import CONNECTIONS, EventDetail, open_vault
+from vault.storage.vaults import EventDetail, open_vault
 
 
 def _flip(path: str | Path, count: int = 16, at: int = 0) -> None:

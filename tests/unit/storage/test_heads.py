@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from vault.storage import heads
+from vault.storage.cache import CONNECTIONS
 from vault.storage.errors import VaultRolledBack
-from vault.storage.vaults import CONNECTIONS, open_vault
+from vault.storage.vaults import open_vault
 
 
 def _events(vault, n: int, tag: str = "e") -> None:

@@ -74,7 +74,7 @@ def test_cached_connection_is_reused_only_with_the_same_data_key(instance, vault
 
 
 def test_forgotten_vault_connections_are_closed(instance, vault_and_key):
-    from vault.storage.vaults import forget_cached
+    from vault.storage.cache import forget_cached
 
     vault, dek = vault_and_key
     vault.close()
