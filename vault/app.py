@@ -127,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.ui import accounts as accounts_ui
     from vault.ui import common as common_ui
     from vault.ui import connectors as connectors_ui
+    from vault.ui import finance as finance_ui
     from vault.ui import grants as grants_ui
     from vault.ui import log as log_ui
     from vault.ui import portability as portability_ui
@@ -137,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
                    connectors_ui, portability_api, portability_ui, operations_api):
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
+    app.register_blueprint(finance_ui.bp)
 
 
 def _wants_json() -> bool:

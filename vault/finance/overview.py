@@ -153,3 +153,8 @@ def derive_summary(vault: VaultDB, *, today: date | None = None) -> tuple[Record
         return create_record(vault, SUMMARY_TYPE, data, provenance=provenance,
                              source_key=SUMMARY_SOURCE_KEY), True
     return update_record(vault, existing.id, data, provenance=provenance)
+
+
+def summary_record(vault: VaultDB) -> Record | None:
+    """The ``monthly-finances`` record, if the owner made one."""
+    return record_by_source_key(vault, SUMMARY_SOURCE_KEY)
