@@ -128,3 +128,15 @@ def test_finance_migration_applies_to_a_vault_that_holds_data(tmp_path):
     conn.execute("DELETE FROM records WHERE id = 'r1'")
     assert conn.execute("SELECT count(*) FROM finance_overrides").fetchone()[0] == 0
     conn.close()
+
+
+def test_transactions_from_an_uploaded_bank_statement_count(vault):
+    from vault.connectors.upload.service import add_upload
+
+    document, made = add_upload(vault, b"%PDF-1.4 statement", name="afschrift.pdf", facts=[
+        {"type": "bank-transaction", "data": {"account_iban": IBAN, "booking_date": "2026-03-01",
+                                              "amount_cents": -95_000,
+                                              "counterparty_name": "Woonstichting De Kern"}}])
+    assert made[0].data["document_sha256"] == document.data["sha256"]
+    [tx] = overview.overview(vault).transactions
+    assert (tx.category, tx.amount_cents) == ("housing", -95_000)
