@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.ui import accounts as accounts_ui
     from vault.ui import common as common_ui
     from vault.ui import connectors as connectors_ui
+    from vault.ui import finance as finance_ui
     from vault.ui import grants as grants_ui
     from vault.ui import lifecycle as lifecycle_ui
     from vault.ui import log as log_ui
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
                    lifecycle_api, lifecycle_ui):
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
+    app.register_blueprint(finance_ui.bp)
 
 
 def _wants_json() -> bool:

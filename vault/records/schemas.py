@@ -234,3 +234,84 @@ class DocumentSchema(RecordSchema):
     )
     category = Choice("Soort document", "Kind of document", DOCUMENT_CATEGORIES)
     description = Text("Omschrijving", "Description", max_length=1000)
+
+
+class BankTransactionSchema(RecordSchema):
+    """One booked transaction of a bank account (PSD2 ``transactions/booked``, or typed in).
+
+    ``amount_cents`` is signed from the account holder's side: money in is positive,
+    money out negative. The counterparty is the creditor of a payment out and the
+    debtor of a payment in.
+    """
+
+    account_iban = fields.String(required=True, validate=validators.iban,
+                                 metadata=label("Rekening (IBAN)", "Account (IBAN)"))
+    booking_date = fields.Date(required=True, metadata=label("Boekdatum", "Booking date"))
+    value_date = fields.Date(metadata=label("Valutadatum", "Value date"))
+    amount_cents = Cents("Bedrag", "Amount", required=True, signed=True)
+    currency = fields.String(
+        validate=validate.Regexp(r"^[A-Z]{3}$"), metadata=label("Valuta", "Currency")
+    )
+    counterparty_name = Text("Tegenpartij", "Counterparty")
+    counterparty_iban = Text("Rekening tegenpartij", "Counterparty account", max_length=34)
+    remittance = Text("Omschrijving", "Description", max_length=500)
+    booking_code = Text("Transactiecode", "Transaction code", max_length=35)
+    purpose_code = Text("Doelcode", "Purpose code", max_length=4)
+    transaction_id = Text("Transactie-id bij de bank", "Bank's transaction id", max_length=100)
+    document_sha256 = fields.String(
+        validate=validators.sha256_hex, metadata=label("Bewijsstuk", "Supporting document")
+    )
+
+
+FINANCE_CATEGORIES = {
+    "salary": ("salaris", "salary"),
+    "benefits": ("uitkeringen en toeslagen", "benefits"),
+    "housing": ("huur of hypotheek", "rent or mortgage"),
+    "utilities": ("energie, water, telefoon en internet", "utilities"),
+    "insurance": ("verzekeringen", "insurance"),
+    "groceries": ("boodschappen", "groceries"),
+    "transport": ("vervoer", "transport"),
+    "other": ("overig", "other"),
+}
+
+
+class FinanceMonthSchema(RecordSchema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+                          metadata=label("Maand", "Month"))
+    income_cents = Cents("Inkomsten", "Income", required=True)
+    expenses_cents = Cents("Uitgaven", "Expenses", required=True)
+    net_cents = Cents("Saldo van de maand", "Net for the month", required=True, signed=True)
+    closing_balance_cents = Cents("Stand aan het eind van de maand", "Balance at month end",
+                                  signed=True)
+
+
+class FinanceCategoryTotalSchema(RecordSchema):
+    category = Choice("Categorie", "Category", FINANCE_CATEGORIES, required=True)
+    income_cents = Cents("Inkomsten", "Income", required=True)
+    expenses_cents = Cents("Uitgaven", "Expenses", required=True)
+
+
+class MonthlyFinancesSchema(RecordSchema):
+    """Income, expenses and net per month over 12 months, derived from bank transactions.
+
+    What an organisation can ask for instead of the raw transactions.
+    """
+
+    period_start = fields.Date(required=True, metadata=label("Eerste maand", "First month"))
+    period_end = fields.Date(required=True, metadata=label("Laatste maand", "Last month"))
+    months = fields.List(
+        fields.Nested(FinanceMonthSchema), required=True, validate=validate.Length(min=1, max=12),
+        metadata=label("Per maand", "Per month"),
+    )
+    average_income_cents = Cents("Gemiddelde inkomsten per maand", "Average monthly income",
+                                 required=True)
+    average_expenses_cents = Cents("Gemiddelde uitgaven per maand", "Average monthly expenses",
+                                   required=True)
+    category_totals = fields.List(
+        fields.Nested(FinanceCategoryTotalSchema), validate=validate.Length(max=20),
+        metadata=label("Totaal per categorie", "Total per category"),
+    )
+    transaction_count = fields.Integer(
+        strict=True, validate=validate.Range(min=0),
+        metadata=label("Aantal transacties", "Number of transactions"),
+    )

@@ -79,7 +79,7 @@ def _summary(record, lang: str) -> dict[str, Any]:
 
 
 def _source_label(source: str) -> str:
-    if source in ("manual", "upload"):
+    if source in ("manual", "upload", "finance"):
         return t(f"source.{source}")
     return source
 
@@ -89,6 +89,8 @@ def _source_label(source: str) -> str:
 def new_record(type_id: str):
     if type_id not in RECORD_TYPES or type_id == "document":
         abort(404)
+    if type_id == "monthly-finances":  # derived from the transactions, not typed in
+        return redirect(url_for("finance_ui.overview"))
     record_type = get_type(type_id)
     lang = current_language()
     if request.method == "GET":

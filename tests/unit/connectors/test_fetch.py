@@ -121,3 +121,22 @@ def test_wrong_api_key_needs_attention(brp_standin):
     with pytest.raises(NeedsAttention, match="credentials"):
         collect_drafts(registry.get("brp"), context(
             {"base_url": brp_standin.base_url, "bsn": BRP_BSN}, {"api_key": "wrong"}))
+
+
+def test_psd2_fetch_keeps_each_booked_transaction_signed_from_the_holder_side(psd2_standin):
+    from tests.standins.psd2 import fix_iban
+    from vault.records.service import validate_data
+
+    iban = fix_iban("DE2310010010123456789")
+    options = {"base_url": psd2_standin.base_url, "iban": iban}
+    drafts, _ = collect_drafts(registry.get("psd2"), context(options, {}, state={}))
+    txs = {d.key: d.data for d in drafts if d.type == "bank-transaction"}
+    booked = psd2_standin.transactions["booked"]
+    assert set(txs) == {f"tx:{iban}:{t['transactionId']}" for t in booked}
+    john = txs[f"tx:{iban}:1234567"]  # a creditor: money out, though the fixture sends "256.67"
+    assert john["amount_cents"] == -25667 and john["counterparty_name"] == "John Miles"
+    assert john["counterparty_iban"] == "DE67100100101306118605"
+    paul = txs[f"tx:{iban}:1234568"]  # a debtor: money in
+    assert paul["amount_cents"] == 34301 and paul["remittance"] == "Example 2"
+    for data in txs.values():
+        assert validate_data("bank-transaction", data) == data

@@ -112,7 +112,8 @@ def test_every_request_of_a_run_is_checked_once_and_pinned(dns, psd2_standin):
                            credentials={},
                            http=TimeoutSession(timeout=(2.0, 5.0), allow_private=True))
     drafts, _ = collect_drafts(registry.get("psd2"), context)
-    assert [d.type for d in drafts] == ["bank-account"]
+    # The account, then one record per booked transaction of the fixture (two).
+    assert [d.type for d in drafts] == ["bank-account", "bank-transaction", "bank-transaction"]
     assert psd2_standin.rejected == []
     assert len(psd2_standin.requests) >= 3
     assert fake.lookups == [("bank.test", "check")] * len(psd2_standin.requests)

@@ -7,7 +7,9 @@
 2. ``GET /v1/accounts``, ``/balances``, ``/transactions?bookingStatus=booked``
    with the ``Consent-ID`` header. At most ``frequencyPerDay`` unattended
    refreshes a day.
-3. One ``bank-account`` record with balance and average monthly income and expenses.
+3. One ``bank-account`` record with balance and average monthly income and expenses,
+   and one ``bank-transaction`` record per booked transaction (keyed by the bank's
+   ``transactionId``), which the finance overview (``vault.finance``) categorises.
 """
 
 from __future__ import annotations
@@ -70,6 +72,49 @@ def cents(amount: Any) -> int:
         raise TransientError("The bank sent an amount that is not a number.") from None
 
 
+def signed_cents(tx: dict[str, Any]) -> int | None:
+    """The amount from the account holder's side (in > 0, out < 0), or None."""
+    amount = (tx.get("transactionAmount") or {}).get("amount")
+    if amount is None:
+        return None
+    value = cents(amount)
+    # Amounts are signed from the account holder's side; unsigned debits name a creditor.
+    if value > 0 and tx.get("creditorName") and not tx.get("debtorName"):
+        value = -value
+    return value
+
+
+def transaction_draft(iban: str, tx: dict[str, Any], evidence: dict[str, Any]) -> Draft | None:
+    """A ``bank-transaction`` draft for one booked transaction, or None without date/amount."""
+    day = tx.get("bookingDate") or tx.get("valueDate")
+    value = signed_cents(tx)
+    if not day or value is None:
+        return None
+    outgoing = value < 0
+    party = "creditor" if outgoing else "debtor"
+    remittance = tx.get("remittanceInformationUnstructured")
+    if not remittance and isinstance(tx.get("remittanceInformationUnstructuredArray"), list):
+        remittance = " ".join(str(r) for r in tx["remittanceInformationUnstructuredArray"])
+    data = prune({
+        "account_iban": iban,
+        "booking_date": str(day)[:10],
+        "value_date": str(tx["valueDate"])[:10] if tx.get("valueDate") else None,
+        "amount_cents": value,
+        "currency": (tx.get("transactionAmount") or {}).get("currency"),
+        "counterparty_name": (tx.get(f"{party}Name") or "")[:200] or None,
+        "counterparty_iban": ((tx.get(f"{party}Account") or {}).get("iban") or "")[:34] or None,
+        "remittance": (remittance or "")[:500] or None,
+        "booking_code": (tx.get("bankTransactionCode") or "")[:35] or None,
+        "purpose_code": (tx.get("purposeCode") or "")[:4] or None,
+        "transaction_id": (tx.get("transactionId") or "")[:100] or None,
+    })
+    natural = tx.get("transactionId") or tx.get("entryReference") or "|".join(
+        str(data.get(k, "")) for k in ("booking_date", "amount_cents", "counterparty_iban",
+                                       "remittance"))
+    return Draft("bank-transaction", f"tx:{iban}:{natural}", data, evidence,
+                 f"transaction {data['booking_date']}")
+
+
 def monthly_summary(transactions: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """``{"2025-03": {"income": cents, "expenses": cents}}`` from booked transactions."""
     months: dict[str, dict[str, int]] = defaultdict(lambda: {"income": 0, "expenses": 0})
@@ -102,7 +147,7 @@ class Psd2Connector(Connector):
     id = "psd2"
     title = {"nl": "Bankrekening (PSD2)", "en": "Bank account (PSD2)"}
     source_organisation = "Your bank (Berlin Group NextGenPSD2)"
-    record_types = ("bank-account",)
+    record_types = ("bank-account", "bank-transaction")
     options_schema = Psd2Options
     credential = CredentialKind.PSD2_CONSENT
     default_interval = 24 * 3600
@@ -182,7 +227,7 @@ class Psd2Connector(Connector):
         balance = pick_balance((balances_body or {}).get("balances") or [])
         context.progress(3, 4)
         since = (context.now().date() - timedelta(days=HISTORY_DAYS)).isoformat()
-        tx_body, _ = context.json(
+        tx_body, tx_evidence = context.json(
             "GET", join_url(base, f"v1/accounts/{resource}/transactions"), headers=headers,
             params={"bookingStatus": "booked", "dateFrom": since},
         )
@@ -204,6 +249,10 @@ class Psd2Connector(Connector):
         evidence = {**evidence, "months": months}
         context.progress(4, 4)
         yield Draft("bank-account", f"iban:{iban}", data, evidence, f"bank account {iban[-4:]}")
+        for tx in booked:
+            draft = transaction_draft(iban, tx, tx_evidence) if isinstance(tx, dict) else None
+            if draft is not None:
+                yield draft
 
 
 def _balance_date(balance: dict[str, Any] | None) -> str | None:

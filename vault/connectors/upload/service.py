@@ -11,7 +11,7 @@ from vault.records.service import InvalidRecord, add_document, create_record, va
 from vault.storage.vaults import VaultDB
 
 MAX_FACTS = 20
-CITING_TYPES = ("income", "pension", "student-debt", "employment")
+CITING_TYPES = ("income", "pension", "student-debt", "employment", "bank-transaction")
 PDF_MAGIC = b"%PDF-"
 
 
