@@ -1,4 +1,4 @@
-"""The SQL of what the owner taught the categoriser (tables of migration 0007_finance)."""
+"""The SQL of what the owner taught the categoriser (tables of migration 0006_finance)."""
 
 from __future__ import annotations
 
