@@ -10,6 +10,7 @@ from vault.storage.vaults import Event, VaultDB
 # Plain-language titles of the actions the grants feature writes, Dutch first.
 ACTIONS: dict[str, dict[str, str]] = {
     "grant.read": {"nl": "Gegevens gelezen", "en": "Data read"},
+    "grant.download": {"nl": "Document gedownload", "en": "Document downloaded"},
     "grant.viewed": {"nl": "Toestemming bekeken", "en": "Grant viewed"},
     "grant.created": {"nl": "Toestemming gegeven", "en": "Access granted"},
     "grant.revoked": {"nl": "Toestemming ingetrokken", "en": "Access revoked"},

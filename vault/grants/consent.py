@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys, slots
-from vault.grants import codes, receipts, repository
+from vault.grants import codes, receipts, repository, selection
 from vault.grants.errors import Conflict, InvalidInput, NotFound, OAuthError
 from vault.grants.models import (
     Condition,
@@ -28,6 +28,7 @@ from vault.grants.models import (
     Fields,
     Grant,
     Purpose,
+    Records,
     RequestedRecords,
     UsageLimit,
     parse_duration,
@@ -135,19 +136,26 @@ class Consent:
 
     def approve(self, vault: VaultDB, dek: bytes, request_id: str, *,
                 fields: dict[str, list[str]] | None = None, expires_at: str | None = None,
-                lang: str = "nl") -> Approval:
+                lang: str = "nl", records: list[dict[str, Any]] | None = None) -> Approval:
         """Approve a request (optionally narrowed). Creates the grant, its key slot, the
         signed receipt and a one-time authorization code; returns the redirect with the code.
+
+        ``records`` is the person's choice of records per type (see
+        :func:`vault.grants.selection.resolve`); without it the records matching the
+        request are shared, none added later. The grant is bound to those record ids.
         """
         request = self.get_request(vault, request_id)
         if request.status != "pending":
             raise Conflict(f"this request is {request.status} already")
-        granted = self.narrow(request.requested, fields)
+        narrowed = (self.narrow(request.requested, fields) if records is None or fields
+                    else {t: list(f) for t, f in request.requested.fields.items()})
+        choice = selection.resolve(vault, request.requested, narrowed, records)
         not_before, until = _expires(request.requested.duration, expires_at)
         code = keys.new_token(codes.CODE_PREFIX)
         grant = self._create_grant(
             vault, dek, organisation=request.organisation, requested=request.requested,
-            granted=granted, not_before=not_before, expires_at=until, origin="oauth",
+            granted=choice.fields, choice=choice, not_before=not_before, expires_at=until,
+            origin="oauth",
             request_id=request_id, code=code, code_kind="authorization_code",
             redirect_uri=request.redirect_uri, code_challenge=request.code_challenge,
             lang=lang,
@@ -169,11 +177,14 @@ class Consent:
         except InvalidDetails as exc:
             raise InvalidInput("what to share is not valid", exc.errors) from None
         not_before, until = _expires(requested.duration, None)
+        # The owner chose the types herself on her own form: a type-level grant, as she
+        # wrote it (record-level binding is for answering an organisation's request).
         code = keys.new_token(codes.PICKUP_PREFIX)
         request_id = os.urandom(12).hex()
         grant = self._create_grant(
             vault, dek, organisation=org.summary(), requested=requested,
-            granted=dict(requested.fields), not_before=not_before, expires_at=until,
+            granted=dict(requested.fields), choice=None, not_before=not_before,
+            expires_at=until,
             origin="owner", request_id=request_id, code=code, code_kind="pickup",
             redirect_uri=None, code_challenge=None, lang=lang,
         )
@@ -181,10 +192,11 @@ class Consent:
 
     def _create_grant(self, vault: VaultDB, dek: bytes, *, organisation: dict[str, Any],
                       requested: RequestedRecords, granted: dict[str, list[str]],
-                      not_before: str, expires_at: str, origin: str, request_id: str,
+                      choice: selection.Choice | None, not_before: str, expires_at: str, origin: str, request_id: str,
                       code: str, code_kind: str, redirect_uri: str | None,
                       code_challenge: str | None, lang: str) -> Grant:
         grant_id = os.urandom(12).hex()
+        now = now_iso()
         conditions: list[Condition] = [
             Expiry(not_before, expires_at),
             Purpose(requested.purpose),
@@ -192,7 +204,8 @@ class Consent:
         ]
         if requested.max_uses is not None:
             conditions.append(UsageLimit(requested.max_uses))
-        now = now_iso()
+        if choice is not None:
+            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now))
         grant = Grant(
             id=grant_id, organisation=organisation, purpose=requested.purpose,
             purpose_description=requested.purpose_description, retention=requested.retention,
@@ -231,7 +244,10 @@ class Consent:
             vault.append_event(
                 vtx, actor="owner", action="grant.created", grant_id=grant_id,
                 detail={"organisation": organisation.get("name"), "purpose": grant.purpose,
-                        "records": granted, "expires_at": expires_at, "origin": origin},
+                        "records": granted,
+                        **({"record_ids": choice.record_ids,
+                            "include_later": choice.include_later} if choice else {}),
+                        "expires_at": expires_at, "origin": origin},
             )
             # The instance rows are written last inside the vault transaction: if they fail,
             # the vault rolls back; if the vault commit then fails, they are removed again.
