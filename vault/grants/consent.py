@@ -192,7 +192,8 @@ class Consent:
 
     def _create_grant(self, vault: VaultDB, dek: bytes, *, organisation: dict[str, Any],
                       requested: RequestedRecords, granted: dict[str, list[str]],
-                      choice: selection.Choice | None, not_before: str, expires_at: str, origin: str, request_id: str,
+                      choice: selection.Choice | None, not_before: str, expires_at: str,
+                      origin: str, request_id: str,
                       code: str, code_kind: str, redirect_uri: str | None,
                       code_challenge: str | None, lang: str) -> Grant:
         grant_id = os.urandom(12).hex()
@@ -348,16 +349,25 @@ def _with_query(uri: str, params: dict[str, str | None]) -> str:
 # -- plain-language views ---------------------------------------------------------------------
 
 
-def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> dict[str, Any]:
+def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl",
+                     settings: Settings | None = None) -> dict[str, Any]:
     """A request in plain terms for the consent screen and the owner API: who asks what, why,
-    for how long, and the current values the owner is about to share."""
+    for how long, and the owner's records of each asked type (newest first, each with its
+    title and current values, and whether it matches the request and is preselected)."""
     from vault.records.display import format_value
 
-    current = {t: list_records(vault, [t]) for t in request.requested.fields}
+    requested = request.requested
+    found = selection.candidates(vault, requested)
+    ticked = selection.preselected(requested, found)
+    with_evidence = any(requested.evidence(t) for t in requested.fields)
+    documents = {d.data.get("sha256"): d for d in list_records(vault, ["document"])} \
+        if with_evidence else {}
     records = []
-    for type_id, names in request.requested.fields.items():
+    for type_id, names in requested.fields.items():
         record_type = RECORD_TYPES[type_id]
-        items = current[type_id]
+        schema_fields = record_type.fields()
+        items = found[type_id]
+        narrow = requested.narrowing_of(type_id)
         records.append({
             "record_type": type_id,
             "label": record_type.label(lang),
@@ -366,11 +376,36 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
                 "name": name,
                 "label": record_type.field_label(name, lang),
                 "values": [r.data[name] for r in items if name in r.data],
-                "shown": [format_value(record_type.fields()[name], r.data[name], lang)
+                "shown": [format_value(schema_fields[name], r.data[name], lang)
                           for r in items if name in r.data],
             } for name in names],
+            "items": [{
+                "id": r.id,
+                "title": record_title(r.type, r.data, lang),
+                "updated_at": r.updated_at,
+                "matches": selection.matches(requested, r),
+                "preselected": r.id in ticked.get(type_id, []),
+                "values": [{"name": name, "label": record_type.field_label(name, lang),
+                            "shown": format_value(schema_fields[name], r.data[name], lang)}
+                           for name in names if name in r.data],
+                "evidence": _evidence_names(r.data, documents)
+                if requested.evidence(type_id) else [],
+            } for r in items],
+            "categories": narrow.get("categories"),
+            "max_records": narrow.get("max_records"),
+            "period": narrow.get("period"),
+            "evidence": bool(narrow.get("evidence")),
         })
-    requested = request.requested
+    now = utcnow()
+    access_end = now + parse_duration(requested.duration)
+    retention_end = access_end + parse_duration(requested.retention)
+    duration_days = parse_duration(requested.duration).days
+    retention_days = parse_duration(requested.retention).days
+    warn = settings or Settings()
+    warnings = [name for name, over in (
+        ("duration", duration_days > warn.consent_warn_days),
+        ("retention", retention_days > warn.consent_warn_retention_days),
+        ("max_uses", (requested.max_uses or 0) > warn.consent_warn_uses)) if over]
     return {
         "id": request.id,
         "status": request.status,
@@ -380,9 +415,12 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
         "purpose_label": purpose_label(requested.purpose, lang),
         "purpose_description": requested.purpose_description,
         "duration": requested.duration,
-        "duration_days": parse_duration(requested.duration).days,
+        "duration_days": duration_days,
         "retention": requested.retention,
-        "retention_days": parse_duration(requested.retention).days,
+        "retention_days": retention_days,
+        "access_ends_at": to_iso(access_end),
+        "retention_ends_at": to_iso(retention_end),
+        "warnings": warnings,
         "max_uses": requested.max_uses,
         "records": records,
         "received_at": request.received_at,
@@ -391,3 +429,19 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
         "grant_id": request.grant_id,
     }
 
+
+def _evidence_names(data: dict[str, Any], documents: dict[Any, Any]) -> list[str]:
+    cited = documents.get(data.get("document_sha256"))
+    return [str(cited.data.get("name", ""))] if cited is not None else []
+
+
+def record_title(type_id: str, data: dict[str, Any], lang: str = "nl") -> str:
+    """A record's name in lists: its type's title fields as a person reads them
+    ("2025, ACME BV"), or the type's label."""
+    from vault.records.display import format_value
+
+    record_type = RECORD_TYPES[type_id]
+    schema_fields = record_type.fields()
+    parts = [format_value(schema_fields[name], data[name], lang)
+             for name in record_type.title_fields if data.get(name) not in (None, "")]
+    return ", ".join(p for p in parts if p) or record_type.label(lang)

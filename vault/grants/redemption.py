@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps(str), in C
-from typing import Any
+from typing import Any, cast
 
 from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
@@ -460,7 +460,8 @@ class DocumentDownload:
     def __iter__(self) -> Iterator[bytes]:
         if self._vault is None:
             return
-        blob = self._vault.conn.open_blob("documents", "content", self._rowid, 0)
+        # sqlcipher3's incremental blob I/O (sqlite3_blob_open), read-only; its stubs lack it.
+        blob = cast(Any, self._vault.conn).open_blob("documents", "content", self._rowid, 0)
         try:
             while True:
                 chunk: bytes = blob.read(self.CHUNK)

@@ -154,7 +154,8 @@ def resolve(vault: VaultDB, requested: RequestedRecords, fields: dict[str, list[
 
 
 def _check(requested: RequestedRecords, records: Any, fields: dict[str, list[str]],
-           by_id: dict[str, Record]) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str], dict[str, bool]]:
+           by_id: dict[str, Record]
+           ) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str], dict[str, bool]]:
     if not isinstance(records, list):
         raise InvalidInput("records must be a list", {"records": ["A list of choices."]})
     errors: dict[str, list[str]] = {}
