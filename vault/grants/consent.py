@@ -213,7 +213,8 @@ class Consent:
             conditions=conditions, created_at=now, status="active", slot_id=None,
             request_id=request_id, origin=origin, receipt_id=str(uuid.uuid4()),
         )
-        document = receipts.build(grant, vault_id=vault.id, issuer=self.issuer, lang=lang)
+        document = receipts.build(grant, vault_id=vault.id, issuer=self.issuer, lang=lang,
+                                  shared=shared_records(vault, grant, lang))
         signed = receipts.sign(document, self.instance.signing_key())
         token = keys.new_token(codes.ACCESS_TOKEN_PREFIX)
         slot = slots.wrap_token(
@@ -445,3 +446,29 @@ def record_title(type_id: str, data: dict[str, Any], lang: str = "nl") -> str:
     parts = [format_value(schema_fields[name], data[name], lang)
              for name in record_type.title_fields if data.get(name) not in (None, "")]
     return ", ".join(p for p in parts if p) or record_type.label(lang)
+
+
+def shared_records(vault: VaultDB, grant: Grant, lang: str = "nl") -> list[dict[str, Any]]:
+    """What a grant shares, per type, as a person reads it: the type, the field labels, the
+    chosen records by title (newest first) and whether records added later are shared too.
+    A grant without record binding lists the type's current records."""
+    bound = grant.records
+    out = []
+    for type_id, names in grant.fields.allowed:
+        record_type = RECORD_TYPES[type_id]
+        current = list_records(vault, [type_id], newest_first=True)
+        if bound is not None:
+            chosen = set(bound.ids(type_id))
+            items = [r for r in current if r.id in chosen
+                     or bound.covers(type_id, r.id, r.created_at)]
+        else:
+            items = current
+        out.append({
+            "record_type": type_id,
+            "label": record_type.label(lang),
+            "fields": [record_type.field_label(n, lang) for n in names],
+            "records": [{"id": r.id, "title": record_title(type_id, r.data, lang)}
+                        for r in items],
+            "include_later": bound is None or type_id in bound.include_later_types,
+        })
+    return out
