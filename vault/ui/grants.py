@@ -144,6 +144,13 @@ i18n.register({
     "consent.nothing_chosen": {"nl": "Je hebt niets gekozen om te delen. Kies iets, of weiger.",
                                "en": "You chose nothing to share. Choose something, or refuse."},
     "consent.approve": {"nl": "Toestaan", "en": "Approve"},
+    "receipt.title": {"nl": "Ontvangstbewijs van je toestemming",
+                      "en": "Receipt of your consent"},
+    "receipt.view": {"nl": "Ontvangstbewijs bekijken", "en": "View the receipt"},
+    "receipt.pdf": {"nl": "Ontvangstbewijs als PDF", "en": "Receipt as PDF"},
+    "receipt.json": {"nl": "Ondertekend bestand (JSON)", "en": "Signed file (JSON)"},
+    "receipt.retention_until": {"nl": "Ze bewaren de gegevens uiterlijk tot {date}",
+                                "en": "They keep the data until {date} at the latest"},
     "consent.deny": {"nl": "Weigeren", "en": "Refuse"},
     "consent.decided": {"nl": "Over dit verzoek is al besloten ({status}).",
                         "en": "This request was decided already ({status})."},
@@ -208,6 +215,14 @@ def _when(iso: str | None) -> str:
     if not iso:
         return t("grants.never")
     return iso[:16].replace("T", " ")
+
+
+@bp.app_template_filter("category_label")
+def _category_label(code: str) -> str:
+    from vault.records.schemas import DOCUMENT_CATEGORIES
+
+    nl, en = DOCUMENT_CATEGORIES.get(code, (code, code))
+    return nl if _lang() == "nl" else en
 
 
 @bp.app_template_filter("day")
@@ -444,6 +459,41 @@ def revoke_all():
     count = service.revoke_all(vault)
     flash(t("grants.revoked_all", count=count), "info")
     return redirect(url_for(".overview"))
+
+
+def _receipt_of(grant_id: str):
+    from vault.grants import receipts
+
+    document = services().grants.receipt(owner_vault(), grant_id)
+    return document, receipts.payload_of(document), receipts.key_id(document)
+
+
+@bp.get("/grants/<grant_id>/receipt")
+@owner_page
+def receipt_page(grant_id: str):
+    from vault.portability.receipt_pdf import receipt_rows
+
+    try:
+        _document, payload, kid = _receipt_of(grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    return render_template("grants/receipt.html", grant_id=grant_id, payload=payload,
+                           rows=receipt_rows(payload, kid, _lang()))
+
+
+@bp.get("/grants/<grant_id>/receipt.pdf")
+@owner_page
+def receipt_pdf(grant_id: str):
+    from vault.portability.receipt_pdf import render_receipt_pdf
+
+    try:
+        document, payload, kid = _receipt_of(grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    resp = Response(render_receipt_pdf(document, payload, kid, _lang()),
+                    mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.pdf"'
+    return resp
 
 
 @bp.get("/grants/<grant_id>/receipt.json")

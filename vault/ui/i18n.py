@@ -191,28 +191,9 @@ def t(key: str, lang: str | None = None, **params: object) -> str:
     return text.format(**params) if params else text
 
 
-MONTHS = {
-    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-}
-LOCAL_TIME = "Europe/Amsterdam"
-
 
 def format_date(iso: str | None, lang: str | None = None) -> str:
-    """An RFC 3339 moment as a person reads the day, in local time: ``31 december 2026``
-    (nl) or ``31 December 2026`` (en)."""
-    if not iso:
-        return ""
-    from zoneinfo import ZoneInfo
+    """An RFC 3339 moment as a person reads the day, in local time (``31 december 2026``)."""
+    from vault.records.display import format_day
 
-    from vault.clock import from_iso
-
-    lang = lang or current_language()
-    try:
-        day = from_iso(iso).astimezone(ZoneInfo(LOCAL_TIME))
-    except (ValueError, KeyError):
-        return iso[:10]
-    months = MONTHS.get(lang, MONTHS["en"])
-    return f"{day.day} {months[day.month - 1]} {day.year}"
+    return format_day(iso, lang or current_language())
