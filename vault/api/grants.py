@@ -89,6 +89,43 @@ def organisation_grant():
         token, view="grant", purpose=query.get("purpose")))
 
 
+class ReceiptQuerySchema(Schema):
+    format = ma.String(load_default="json", validate=validate.OneOf(["json", "html", "pdf"]),
+                       metadata={"description": "json (the signed JWS), html or pdf "
+                                                "(readable, with the key id)."})
+    lang = ma.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
+    purpose = ma.String()
+
+
+@bp.get("/grant/receipt")
+@operation("/api/v1/grant/receipt", "get",
+           "The organisation's copy of the consent receipt: signed (JSON), or readable "
+           "(HTML, PDF)", tags=ORG_TAG, security=GRANT_SECURITY, query=ReceiptQuerySchema,
+           responses={200: {"application/json": s.JwsSchema, "text/html": None,
+                            "application/pdf": None}})
+def organisation_receipt():
+    from flask import Response, render_template
+
+    from vault.grants import receipts
+    from vault.portability.receipt_pdf import receipt_rows, render_receipt_pdf
+
+    token = _grant_token()
+    query = load_query(ReceiptQuerySchema())
+    document = services().grants.redeem(token, view="receipt",
+                                        purpose=query.get("purpose"))["receipt"]
+    if not document:
+        raise Problem(404, "not-found", "This grant has no receipt")
+    if query["format"] == "json":
+        return respond(s.JwsSchema(), document)
+    payload, kid = receipts.payload_of(document), receipts.key_id(document)
+    if query["format"] == "pdf":
+        return Response(render_receipt_pdf(document, payload, kid, query["lang"]),
+                        mimetype="application/pdf")
+    return Response(render_template("grants/receipt_public.html", lang=query["lang"],
+                                    rows=receipt_rows(payload, kid, query["lang"])),
+                    mimetype="text/html")
+
+
 @bp.get("/grant/documents/<record_id>")
 @operation("/api/v1/grant/documents/{record_id}", "get",
            "A granted document's bytes (streamed; Repr-Digest carries its SHA-256)",

@@ -241,7 +241,8 @@ class Redemption:
 
     def redeem(self, token: str, *, view: str = "records", types: list[str] | None = None,
                purpose: str | None = None) -> dict[str, Any]:
-        """An organisation reads under a grant: ``view`` is ``grant`` or ``records``.
+        """An organisation reads under a grant: ``view`` is ``grant``, ``records`` or
+        ``receipt`` (its copy of the signed consent receipt).
 
         Raises :class:`InvalidToken` (401), :class:`InsufficientScope` (403) or
         :class:`AccessNotLogged` (503, nothing served).
@@ -264,7 +265,11 @@ class Redemption:
                 grant = self._active_grant(tx, handle, now, purpose=purpose)
                 vault.append_event(tx, actor=handle.actor, action="grant.viewed",
                                    grant_id=grant.id,
-                                   detail={"organisation": grant.organisation.get("name")})
+                                   detail={"organisation": grant.organisation.get("name"),
+                                           **({"receipt": True} if view == "receipt"
+                                              else {})})
+                if view == "receipt":
+                    return {"receipt": grant.receipt}
                 return {"grant": grant.to_dict(now, for_owner=False),
                         "authorization_details": grant.authorization_details()}
         finally:

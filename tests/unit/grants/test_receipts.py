@@ -60,3 +60,32 @@ def receipts_jwks(grants):
     from vault.crypto import signing
 
     return [signing.public_jwk(grants.instance.signing_key())]
+
+
+def test_kluis_verify_accepts_a_receipt_and_refuses_an_altered_one(receipt, grants, tmp_path):
+    import base64
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from vault.portability import verify
+
+    jwks = receipts_jwks(grants)
+    result = verify.verify_bundle(receipt, jwks)
+    assert result.valid and result.kind == "consent-receipt", result
+    assert result.kid == receipts.key_id(receipt)
+    assert "Woonstichting De Kern" in result.message
+
+    payload = receipts.payload_of(receipt)
+    payload["services"][0]["purposes"][0]["purpose"] = "something else"
+    altered = dict(receipt, payload=base64.urlsafe_b64encode(
+        json.dumps(payload).encode()).rstrip(b"=").decode())
+    assert not verify.verify_bundle(altered, jwks).valid
+
+    path, keys = tmp_path / "receipt.json", tmp_path / "jwks.json"
+    path.write_text(json.dumps(receipt))
+    keys.write_text(json.dumps({"keys": jwks}))
+    out = subprocess.run([sys.executable, "-m", "vault.cli", "verify", str(path), "--jwks",
+                          str(keys)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "valid consent receipt" in out.stdout
