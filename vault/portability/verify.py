@@ -153,23 +153,23 @@ def _receipt_result(payload: dict, header: dict, jwks: list[dict[str, Any]],
                     digest: str) -> Verification:
     """A consent receipt whose signature checked out: who signed it, when, for whom."""
     kid = header.get("kid")
-    kluis = payload.get("kluis") if isinstance(payload.get("kluis"), dict) else {}
-    record = payload.get("consentRecord") if isinstance(payload.get("consentRecord"),
-                                                        dict) else {}
+    kluis: dict[str, Any] = payload["kluis"] if isinstance(payload.get("kluis"), dict) else {}
+    record: dict[str, Any] = (payload["consentRecord"]
+                              if isinstance(payload.get("consentRecord"), dict) else {})
     issuer = kluis.get("issuer")
     signed_at = record.get("eventTime")
     controllers = payload.get("piiControllers") or [{}]
-    organisation = controllers[0].get("piiController", "") if isinstance(controllers[0],
-                                                                         dict) else ""
-    known = {"issuer": issuer, "signed_at": signed_at, "kid": kid, "digest": digest,
-             "kind": "consent-receipt"}
+    first = controllers[0] if isinstance(controllers, list) and controllers else {}
+    organisation = first.get("piiController", "") if isinstance(first, dict) else ""
     key = next(k for k in jwks if k.get("kid") == kid)
     expired = _key_expired(key, signed_at)
     if expired:
-        return _fail(EXPIRED_KEY, expired, **known)
+        return Verification(False, EXPIRED_KEY, expired, issuer=issuer, signed_at=signed_at,
+                            kid=kid, digest=digest, kind="consent-receipt")
     return Verification(
         True, None, f"valid consent receipt {payload.get('consentReceiptID', '')} for "
-                    f"{organisation}, signed by {issuer} at {signed_at}", **known)
+                    f"{organisation}, signed by {issuer} at {signed_at}",
+        issuer=issuer, signed_at=signed_at, kid=kid, digest=digest, kind="consent-receipt")
 
 
 def _strip(digest: str) -> str:
