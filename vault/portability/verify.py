@@ -129,7 +129,7 @@ def verify_bundle(
     kid = header.get("kid")
     issuer = (payload.get("issuer") or {}).get("url")
     signed_at = payload.get("exported_at")
-    known = {"issuer": issuer, "signed_at": signed_at, "kid": kid, "digest": digest,
+    known: dict[str, Any] = {"issuer": issuer, "signed_at": signed_at, "kid": kid, "digest": digest,
              "vault": payload.get("vault")}
 
     problem = _content_problem(payload)
