@@ -119,3 +119,19 @@ def test_the_person_picks_one_income_and_one_document(page, live_server, make_ow
     assert "Oud BV" not in flat
     assert len(re.findall(r"\d{1,2} (?:januari|februari|maart|april|mei|juni|juli|augustus|"
                           r"september|oktober|november|december) 20\d\d", flat)) >= 3
+
+    # The grant's history: created, token collected, each read and the download, by whom.
+    page.goto(f"{base}/grants/{token['grant_id']}")
+    history = page.locator("#grant-history")
+    expect(history.locator('tr[data-kind="created"]')).to_contain_text("jij")
+    expect(history.locator('tr[data-kind="token-issued"]')).to_contain_text(
+        "Woonstichting De Kern")
+    expect(history.locator('tr[data-kind="read"]')).to_have_count(2)
+    expect(history.locator('tr[data-kind="download"]')).to_contain_text(
+        "Document jaaropgave-2025.pdf gedownload")
+    expect(page.locator("#grant-what")).to_contain_text("2025, ACME BV")
+    expect(page.locator("#grant-until")).to_contain_text("tot ")
+    page.locator("button.revoke").click()
+    page.goto(f"{base}/grants/{token['grant_id']}")
+    expect(page.locator("#grant-until")).to_contain_text("ingetrokken op ")
+    expect(page.locator('#grant-history tr[data-kind="revoked"]')).to_contain_text("jij")

@@ -144,6 +144,14 @@ i18n.register({
     "consent.nothing_chosen": {"nl": "Je hebt niets gekozen om te delen. Kies iets, of weiger.",
                                "en": "You chose nothing to share. Choose something, or refuse."},
     "consent.approve": {"nl": "Toestaan", "en": "Approve"},
+    "grants.revoked_on": {"nl": "ingetrokken op {date}", "en": "revoked on {date}"},
+    "grants.expired_on": {"nl": "verlopen op {date}", "en": "expired on {date}"},
+    "grants.until_date": {"nl": "tot {date}", "en": "until {date}"},
+    "grants.history": {"nl": "Geschiedenis", "en": "History"},
+    "grants.by_you": {"nl": "jij", "en": "you"},
+    "grants.left_out": {"nl": "niet gedeeld: {what}", "en": "not shared: {what}"},
+    "grants.access": {"nl": "Toegang", "en": "Access"},
+    "grants.kept_until": {"nl": "Bewaren uiterlijk tot", "en": "Kept at most until"},
     "receipt.title": {"nl": "Ontvangstbewijs van je toestemming",
                       "en": "Receipt of your consent"},
     "receipt.view": {"nl": "Ontvangstbewijs bekijken", "en": "View the receipt"},
@@ -423,16 +431,28 @@ def _retention_end(expires_at: str, retention: str) -> str:
 @bp.get("/grants/<grant_id>")
 @owner_page
 def grant_detail(grant_id: str):
+    from vault.grants.consent import shared_records
+
     service = services().grants
     vault = owner_vault()
     try:
         grant = service.get_grant(vault, grant_id)
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
+    asked = None
+    if grant.request_id:
+        try:
+            asked = service.get_request(vault, grant.request_id).requested.fields
+        except GrantError:
+            asked = None
+    now = utcnow()
     page = accesslog.read_log(vault, grant_id=grant_id)
-    return render_template("grants/detail.html", grant=grant, status=grant.status_at(utcnow()),
-                           log=page, status_label=_status_label,
-                           action_label=lambda a: accesslog.action_label(a, _lang()))
+    return render_template(
+        "grants/detail.html", grant=grant, status=grant.status_at(now), log=page,
+        status_label=_status_label, shared=shared_records(vault, grant, _lang()),
+        history=accesslog.grant_history(vault, grant, to_iso(now), _lang(), asked),
+        retention_end=_retention_end(grant.expiry.expires_at, grant.retention),
+        action_label=lambda a: accesslog.action_label(a, _lang()))
 
 
 @bp.post("/grants/<grant_id>/revoke")
