@@ -139,3 +139,34 @@ def test_a_later_record_is_shared_when_later_was_ticked(live_server, make_owner,
     read = requests.get(f"{live_server.url}/api/v1/grant/records", timeout=30,
                         headers={"Authorization": f"Bearer {token['access_token']}"}).json()
     assert sorted(r["id"] for r in read["records"]) == sorted([ids["income2025"], added["id"]])
+
+
+def test_the_logo_is_served_from_our_origin(live_server, register_org):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 100
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        org = register_org(logo_uri=f"http://127.0.0.1:{httpd.server_address[1]}/logo.png")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    logo = requests.get(f"{live_server.url}/organisations/{org.client_id}/logo", timeout=30)
+    assert logo.status_code == 200 and logo.content == png
+    assert logo.headers["Content-Type"] == "image/png"
+    assert requests.get(f"{live_server.url}/organisations/nobody/logo",
+                        timeout=30).status_code == 404
