@@ -288,6 +288,9 @@ class OrganisationSummarySchema(Schema):
     logo_url = fields.String(allow_none=True)
     contacts = fields.List(fields.String())
     policy_url = fields.String(allow_none=True)
+    address = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "The organisation's postal address (schema.org PostalAddress names), "
+                       "when it gave one at registration."})
 
 
 def _purpose_labels(grant: Grant) -> dict[str, str]:

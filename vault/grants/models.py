@@ -302,6 +302,7 @@ class Organisation:
     source: str = "registered"  # or "metadata-url"
     status: str = "active"  # or "pending" (awaiting operator approval)
     domain_verified: bool = False
+    address: dict[str, str] | None = None  # schema.org PostalAddress members, for receipts
 
     @property
     def domain(self) -> str:
@@ -318,6 +319,7 @@ class Organisation:
             "logo_url": self.logo_url,
             "contacts": list(self.contacts),
             "policy_url": self.policy_url,
+            **({"address": dict(self.address)} if self.address else {}),
         }
 
 

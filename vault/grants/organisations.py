@@ -205,6 +205,7 @@ class Organisations:
             source=row["source"],
             status=row["status"],
             domain_verified=bool(row["domain_verified"]),
+            address=meta.get("address"),
         )
 
     def get(self, client_id: str | None, *, refresh: bool = False) -> Organisation:

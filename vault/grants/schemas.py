@@ -237,6 +237,13 @@ class ClientMetadataSchema(Schema):
                                 validate=validate.Length(min=1, max=10))
     jwks_uri = fields.String(validate=validate.Length(max=500))
     jwks = fields.Dict()
+    # Kluis extension: the organisation's postal address (schema.org PostalAddress member
+    # names), so consent receipts name the controller's address (Kantara CR, ISO/IEC 27560).
+    address = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(
+            ["streetAddress", "addressLocality", "addressRegion", "postalCode",
+             "addressCountry"])),
+        values=fields.String(validate=validate.Length(max=200)))
     token_endpoint_auth_method = fields.String(validate=validate.OneOf(AUTH_METHODS))
     grant_types = fields.List(fields.String())
     response_types = fields.List(fields.String())

@@ -17,13 +17,18 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "schemas"
 
 
 @pytest.fixture
-def receipt(grants, make_vault, make_org):
+def receipt(grants, make_vault):
     owner = make_vault()
     with owner.open() as vault:
         add_document(vault, b"%PDF-1.4 x", name="jaaropgave-2025.pdf",
                      media_type="application/pdf", category="annual-statement")
         create_record(vault, "income", INCOME)
-    org = make_org()
+    info, _ = grants.orgs.register({
+        "client_name": "Woonstichting De Kern", "client_uri": "https://dekern.nl",
+        "redirect_uris": ["https://dekern.nl/cb"], "contacts": ["privacy@dekern.nl"],
+        "address": {"streetAddress": "Kerkstraat 1", "postalCode": "3511 AB",
+                    "addressLocality": "Utrecht", "addressCountry": "NL"}})
+    org = type("Org", (), {"client_id": info["client_id"]})
     with owner.open() as vault:
         made = grants.create_owner_grant(
             vault, owner.dek, client_id=org.client_id, authorization_details=[{
@@ -51,6 +56,7 @@ def test_the_receipt_carries_the_iso_27560_fields(receipt):
                 "withdrawalMethod", "eventTime", "state"):
         assert record[key], key
     assert record["controllers"][0]["contact"]["emails"] == ["privacy@dekern.nl"]
+    assert record["controllers"][0]["address"]["addressLocality"] == "Utrecht"
     assert record["retention"]["duration"] == "P60D" and record["retention"]["until"]
     assert record["piiCategories"][0]["recordTitles"] == ["2025, ACME BV"]
     assert receipts.key_id(receipt)
