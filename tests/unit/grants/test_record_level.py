@@ -203,3 +203,32 @@ def test_the_records_condition_round_trips():
     assert again.covers("income", "zzz", "2026-02-01T00:00:00Z")
     assert not again.covers("income", "zzz", "2025-12-01T00:00:00Z")
     assert not again.covers("document", "a", "2026-02-01T00:00:00Z")
+
+
+def test_a_20_mib_document_is_streamed_not_held_whole(grants, make_vault, make_org):
+    import os
+    import tracemalloc
+
+    owner = make_vault()
+    content = os.urandom(20 * 1024 * 1024)
+    digest = hashlib.sha256(content).hexdigest()
+    with owner.open() as vault:
+        big = add_document(vault, content, name="scan.pdf", media_type="application/pdf",
+                           category="annual-statement")
+    del content
+    _o, _org, token = _approve(grants, (owner, {}), make_org, [
+        {"record_type": "document", "record_ids": [big.id]}])
+    tracemalloc.start()
+    try:
+        download = grants.redeem_document(token["access_token"], big.id)
+        hasher = hashlib.sha256()
+        try:
+            for chunk in download:
+                hasher.update(chunk)
+        finally:
+            download.close()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert hasher.hexdigest() == digest
+    assert peak < 4 * 1024 * 1024, f"{peak} bytes held at once"
