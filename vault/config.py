@@ -111,6 +111,13 @@ class Settings:
     # smtp+insecure://host:port (loopback test servers only); empty: no mail is sent.
     smtp_url: str = ""
     smtp_from: str = "kluis@localhost"
+    # The consent screen warns when a request asks for longer access, a longer retention or
+    # more reads than these.
+    consent_warn_days: int = 90
+    consent_warn_retention_days: int = 365
+    consent_warn_uses: int = 100
+    # An organisation's logo, fetched once at registration: at most this many bytes.
+    logo_max_bytes: int = 256 * 1024
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATION_MODES:

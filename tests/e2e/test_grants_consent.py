@@ -59,6 +59,9 @@ def test_request_link_consent_approve_then_one_click_revoke(page, live_server, m
 
     page.uncheck('[data-field="person.bsn"]')
     page.click("#approve")
+    # A confirmation page with what was shared, then a button back to the organisation.
+    expect(page.locator("#shared")).to_contain_text("2025, ACME BV")
+    page.click("#continue")
     expect(page).to_have_url(re.compile(r"^https://dekern\.example/oauth/callback\?"))
     query = parse_qs(urlsplit(page.url).query)
     assert query["state"] == ["s1"]

@@ -226,6 +226,21 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
         201).json()
     picked = check(requests.post(meta["token_endpoint"], auth=basic, timeout=30, data={
         "grant_type": PICKUP_GRANT_TYPE, "code": made["pickup_code"]}), 200).json()
+    shared = check(owner.post(url("/api/v1/grants"), json={
+        "client_id": org["client_id"], "authorization_details": ask({"document": None})}),
+        201).json()
+    doc_token = check(requests.post(meta["token_endpoint"], auth=basic, timeout=30, data={
+        "grant_type": PICKUP_GRANT_TYPE, "code": shared["pickup_code"]}), 200).json()
+    doc_http = _session(doc_token["access_token"])
+    docs = check(doc_http.get(url("/api/v1/grant/records")), 200).json()["records"]
+    assert check(doc_http.get(docs[0]["download_url"]), 200).content == DOCUMENT
+    check(doc_http.get(url("/api/v1/grant/receipt")), 200)
+    assert check(doc_http.get(url("/api/v1/grant/receipt"), params={"format": "pdf"}),
+                 200).content.startswith(b"%PDF")
+    assert "Woonstichting De Kern" in check(doc_http.get(
+        url("/api/v1/grant/receipt"), params={"format": "html", "lang": "en"}), 200).text
+    check(requests.post(meta["revocation_endpoint"], auth=basic, timeout=30,
+                        data={"token": doc_token["access_token"]}), 200)
     check(owner.get(url("/api/v1/grants")), 200)
     check(owner.get(url(f"/api/v1/grants/{made['grant']['id']}")), 200)
     check(owner.get(url(f"/api/v1/grants/{made['grant']['id']}/receipt")), 200)

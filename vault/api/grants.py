@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, request
-from marshmallow import Schema
+from marshmallow import Schema, validate
 from marshmallow import fields as ma
 
 from vault.api import schemas as s
@@ -12,6 +12,7 @@ from vault.grants.consent import describe_request
 from vault.grants.models import PURPOSES
 from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.web.auth import bearer_token, owner_api, owner_vault, services
+from vault.web.files import document_response
 from vault.web.problems import Problem, bearer_challenge, validation_problem
 
 bp = Blueprint("grants_api", __name__, url_prefix="/api/v1")
@@ -30,9 +31,27 @@ class BindRequestSchema(Schema):
         metadata={"description": "The link the organisation gave (authorize URL or short link)."})
 
 
+class RecordChoiceSchema(Schema):
+    """The records the person shares of one asked type."""
+
+    record_type = ma.String(required=True)
+    record_ids = ma.List(ma.String(), load_default=list, validate=validate.Length(max=1000),
+                         metadata={"description": "The chosen records (ids); each must be "
+                                                  "of this type and match the request."})
+    field_names = ma.List(ma.String(), data_key="fields", metadata={
+        "description": "Fields of this type to share; leave out for the asked ones."})
+    include_later = ma.Boolean(load_default=False, metadata={
+        "description": "Also share records of this type added later (off by default)."})
+    evidence = ma.Boolean(metadata={
+        "description": "false: leave out the evidence documents the request asks for."})
+
+
 class ApproveSchema(Schema):
     narrowed = ma.Dict(keys=ma.String(), values=ma.List(ma.String()), data_key="fields",
                        metadata={"description": "Narrowed fields per record type."})
+    records = ma.List(ma.Nested(RecordChoiceSchema), validate=validate.Length(max=20),
+                      metadata={"description": "Which records to share, per type; leave out "
+                                               "to share the records matching the request."})
     expires_at = ma.String(metadata={"description": "A shorter end of access (RFC 3339)."})
     lang = ma.String(load_default="nl")
 
@@ -68,6 +87,55 @@ def organisation_grant():
     # the schema's organisation view passes them through.
     return respond(s.OrganisationGrantViewSchema(), services().grants.redeem(
         token, view="grant", purpose=query.get("purpose")))
+
+
+class ReceiptQuerySchema(Schema):
+    format = ma.String(load_default="json", validate=validate.OneOf(["json", "html", "pdf"]),
+                       metadata={"description": "json (the signed JWS), html or pdf "
+                                                "(readable, with the key id)."})
+    lang = ma.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
+    purpose = ma.String()
+
+
+@bp.get("/grant/receipt")
+@operation("/api/v1/grant/receipt", "get",
+           "The organisation's copy of the consent receipt: signed (JSON), or readable "
+           "(HTML, PDF)", tags=ORG_TAG, security=GRANT_SECURITY, query=ReceiptQuerySchema,
+           responses={200: {"application/json": s.JwsSchema, "text/html": None,
+                            "application/pdf": None}})
+def organisation_receipt():
+    from flask import Response, render_template
+
+    from vault.grants import receipts
+    from vault.portability.receipt_pdf import receipt_rows, render_receipt_pdf
+
+    token = _grant_token()
+    query = load_query(ReceiptQuerySchema())
+    document = services().grants.redeem(token, view="receipt",
+                                        purpose=query.get("purpose"))["receipt"]
+    if not document:
+        raise Problem(404, "not-found", "This grant has no receipt")
+    if query["format"] == "json":
+        return respond(s.JwsSchema(), document)
+    payload, kid = receipts.payload_of(document), receipts.key_id(document)
+    if query["format"] == "pdf":
+        return Response(render_receipt_pdf(document, payload, kid, query["lang"]),
+                        mimetype="application/pdf")
+    return Response(render_template("grants/receipt_public.html", lang=query["lang"],
+                                    rows=receipt_rows(payload, kid, query["lang"])),
+                    mimetype="text/html")
+
+
+@bp.get("/grant/documents/<record_id>")
+@operation("/api/v1/grant/documents/{record_id}", "get",
+           "A granted document's bytes (streamed; Repr-Digest carries its SHA-256)",
+           tags=ORG_TAG, security=GRANT_SECURITY, query=s.GrantViewQuerySchema,
+           responses={200: {"*/*": None}})
+def organisation_document(record_id: str):
+    token = _grant_token()
+    query = load_query(s.GrantViewQuerySchema())
+    download = services().grants.redeem_document(token, record_id, purpose=query.get("purpose"))
+    return document_response(download)
 
 
 # Answered by vault.web.grantread (a WSGI application mounted for this path, beneath Flask).
@@ -113,7 +181,8 @@ def bind_request():
         raise validation_problem({"request_uri": ["Give request_uri or authorize_url."]})
     vault = owner_vault()
     bound = service.bind(vault, params)
-    return respond(s.DataRequestSchema(), describe_request(vault, bound, _lang(query)), 201)
+    return respond(s.DataRequestSchema(),
+                   describe_request(vault, bound, _lang(query), services().settings), 201)
 
 
 @bp.get("/requests")
@@ -125,7 +194,8 @@ def list_requests():
     vault = owner_vault()
     items = services().grants.list_requests(vault, query.get("status") or None)
     return respond(s.DataRequestListSchema(),
-                   {"requests": [describe_request(vault, r, _lang(query)) for r in items]})
+                   {"requests": [describe_request(vault, r, _lang(query), services().settings)
+                                 for r in items]})
 
 
 @bp.get("/requests/<request_id>")
@@ -136,7 +206,8 @@ def get_request(request_id: str):
     query = load_query(s.LangQuerySchema())
     vault = owner_vault()
     return respond(s.DataRequestSchema(), describe_request(
-        vault, services().grants.get_request(vault, request_id), _lang(query)))
+        vault, services().grants.get_request(vault, request_id), _lang(query),
+        services().settings))
 
 
 @bp.post("/requests/<request_id>/approve")
@@ -148,9 +219,17 @@ def approve_request(request_id: str):
     body = load_body(ApproveSchema(), max_bytes=64 * 1024) if request.content_length else {}
     decision = services().grants.approve(
         owner_vault(), g.owner.dek, request_id, fields=body.get("narrowed"),
-        expires_at=body.get("expires_at"), lang=body.get("lang", "nl"))
+        expires_at=body.get("expires_at"), lang=body.get("lang", "nl"),
+        records=_choices(body.get("records")))
     return respond(s.ApprovedSchema(), {"redirect_uri": decision.redirect_uri,
                                         "grant": decision.grant})
+
+
+def _choices(records: list[dict] | None) -> list[dict] | None:
+    """The ``records`` member as the domain takes it (``fields`` under its own name)."""
+    if records is None:
+        return None
+    return [{("fields" if k == "field_names" else k): v for k, v in r.items()} for r in records]
 
 
 @bp.post("/requests/<request_id>/deny")

@@ -326,6 +326,9 @@ class OrganisationSummarySchema(Schema):
     logo_url = fields.String(allow_none=True)
     contacts = fields.List(fields.String())
     policy_url = fields.String(allow_none=True)
+    address = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "The organisation's postal address (schema.org PostalAddress names), "
+                       "when it gave one at registration."})
 
 
 def _purpose_labels(grant: Grant) -> dict[str, str]:
@@ -340,6 +343,9 @@ _FROM_GRANT: dict[str, Callable[[Grant], Any]] = {
     "not_before": lambda grant: grant.expiry.not_before,
     "expires_at": lambda grant: grant.expiry.expires_at,
     "max_uses": lambda grant: grant.usage_limit,
+    "record_ids": lambda grant: grant.records.as_dict() if grant.records else None,
+    "include_later": lambda grant: (list(grant.records.include_later_types)
+                                    if grant.records else None),
 }
 
 
@@ -357,6 +363,13 @@ class GrantSchema(Strict):
     retention = fields.String(required=True, metadata={"description": "ISO 8601 duration"})
     records = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                           required=True, metadata={"description": "Granted fields per type."})
+    record_ids = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                             required=True, allow_none=True, metadata={
+                                 "description": "The records shared, by id per type (their "
+                                                "later versions included); null for a grant "
+                                                "that covers every record of its types."})
+    include_later = fields.List(fields.String(), required=True, allow_none=True, metadata={
+        "description": "Types whose records added after the grant are shared too."})
     not_before = fields.String(required=True)
     expires_at = fields.String(required=True)
     max_uses = fields.Integer(required=True, allow_none=True)
@@ -377,7 +390,8 @@ class GrantSchema(Strict):
 
 
 ORGANISATION_VIEW = ("id", "status", "organisation", "purpose", "purpose_label",
-                     "purpose_description", "retention", "records", "not_before", "expires_at",
+                     "purpose_description", "retention", "records", "record_ids",
+                     "include_later", "not_before", "expires_at",
                      "max_uses", "created_at", "access_count", "last_access_at")
 OWNER_VIEW = ORGANISATION_VIEW + ("origin", "request_id", "revoked_at", "revoked_by",
                                   "receipt_id", "picked_up")
@@ -397,6 +411,10 @@ class GrantedRecordsSchema(Strict):
     record_type = fields.String(required=True)
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
                           required=True)
+    record_ids = fields.List(fields.String(), metadata={
+        "description": "The records shared (absent: every record of the type)."})
+    include_later = fields.Boolean(metadata={
+        "description": "Whether records of the type added later are shared too."})
 
 
 class GrantedDetailSchema(Strict):
@@ -431,6 +449,8 @@ class GrantedRecordSchema(Strict):
     updated_at = fields.String(required=True)
     data = fields.Dict(required=True, metadata={"description": "Only the granted fields."})
     provenance = fields.Nested(ProvenanceSchema, required=True)
+    download_url = fields.String(metadata={
+        "description": "Documents only: where the bytes are (GET with the same token)."})
 
 
 class GrantRecordsSchema(Strict):
@@ -457,12 +477,39 @@ class RequestedFieldSchema(Strict):
                         metadata={"description": "The same values as the person reads them."})
 
 
+class ItemValueSchema(Strict):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    shown = fields.String(required=True)
+
+
+class RequestedItemSchema(Strict):
+    """One of the owner's records of an asked type."""
+
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    matches = fields.Boolean(required=True, metadata={
+        "description": "Within the request's categories and period (only these may be chosen)."})
+    preselected = fields.Boolean(required=True, metadata={
+        "description": "Ticked on the consent screen before the person touches anything."})
+    values = fields.List(fields.Nested(ItemValueSchema), required=True)
+    evidence = fields.List(fields.String(), required=True, metadata={
+        "description": "Names of the documents shared with it as evidence."})
+
+
 class RequestedTypeSchema(Strict):
     record_type = fields.String(required=True)
     label = fields.String(required=True)
     count = fields.Integer(required=True)
     fields_ = fields.List(fields.Nested(RequestedFieldSchema), data_key="fields",
                           attribute="fields", required=True)
+    items = fields.List(fields.Nested(RequestedItemSchema), required=True, metadata={
+        "description": "The owner's records of this type, newest first."})
+    categories = fields.List(fields.String(), required=True, allow_none=True)
+    max_records = fields.Integer(required=True, allow_none=True)
+    period = fields.Dict(required=True, allow_none=True)
+    evidence = fields.Boolean(required=True)
 
 
 class DataRequestSchema(Strict):
@@ -480,6 +527,13 @@ class DataRequestSchema(Strict):
     duration_days = fields.Integer(required=True)
     retention = fields.String(required=True)
     retention_days = fields.Integer(required=True)
+    access_ends_at = fields.String(required=True, metadata={
+        "description": "When access would end if approved now."})
+    retention_ends_at = fields.String(required=True, metadata={
+        "description": "The latest the organisation may keep the data until."})
+    warnings = fields.List(fields.String(metadata={"enum": ["duration", "retention",
+                                                            "max_uses"]}), required=True,
+                           metadata={"description": "What is unusually large."})
     max_uses = fields.Integer(required=True, allow_none=True)
     records = fields.List(fields.Nested(RequestedTypeSchema), required=True)
     received_at = fields.String(required=True)

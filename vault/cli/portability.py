@@ -32,7 +32,8 @@ def _progress(label: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify_command(bundle: Path, jwks_file: Path | None, instance_url: str | None,
                    digest: str | None, as_json: bool) -> None:
-    """Check a certified bundle. Exit code 0 when valid, 1 when not, 2 on usage errors.
+    """Check a certified bundle or a consent receipt. Exit code 0 when valid, 1 when not,
+    2 on usage errors.
 
     Without --jwks or --instance the keys are fetched from the issuer URL the
     bundle names; the result then says which instance signed it.

@@ -10,6 +10,7 @@ from vault.storage.vaults import Event, VaultDB
 # Plain-language titles of the actions the grants feature writes, Dutch first.
 ACTIONS: dict[str, dict[str, str]] = {
     "grant.read": {"nl": "Gegevens gelezen", "en": "Data read"},
+    "grant.download": {"nl": "Document gedownload", "en": "Document downloaded"},
     "grant.viewed": {"nl": "Toestemming bekeken", "en": "Grant viewed"},
     "grant.created": {"nl": "Toestemming gegeven", "en": "Access granted"},
     "grant.revoked": {"nl": "Toestemming ingetrokken", "en": "Access revoked"},
@@ -62,3 +63,56 @@ def read_log(vault: VaultDB, *, grant_id: str | None = None, limit: int = 200,
                    events[-1].seq if more and events else None)
 
 
+
+
+HISTORY: dict[str, dict[str, str]] = {
+    "created": {"nl": "Toestemming gegeven", "en": "Access granted"},
+    "narrowed": {"nl": "Kleiner gemaakt dan gevraagd", "en": "Narrowed from what was asked"},
+    "token-issued": {"nl": "Toegangssleutel opgehaald", "en": "Access token collected"},
+    "read": {"nl": "Gegevens gelezen", "en": "Data read"},
+    "download": {"nl": "Document {name} gedownload", "en": "Document {name} downloaded"},
+    "viewed": {"nl": "Toestemming bekeken", "en": "Grant viewed"},
+    "revoked": {"nl": "Ingetrokken", "en": "Revoked"},
+    "expired": {"nl": "Verlopen", "en": "Expired"},
+}
+_KINDS = {"grant.created": "created", "grant.token-issued": "token-issued",
+          "grant.read": "read", "grant.download": "download", "grant.viewed": "viewed",
+          "grant.revoked": "revoked"}
+
+
+def grant_history(vault: VaultDB, grant: Any, now: str, lang: str = "nl",
+                  asked: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """What happened to one grant, oldest first: created (and narrowed, when less was
+    shared than ``asked``), the token collected, every read and download, viewed, revoked,
+    or expired. Each entry: ``at``, ``kind``, ``by`` (``owner`` or the organisation's
+    name), ``text`` in ``lang`` and the event's ``detail``."""
+    org = grant.organisation.get("name") or grant.client_id
+    out: list[dict[str, Any]] = []
+    for event in reversed(vault.events(grant_id=grant.id, limit=100_000)):
+        kind = _KINDS.get(event.action)
+        if kind is None:
+            continue
+        by = "owner" if event.actor == "owner" else (event.detail.get("organisation") or org)
+        if kind == "revoked" and event.detail.get("by") == "organisation":
+            by = org
+        label = HISTORY[kind].get(lang) or HISTORY[kind]["en"]
+        text = label.format(name=event.detail.get("document", "")) if kind == "download" \
+            else label
+        out.append({"at": event.at, "kind": kind, "by": by, "text": text,
+                    "detail": event.detail})
+        if kind == "created" and asked is not None:
+            granted = grant.fields.as_dict()
+            left_out = {t: [f for f in names if f not in granted.get(t, [])]
+                        for t, names in asked.items()}
+            left_out = {t: f for t, f in left_out.items() if f}
+            if left_out:
+                out.append({"at": event.at, "kind": "narrowed", "by": "owner",
+                            "text": HISTORY["narrowed"].get(lang) or HISTORY["narrowed"]["en"],
+                            "detail": {"left_out": left_out,
+                                       "record_ids": event.detail.get("record_ids")}})
+    expires_at = grant.expiry.expires_at
+    if grant.status == "active" and now >= expires_at:
+        out.append({"at": expires_at, "kind": "expired", "by": "",
+                    "text": HISTORY["expired"].get(lang) or HISTORY["expired"]["en"],
+                    "detail": {}})
+    return out

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from vault.clock import from_iso, now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys, slots
-from vault.grants import codes, events, receipts, repository
+from vault.grants import codes, events, receipts, repository, selection
 from vault.grants.errors import Conflict, InvalidInput, NotFound, OAuthError
 from vault.grants.models import (
     Condition,
@@ -28,6 +28,7 @@ from vault.grants.models import (
     Fields,
     Grant,
     Purpose,
+    Records,
     RequestedRecords,
     UsageLimit,
     parse_duration,
@@ -137,19 +138,26 @@ class Consent:
 
     def approve(self, vault: VaultDB, dek: bytes, request_id: str, *,
                 fields: dict[str, list[str]] | None = None, expires_at: str | None = None,
-                lang: str = "nl") -> Approval:
+                lang: str = "nl", records: list[dict[str, Any]] | None = None) -> Approval:
         """Approve a request (optionally narrowed). Creates the grant, its key slot, the
         signed receipt and a one-time authorization code; returns the redirect with the code.
+
+        ``records`` is the person's choice of records per type (see
+        :func:`vault.grants.selection.resolve`); without it the records matching the
+        request are shared, none added later. The grant is bound to those record ids.
         """
         request = self.get_request(vault, request_id)
         if request.status != "pending":
             raise Conflict(f"this request is {request.status} already")
-        granted = self.narrow(request.requested, fields)
+        narrowed = (self.narrow(request.requested, fields) if records is None or fields
+                    else {t: list(f) for t, f in request.requested.fields.items()})
+        choice = selection.resolve(vault, request.requested, narrowed, records)
         not_before, until = _expires(request.requested.duration, expires_at)
         code = keys.new_token(codes.CODE_PREFIX)
         grant = self._create_grant(
             vault, dek, organisation=request.organisation, requested=request.requested,
-            granted=granted, not_before=not_before, expires_at=until, origin="oauth",
+            granted=choice.fields, choice=choice, not_before=not_before, expires_at=until,
+            origin="oauth",
             request_id=request_id, code=code, code_kind="authorization_code",
             redirect_uri=request.redirect_uri, code_challenge=request.code_challenge,
             lang=lang,
@@ -171,11 +179,14 @@ class Consent:
         except InvalidDetails as exc:
             raise InvalidInput("what to share is not valid", exc.errors) from None
         not_before, until = _expires(requested.duration, None)
+        # The owner chose the types herself on her own form: a type-level grant, as she
+        # wrote it (record-level binding is for answering an organisation's request).
         code = keys.new_token(codes.PICKUP_PREFIX)
         request_id = os.urandom(12).hex()
         grant = self._create_grant(
             vault, dek, organisation=org.summary(), requested=requested,
-            granted=dict(requested.fields), not_before=not_before, expires_at=until,
+            granted=dict(requested.fields), choice=None, not_before=not_before,
+            expires_at=until,
             origin="owner", request_id=request_id, code=code, code_kind="pickup",
             redirect_uri=None, code_challenge=None, lang=lang,
         )
@@ -183,10 +194,12 @@ class Consent:
 
     def _create_grant(self, vault: VaultDB, dek: bytes, *, organisation: dict[str, Any],
                       requested: RequestedRecords, granted: dict[str, list[str]],
-                      not_before: str, expires_at: str, origin: str, request_id: str,
+                      choice: selection.Choice | None, not_before: str, expires_at: str,
+                      origin: str, request_id: str,
                       code: str, code_kind: str, redirect_uri: str | None,
                       code_challenge: str | None, lang: str) -> Grant:
         grant_id = os.urandom(12).hex()
+        now = now_iso()
         conditions: list[Condition] = [
             Expiry(not_before, expires_at),
             Purpose(requested.purpose),
@@ -194,14 +207,16 @@ class Consent:
         ]
         if requested.max_uses is not None:
             conditions.append(UsageLimit(requested.max_uses))
-        now = now_iso()
+        if choice is not None:
+            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now))
         grant = Grant(
             id=grant_id, organisation=organisation, purpose=requested.purpose,
             purpose_description=requested.purpose_description, retention=requested.retention,
             conditions=conditions, created_at=now, status="active", slot_id=None,
             request_id=request_id, origin=origin, receipt_id=str(uuid.uuid4()),
         )
-        document = receipts.build(grant, vault_id=vault.id, issuer=self.issuer, lang=lang)
+        document = receipts.build(grant, vault_id=vault.id, issuer=self.issuer, lang=lang,
+                                  shared=shared_records(vault, grant, lang))
         signed = receipts.sign(document, self.instance.signing_key())
         token = keys.new_token(codes.ACCESS_TOKEN_PREFIX)
         slot = slots.wrap_token(
@@ -233,7 +248,10 @@ class Consent:
             vault.append_event(
                 vtx, actor="owner", action="grant.created", grant_id=grant_id,
                 detail={"organisation": organisation.get("name"), "purpose": grant.purpose,
-                        "records": granted, "expires_at": expires_at, "origin": origin},
+                        "records": granted,
+                        **({"record_ids": choice.record_ids,
+                            "include_later": choice.include_later} if choice else {}),
+                        "expires_at": expires_at, "origin": origin},
             )
             # The instance rows are written last inside the vault transaction: if they fail,
             # the vault rolls back; if the vault commit then fails, they are removed again.
@@ -345,16 +363,25 @@ def _with_query(uri: str, params: dict[str, str | None]) -> str:
 # -- plain-language views ---------------------------------------------------------------------
 
 
-def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> dict[str, Any]:
+def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl",
+                     settings: Settings | None = None) -> dict[str, Any]:
     """A request in plain terms for the consent screen and the owner API: who asks what, why,
-    for how long, and the current values the owner is about to share."""
+    for how long, and the owner's records of each asked type (newest first, each with its
+    title and current values, and whether it matches the request and is preselected)."""
     from vault.records.display import format_value
 
-    current = {t: list_records(vault, [t]) for t in request.requested.fields}
+    requested = request.requested
+    found = selection.candidates(vault, requested)
+    ticked = selection.preselected(requested, found)
+    with_evidence = any(requested.evidence(t) for t in requested.fields)
+    documents = {d.data.get("sha256"): d for d in list_records(vault, ["document"])} \
+        if with_evidence else {}
     records = []
-    for type_id, names in request.requested.fields.items():
+    for type_id, names in requested.fields.items():
         record_type = RECORD_TYPES[type_id]
-        items = current[type_id]
+        schema_fields = record_type.fields()
+        items = found[type_id]
+        narrow = requested.narrowing_of(type_id)
         records.append({
             "record_type": type_id,
             "label": record_type.label(lang),
@@ -363,11 +390,36 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
                 "name": name,
                 "label": record_type.field_label(name, lang),
                 "values": [r.data[name] for r in items if name in r.data],
-                "shown": [format_value(record_type.fields()[name], r.data[name], lang)
+                "shown": [format_value(schema_fields[name], r.data[name], lang)
                           for r in items if name in r.data],
             } for name in names],
+            "items": [{
+                "id": r.id,
+                "title": record_title(r.type, r.data, lang),
+                "updated_at": r.updated_at,
+                "matches": selection.matches(requested, r),
+                "preselected": r.id in ticked.get(type_id, []),
+                "values": [{"name": name, "label": record_type.field_label(name, lang),
+                            "shown": format_value(schema_fields[name], r.data[name], lang)}
+                           for name in names if name in r.data],
+                "evidence": _evidence_names(r.data, documents)
+                if requested.evidence(type_id) else [],
+            } for r in items],
+            "categories": narrow.get("categories"),
+            "max_records": narrow.get("max_records"),
+            "period": narrow.get("period"),
+            "evidence": bool(narrow.get("evidence")),
         })
-    requested = request.requested
+    now = utcnow()
+    access_end = now + parse_duration(requested.duration)
+    retention_end = access_end + parse_duration(requested.retention)
+    duration_days = parse_duration(requested.duration).days
+    retention_days = parse_duration(requested.retention).days
+    warn = settings or Settings()
+    warnings = [name for name, over in (
+        ("duration", duration_days > warn.consent_warn_days),
+        ("retention", retention_days > warn.consent_warn_retention_days),
+        ("max_uses", (requested.max_uses or 0) > warn.consent_warn_uses)) if over]
     return {
         "id": request.id,
         "status": request.status,
@@ -377,9 +429,12 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
         "purpose_label": purpose_label(requested.purpose, lang),
         "purpose_description": requested.purpose_description,
         "duration": requested.duration,
-        "duration_days": parse_duration(requested.duration).days,
+        "duration_days": duration_days,
         "retention": requested.retention,
-        "retention_days": parse_duration(requested.retention).days,
+        "retention_days": retention_days,
+        "access_ends_at": to_iso(access_end),
+        "retention_ends_at": to_iso(retention_end),
+        "warnings": warnings,
         "max_uses": requested.max_uses,
         "records": records,
         "received_at": request.received_at,
@@ -388,3 +443,45 @@ def describe_request(vault: VaultDB, request: DataRequest, lang: str = "nl") -> 
         "grant_id": request.grant_id,
     }
 
+
+def _evidence_names(data: dict[str, Any], documents: dict[Any, Any]) -> list[str]:
+    cited = documents.get(data.get("document_sha256"))
+    return [str(cited.data.get("name", ""))] if cited is not None else []
+
+
+def record_title(type_id: str, data: dict[str, Any], lang: str = "nl") -> str:
+    """A record's name in lists: its type's title fields as a person reads them
+    ("2025, ACME BV"), or the type's label."""
+    from vault.records.display import format_value
+
+    record_type = RECORD_TYPES[type_id]
+    schema_fields = record_type.fields()
+    parts = [format_value(schema_fields[name], data[name], lang)
+             for name in record_type.title_fields if data.get(name) not in (None, "")]
+    return ", ".join(p for p in parts if p) or record_type.label(lang)
+
+
+def shared_records(vault: VaultDB, grant: Grant, lang: str = "nl") -> list[dict[str, Any]]:
+    """What a grant shares, per type, as a person reads it: the type, the field labels, the
+    chosen records by title (newest first) and whether records added later are shared too.
+    A grant without record binding lists the type's current records."""
+    bound = grant.records
+    out = []
+    for type_id, names in grant.fields.allowed:
+        record_type = RECORD_TYPES[type_id]
+        current = list_records(vault, [type_id], newest_first=True)
+        if bound is not None:
+            chosen = set(bound.ids(type_id))
+            items = [r for r in current if r.id in chosen
+                     or bound.covers(type_id, r.id, r.created_at)]
+        else:
+            items = current
+        out.append({
+            "record_type": type_id,
+            "label": record_type.label(lang),
+            "fields": [record_type.field_label(n, lang) for n in names],
+            "records": [{"id": r.id, "title": record_title(type_id, r.data, lang)}
+                        for r in items],
+            "include_later": bound is None or type_id in bound.include_later_types,
+        })
+    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import urlsplit
@@ -201,11 +201,45 @@ class UsageLimit:
         return OK
 
 
-Condition = Expiry | Purpose | Fields | UsageLimit
-_C = TypeVar("_C", Expiry, Purpose, Fields, UsageLimit)
+@dataclass(frozen=True)
+class Records:
+    """The records the person chose, by id per type (their later versions included), and
+    the types whose records added after ``since`` are covered too (she ticked "also records
+    I add later" for them). A grant without this condition covers every record of its types
+    (grants made before record-level consent)."""
+
+    tag: ClassVar[str] = "records"
+    ids_by_type: tuple[tuple[str, tuple[str, ...]], ...]
+    include_later_types: tuple[str, ...] = ()
+    since: str = ""
+
+    @classmethod
+    def of(cls, ids: Mapping[str, Sequence[str]], include_later: Sequence[str] = (),
+           since: str = "") -> Records:
+        return cls(tuple(sorted((t, tuple(dict.fromkeys(i))) for t, i in ids.items())),
+                   tuple(sorted(set(include_later))), since)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {t: list(i) for t, i in self.ids_by_type}
+
+    def ids(self, type_id: str) -> tuple[str, ...]:
+        return dict(self.ids_by_type).get(type_id, ())
+
+    def covers(self, type_id: str, record_id: str, created_at: str) -> bool:
+        """Whether the record (any version of it) is shared under this grant."""
+        if record_id in self.ids(type_id):
+            return True
+        return type_id in self.include_later_types and created_at > self.since
+
+    def verify(self, context: AccessContext) -> Verdict:
+        return OK  # a filter on what is read, not a reason to refuse the read
+
+
+Condition = Expiry | Purpose | Fields | UsageLimit | Records
+_C = TypeVar("_C", Expiry, Purpose, Fields, UsageLimit, Records)
 
 # Append only: the tags are stored inside vaults.
-CONDITIONS: tuple[type[Condition], ...] = (Expiry, Purpose, Fields, UsageLimit)
+CONDITIONS: tuple[type[Condition], ...] = (Expiry, Purpose, Fields, UsageLimit, Records)
 _BY_TAG: dict[str, type[Condition]] = {c.tag: c for c in CONDITIONS}
 
 
@@ -216,6 +250,10 @@ class UnknownCondition(ValueError):
 def condition_to_dict(condition: Condition) -> dict[str, Any]:
     if isinstance(condition, Fields):
         return {"tag": condition.tag, "allowed": condition.as_dict()}
+    if isinstance(condition, Records):
+        return {"tag": condition.tag, "ids_by_type": condition.as_dict(),
+                "include_later_types": list(condition.include_later_types),
+                "since": condition.since}
     out: dict[str, Any] = {"tag": condition.tag}
     out.update({k: v for k, v in condition.__dict__.items()})
     return out
@@ -229,6 +267,9 @@ def condition_from_dict(data: dict[str, Any]) -> Condition:
     args = {k: v for k, v in data.items() if k != "tag"}
     if cls is Fields:
         return Fields.of(args["allowed"])
+    if cls is Records:
+        return Records.of(args["ids_by_type"], args.get("include_later_types", ()),
+                          args.get("since", ""))
     return cls(**args)
 
 
@@ -261,6 +302,7 @@ class Organisation:
     source: str = "registered"  # or "metadata-url"
     status: str = "active"  # or "pending" (awaiting operator approval)
     domain_verified: bool = False
+    address: dict[str, str] | None = None  # schema.org PostalAddress members, for receipts
 
     @property
     def domain(self) -> str:
@@ -277,6 +319,7 @@ class Organisation:
             "logo_url": self.logo_url,
             "contacts": list(self.contacts),
             "policy_url": self.policy_url,
+            **({"address": dict(self.address)} if self.address else {}),
         }
 
 
@@ -294,11 +337,21 @@ class RequestedRecords:
     retention: str
     duration: str
     max_uses: int | None = None
+    #: type -> how the organisation narrowed what it asks: ``categories`` (documents),
+    #: ``max_records``, ``period`` (``{"from": ..., "to": ...}``), ``evidence`` (bool).
+    narrowing: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def narrowing_of(self, type_id: str) -> dict[str, Any]:
+        return self.narrowing.get(type_id, {})
+
+    def evidence(self, type_id: str) -> bool:
+        return bool(self.narrowing_of(type_id).get("evidence"))
 
     def to_detail(self) -> dict[str, Any]:
         detail: dict[str, Any] = {
             "type": "kluis_records",
-            "records": [{"record_type": t, "fields": list(f)} for t, f in self.fields.items()],
+            "records": [{"record_type": t, "fields": list(f), **self.narrowing_of(t)}
+                        for t, f in self.fields.items()],
             "purpose": self.purpose,
             "retention": self.retention,
             "duration": self.duration,
@@ -366,6 +419,12 @@ class Grant:
         return cast(Fields, self.condition(Fields))
 
     @property
+    def records(self) -> Records | None:
+        """The record-level binding, or None (a grant from before it: every record of the
+        granted types)."""
+        return self.condition(Records)
+
+    @property
     def usage_limit(self) -> int | None:
         limit = self.condition(UsageLimit)
         return limit.max_uses if limit else None
@@ -390,11 +449,17 @@ class Grant:
 
     def authorization_details(self) -> list[dict[str, Any]]:
         """The grant as RFC 9396 authorization details (what the organisation receives)."""
+        bound = self.records
+        entries: list[dict[str, Any]] = []
+        for t, f in self.fields.allowed:
+            entry: dict[str, Any] = {"record_type": t, "fields": list(f)}
+            if bound is not None:
+                entry["record_ids"] = list(bound.ids(t))
+                entry["include_later"] = t in bound.include_later_types
+            entries.append(entry)
         detail: dict[str, Any] = {
             "type": "kluis_records",
-            "records": [
-                {"record_type": t, "fields": list(f)} for t, f in self.fields.allowed
-            ],
+            "records": entries,
             "purpose": self.purpose,
             "retention": self.retention,
             "not_before": self.expiry.not_before,
@@ -417,6 +482,8 @@ class Grant:
             "purpose_description": self.purpose_description,
             "retention": self.retention,
             "records": self.fields.as_dict(),
+            "record_ids": self.records.as_dict() if self.records else None,
+            "include_later": list(self.records.include_later_types) if self.records else None,
             "not_before": self.expiry.not_before,
             "expires_at": self.expiry.expires_at,
             "max_uses": self.usage_limit,

@@ -137,8 +137,9 @@ class OAuth:
             "code_challenge": challenge,
             "authorization_details": requested.to_detail() | {
                 "records": [
-                    {"record_type": t, "fields": list(f)} if requested.narrowed[t]
-                    else {"record_type": t}
+                    {"record_type": t, "fields": list(f), **requested.narrowing_of(t)}
+                    if requested.narrowed[t]
+                    else {"record_type": t, **requested.narrowing_of(t)}
                     for t, f in requested.fields.items()
                 ]
             },

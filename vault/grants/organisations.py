@@ -26,6 +26,7 @@ from vault import urlsafety
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
+from vault.grants import logos
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
 from vault.grants.schemas import ClientMetadataSchema
@@ -173,6 +174,7 @@ class Organisations:
                 " domain_verified, created_at) VALUES (?, 'registered', ?, ?, ?, 0, ?)",
                 (client_id, secret_hash, json.dumps(meta, sort_keys=True), status, issued),
             )
+        logos.store_logo(self.instance, self.settings, client_id, meta.get("logo_uri"))
         response = dict(meta)
         response.update({
             "client_id": client_id,
@@ -220,6 +222,7 @@ class Organisations:
             source=row["source"],
             status=row["status"],
             domain_verified=bool(row["domain_verified"]),
+            address=meta.get("address"),
         )
 
     def get(self, client_id: str | None, *, refresh: bool = False) -> Organisation:

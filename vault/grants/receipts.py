@@ -10,9 +10,9 @@ import hashlib
 import uuid
 from typing import Any
 
-from vault.clock import from_iso
+from vault.clock import from_iso, to_iso
 from vault.crypto import signing
-from vault.grants.models import Grant, purpose_label
+from vault.grants.models import Grant, parse_duration, purpose_label
 
 VERSION = "KI-CR-v1.1.0"
 JURISDICTION = "NL"
@@ -31,8 +31,24 @@ def principal_id(vault_id: str, client_id: str) -> str:
     return "urn:kluis:principal:" + digest[:32]
 
 
-def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl") -> dict[str, Any]:
-    """The receipt document for ``grant`` (unsigned)."""
+WITHDRAWAL = ("Revoke the grant on the grants page of your Kluis vault (one click), through "
+              "its owner API (DELETE /api/v1/grants/{grant_id}), or ask the organisation to "
+              "revoke its token (RFC 7009).")
+DPV_27560 = "https://w3id.org/dpv/guides/dpv-27560"
+
+
+def retention_end(grant: Grant) -> str:
+    """The latest moment the organisation may keep the data: the end of access plus the
+    promised retention."""
+    return to_iso(from_iso(grant.expiry.expires_at) + parse_duration(grant.retention))
+
+
+def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl",
+          shared: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The receipt document for ``grant`` (unsigned): a Kantara Consent Receipt v1.1 with
+    the ISO/IEC TS 27560 consent record fields (after W3C DPV's ``dpv-27560`` mapping) in
+    ``consentRecord`` and the exact grant in ``kluis``. ``shared`` is what the grant shares
+    as :func:`vault.grants.consent.shared_records` describes it (record titles)."""
     org = grant.organisation
     contacts = org.get("contacts") or []
     emails = [c for c in contacts if "@" in c]
@@ -40,10 +56,25 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl") -> dict
     spi = sorted({label for fields in granted.values() for f in fields
                   for name, label in SENSITIVE_FIELDS.items() if f == name})
     exp = grant.expiry
+    until = retention_end(grant)
     termination = (
         f"Access ends at {exp.expires_at} or when the person revokes it, whichever is first; "
-        f"the organisation keeps the data at most {grant.retention} after receiving it."
+        f"the organisation keeps the data at most {grant.retention} after receiving it "
+        f"(until {until} at the latest)."
     )
+    bound = grant.records
+    categories = []
+    for type_id, fields in granted.items():
+        entry: dict[str, Any] = {"recordType": type_id, "fields": list(fields)}
+        if bound is not None:
+            entry["recordIds"] = list(bound.ids(type_id))
+            entry["includeLater"] = type_id in bound.include_later_types
+        titles = next((s["records"] for s in shared or [] if s["record_type"] == type_id), None)
+        if titles is not None:
+            entry["recordTitles"] = [r["title"] for r in titles]
+        categories.append(entry)
+    controller_address: dict[str, Any] = dict(org.get("address") or {})
+    purpose_text = grant.purpose_description or purpose_label(grant.purpose, lang)
     return {
         "version": VERSION,
         "jurisdiction": JURISDICTION,
@@ -56,7 +87,7 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl") -> dict
             "piiController": org.get("name", ""),
             "onBehalf": False,
             "contact": ", ".join(contacts) or org.get("name", ""),
-            "address": "",
+            "address": controller_address,
             "email": emails[0] if emails else "",
             "phone": "",
             "piiControllerUrl": org.get("home_url", ""),
@@ -65,7 +96,7 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl") -> dict
         "services": [{
             "service": "Kluis: " + purpose_label(grant.purpose, "en"),
             "purposes": [{
-                "purpose": grant.purpose_description or purpose_label(grant.purpose, lang),
+                "purpose": purpose_text,
                 "purposeCategory": [grant.purpose],
                 "consentType": "EXPLICIT",
                 "piiCategory": [f"{t}: {', '.join(f)}" for t, f in granted.items()],
@@ -76,6 +107,30 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl") -> dict
         }],
         "sensitive": bool(spi),
         "spiCat": spi,
+        # ISO/IEC TS 27560 consent record (W3C DPV dpv-27560 mapping).
+        "consentRecord": {
+            "profile": DPV_27560,
+            "recordId": grant.receipt_id,
+            "eventTime": grant.created_at,
+            "state": "dpv:ConsentGiven",
+            "legalBasis": "dpv:Consent (GDPR art. 6(1)(a))",
+            "purposes": [{"code": grant.purpose, "label": purpose_label(grant.purpose, "en"),
+                          "description": purpose_text}],
+            "piiCategories": categories,
+            "controllers": [{
+                "name": org.get("name", ""),
+                "url": org.get("home_url", ""),
+                "address": controller_address,
+                "contact": {"emails": emails, "other": [c for c in contacts if "@" not in c],
+                            "policyUrl": org.get("policy_url") or ""},
+            }],
+            "validity": {"notBefore": exp.not_before, "expiresAt": exp.expires_at,
+                         "maxUses": grant.usage_limit},
+            "retention": {"duration": grant.retention, "until": until},
+            "jurisdiction": JURISDICTION,
+            "withdrawalMethod": WITHDRAWAL.format(grant_id=grant.id),
+            "processor": {"name": "Kluis", "url": issuer},
+        },
         # Kluis extension: the exact grant, machine-readable.
         "kluis": {
             "issuer": issuer,
@@ -95,4 +150,29 @@ def verify(document: dict[str, Any], public_jwks: list[dict[str, Any]]) -> dict[
     """The receipt inside a signed document; raises :class:`vault.crypto.SignatureError`."""
     payload: dict[str, Any]
     payload, _header = signing.verify_json(document, public_jwks)
+    return payload
+
+
+def key_id(document: dict[str, Any]) -> str | None:
+    """The ``kid`` of the signature over a signed receipt (unverified), to show with it."""
+    import json
+
+    from vault.crypto.keys import b64d
+
+    try:
+        header = json.loads(b64d(document["signatures"][0]["protected"]))
+        kid = header.get("kid")
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def payload_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The receipt inside a signed document, unverified (for display; the owner's own copy
+    from her vault)."""
+    import json
+
+    from vault.crypto.keys import b64d
+
+    payload: dict[str, Any] = json.loads(b64d(document["payload"]))
     return payload

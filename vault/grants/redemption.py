@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps(str), in C
-from typing import Any
+from typing import Any, cast
 
 from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
@@ -70,6 +70,9 @@ from vault.storage.journal import JournalRef
 from vault.storage.vaults import EventDetail, VaultDB, open_vault
 
 log = logging.getLogger("kluis.grants")
+
+DOCUMENTS_PATH = "/api/v1/grant/documents"
+"""Where an organisation downloads a granted document's bytes (``/<record id>``)."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,8 @@ class Redemption:
 
     def redeem(self, token: str, *, view: str = "records", types: list[str] | None = None,
                purpose: str | None = None) -> dict[str, Any]:
-        """An organisation reads under a grant: ``view`` is ``grant`` or ``records``.
+        """An organisation reads under a grant: ``view`` is ``grant``, ``records`` or
+        ``receipt`` (its copy of the signed consent receipt).
 
         Raises :class:`InvalidToken` (401), :class:`InsufficientScope` (403) or
         :class:`AccessNotLogged` (503, nothing served).
@@ -268,7 +272,11 @@ class Redemption:
                 grant = self._active_grant(tx, handle, now, purpose=purpose)
                 vault.append_event(tx, actor=handle.actor, action="grant.viewed",
                                    grant_id=grant.id,
-                                   detail={"organisation": grant.organisation.get("name")})
+                                   detail={"organisation": grant.organisation.get("name"),
+                                           **({"receipt": True} if view == "receipt"
+                                              else {})})
+                if view == "receipt":
+                    return {"receipt": grant.receipt}
                 return {"grant": grant.to_dict(now, for_owner=False),
                         "authorization_details": grant.authorization_details()}
         finally:
@@ -318,7 +326,8 @@ class Redemption:
                     rev = row[1]
                     answer = handle.views.get(wanted)
                     if answer is None or rev is None or answer.records_rev != rev:
-                        answer = _records_view(vault, grant, wanted, rev)
+                        answer = _records_view(vault, grant, wanted, rev,
+                                               self.settings.public_url)
                         if rev is not None:
                             handle.views[wanted] = answer
                     pending = journal.append(jconn, at=at, actor=handle.actor,
@@ -333,6 +342,49 @@ class Redemption:
                 defer(functools.partial(self._merge_journal, handle))
         return (f'{{"grant_id":{_json_string(grant.id)},"fetched_at":{_json_string(at)},'
                 f'"records":{answer.records_json}}}\n').encode()
+
+    def redeem_document(self, token: str, record_id: str, *,
+                        purpose: str | None = None) -> DocumentDownload:
+        """A granted document's bytes, to stream (the caller iterates, then closes).
+
+        The document must be a record of type ``document`` the grant covers (chosen by
+        the person, or cited as evidence by a shared record); anything else is
+        :class:`NotFound`, whether it exists or not. The download is an access event like
+        a read (``grant.download`` in the journal, committed before any byte is served).
+        The bytes are read from the vault file in chunks (SQLite incremental blob I/O):
+        a large document is never held in memory whole.
+        """
+        now = utcnow()
+        at = to_iso(now)
+        handle, vault, fresh = self._authorise(token, at)
+        try:
+            if fresh:
+                for hook in self.on_open:
+                    hook(vault)
+            grant = handle.grant
+            with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
+                limited = grant.usage_limit is not None
+                with db.transaction(jconn) if limited else contextlib.nullcontext():
+                    row = vault.conn.execute(READ_STATE, (grant.id,)).fetchone()
+                    if row is None:
+                        HANDLES.drop(handle.token_hash)
+                        raise InvalidToken("the grant was revoked")
+                    uses = row[0]
+                    if limited:
+                        uses += journal.pending_reads(jconn, grant.id, row[2])
+                    self._check_conditions(handle, now, uses=uses, types=("document",),
+                                           purpose=purpose)
+                    document = _granted_document(vault, grant, record_id)
+                    journal.append(jconn, at=at, actor=handle.actor, action="grant.download",
+                                   grant_id=grant.id, detail=EventDetail.of({
+                                       "organisation": grant.organisation.get("name"),
+                                       "record": record_id, "document": document.name,
+                                       "size": document.size, "sha256": document.sha256}))
+        except BaseException:
+            vault.close()
+            raise
+        return DocumentDownload(document.name, document.media_type, document.size,
+                                document.sha256, vault, document.rowid)
 
     def _merge_journal(self, handle: GrantHandle) -> None:
         """Merge a grant's vault journal after a read that was already logged (and, when
@@ -374,6 +426,73 @@ class Redemption:
         return grant
 
 
+@dataclass(frozen=True)
+class _Document:
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    rowid: int
+
+
+def _granted_document(vault: VaultDB, grant: Grant, record_id: str) -> _Document:
+    from vault.grants.errors import NotFound
+
+    row = vault.conn.execute(
+        "SELECT r.type, r.created_at, v.data FROM records r JOIN record_versions v"
+        " ON v.record_id = r.id AND v.version = r.current_version WHERE r.id = ?",
+        (record_id,)).fetchone()
+    bound = grant.records
+    if row is None or row[0] != "document" or grant.fields.filter("document", {}) is None \
+            or (bound is not None and not bound.covers("document", record_id, row[1])):
+        raise NotFound("no such document under this grant")
+    data = json.loads(row[2])
+    blob = vault.conn.execute("SELECT rowid, media_type, size FROM documents WHERE sha256 = ?",
+                              (data.get("sha256", ""),)).fetchone()
+    if blob is None:
+        raise NotFound("no such document under this grant")
+    return _Document(str(data.get("name") or "document"), blob[1], int(blob[2]),
+                     str(data["sha256"]), int(blob[0]))
+
+
+class DocumentDownload:
+    """A granted document being served: its headers' values and its bytes in chunks.
+
+    Iterate once; :meth:`close` gives the vault back (the web layer calls it when the
+    response is closed). At most :data:`CHUNK` bytes of the document are in memory.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, name: str, media_type: str, size: int, sha256: str, vault: VaultDB,
+                 rowid: int) -> None:
+        self.name = name
+        self.media_type = media_type
+        self.size = size
+        self.sha256 = sha256
+        self._vault: VaultDB | None = vault
+        self._rowid = rowid
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._vault is None:
+            return
+        # sqlcipher3's incremental blob I/O (sqlite3_blob_open), read-only; its stubs lack it.
+        blob = cast(Any, self._vault.conn).open_blob("documents", "content", self._rowid, 0)
+        try:
+            while True:
+                chunk: bytes = blob.read(self.CHUNK)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            blob.close()
+
+    def close(self) -> None:
+        if self._vault is not None:
+            self._vault.close()
+            self._vault = None
+
+
 @contextlib.contextmanager
 def _logged_or_nothing() -> Iterator[None]:
     """Grant errors pass; anything else (disk full, I/O error) means the access event may
@@ -387,25 +506,35 @@ def _logged_or_nothing() -> Iterator[None]:
 
 
 def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
-                  records_rev: int | None) -> RecordsView:
-    """The filtered records of one read shape, serialised, and its access event detail."""
+                  records_rev: int | None, base_url: str = "") -> RecordsView:
+    """The filtered records of one read shape, serialised, and its access event detail.
+
+    Built once per records revision and kept on the handle, so the record binding
+    (:class:`~vault.grants.models.Records`) costs nothing on the reads in between.
+    """
     fields = grant.fields
+    bound = grant.records
     types = list(wanted) or list(fields.types)
     out = []
     shared: dict[str, set[str]] = {}
     for record in list_records(vault, types):
+        if bound is not None and not bound.covers(record.type, record.id, record.created_at):
+            continue
         data = fields.filter(record.type, record.data)
         if data is None:
             continue
         shared.setdefault(record.type, set()).update(data)
-        out.append({
+        item: dict[str, Any] = {
             "id": record.id,
             "type": record.type,
             "version": record.version,
             "updated_at": record.updated_at,
             "data": data,
             "provenance": record.provenance.to_dict(),
-        })
+        }
+        if record.type == "document":
+            item["download_url"] = f"{base_url}{DOCUMENTS_PATH}/{record.id}"
+        out.append(item)
     detail = {"organisation": grant.organisation.get("name"), "types": types,
               "fields": {t: sorted(f) for t, f in shared.items()}, "records": len(out)}
     return RecordsView(records_rev if records_rev is not None else -1,

@@ -112,9 +112,9 @@ class Grants(Redemption):
 
     def approve(self, vault: VaultDB, dek: bytes, request_id: str, *,
                 fields: dict[str, list[str]] | None = None, expires_at: str | None = None,
-                lang: str = "nl") -> Approval:
+                lang: str = "nl", records: list[dict[str, Any]] | None = None) -> Approval:
         return self.consent.approve(vault, dek, request_id, fields=fields,
-                                    expires_at=expires_at, lang=lang)
+                                    expires_at=expires_at, lang=lang, records=records)
 
     def create_owner_grant(self, vault: VaultDB, dek: bytes, *, client_id: str,
                            authorization_details: Any, lang: str = "nl") -> Approval:

@@ -90,8 +90,11 @@ def parse_request(types: Any, fmt: Any = "json", language: Any = "nl") -> tuple[
     """
     errors: dict[str, list[str]] = {}
     chosen: list[str] | None = None
-    if types is None or types == ALL:
+    if types == ALL:
         chosen = None
+    elif types is None or types == []:
+        # Nothing chosen is an error, never "everything": the owner says what leaves.
+        errors["types"] = ['Choose what to export: "all" or at least one record type.']
     elif isinstance(types, list) and types and all(isinstance(t, str) for t in types):
         unknown = [t for t in types if t not in RECORD_TYPES]
         if unknown:

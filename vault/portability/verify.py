@@ -1,4 +1,4 @@
-"""Offline verification of a certified bundle against a JWKS.
+"""Offline verification of a certified bundle, or a consent receipt, against a JWKS.
 
 The answer is either "valid, signed by <instance> at <time>" or exactly one
 reason why not:
@@ -39,6 +39,8 @@ BAD_SIGNATURE = "bad-signature"
 EXPIRED_KEY = "expired-key"
 REASONS = (MALFORMED, ALTERED, UNKNOWN_KEY, BAD_SIGNATURE, EXPIRED_KEY)
 JWKS_PATH = "/.well-known/jwks.json"
+# A Kantara consent receipt (vault.grants.receipts.VERSION) is checked the same way.
+RECEIPT_VERSION = "KI-CR-v1.1.0"
 
 
 class JwksError(ValueError):
@@ -57,6 +59,7 @@ class Verification:
     vault: str | None = None
     records: int = 0
     documents: int = 0
+    kind: str = "bundle"  # or "consent-receipt"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,13 +121,15 @@ def verify_bundle(
             # Without a stated digest we cannot tell which part changed.
             message = "the signature does not match the content (or the content was changed)"
         return _fail(exc.reason, message, digest=digest)
+    if isinstance(payload, dict) and payload.get("version") == RECEIPT_VERSION:
+        return _receipt_result(payload, header, jwks, digest)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         return _fail(MALFORMED, "the signed content is not a Kluis bundle", digest=digest)
 
     kid = header.get("kid")
     issuer = (payload.get("issuer") or {}).get("url")
     signed_at = payload.get("exported_at")
-    known = {"issuer": issuer, "signed_at": signed_at, "kid": kid, "digest": digest,
+    known: dict[str, Any] = {"issuer": issuer, "signed_at": signed_at, "kid": kid, "digest": digest,
              "vault": payload.get("vault")}
 
     problem = _content_problem(payload)
@@ -142,6 +147,29 @@ def verify_bundle(
         True, None, f"valid, signed by {issuer} at {signed_at}",
         records=len(recs), documents=len(docs), **known,
     )
+
+
+def _receipt_result(payload: dict, header: dict, jwks: list[dict[str, Any]],
+                    digest: str) -> Verification:
+    """A consent receipt whose signature checked out: who signed it, when, for whom."""
+    kid = header.get("kid")
+    kluis: dict[str, Any] = payload["kluis"] if isinstance(payload.get("kluis"), dict) else {}
+    record: dict[str, Any] = (payload["consentRecord"]
+                              if isinstance(payload.get("consentRecord"), dict) else {})
+    issuer = kluis.get("issuer")
+    signed_at = record.get("eventTime")
+    controllers = payload.get("piiControllers") or [{}]
+    first = controllers[0] if isinstance(controllers, list) and controllers else {}
+    organisation = first.get("piiController", "") if isinstance(first, dict) else ""
+    key = next(k for k in jwks if k.get("kid") == kid)
+    expired = _key_expired(key, signed_at)
+    if expired:
+        return Verification(False, EXPIRED_KEY, expired, issuer=issuer, signed_at=signed_at,
+                            kid=kid, digest=digest, kind="consent-receipt")
+    return Verification(
+        True, None, f"valid consent receipt {payload.get('consentReceiptID', '')} for "
+                    f"{organisation}, signed by {issuer} at {signed_at}",
+        issuer=issuer, signed_at=signed_at, kid=kid, digest=digest, kind="consent-receipt")
 
 
 def _strip(digest: str) -> str:
@@ -246,7 +274,8 @@ def issuer_of(raw: bytes | str | dict) -> str | None:
     try:
         document = parse_document(raw)
         payload = json.loads(b64d(document["payload"]))
-        url = payload["issuer"]["url"]
+        url = (payload["kluis"]["issuer"] if payload.get("version") == RECEIPT_VERSION
+               else payload["issuer"]["url"])
     except (SignatureError, KeyError, TypeError, ValueError, binascii.Error):
         return None
     return url if isinstance(url, str) else None

@@ -57,3 +57,29 @@ def format_value(field: mfields.Field[Any], value: Any, lang: str, *, with_code:
             return "\n".join(lines)
         return "\n".join(str(v) for v in value)
     return str(value)
+
+
+MONTHS = {
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"),
+}
+LOCAL_TIME = "Europe/Amsterdam"
+
+
+def format_day(iso: str | None, lang: str) -> str:
+    """An RFC 3339 moment as a person reads the day, in local time (Europe/Amsterdam):
+    ``31 december 2026`` (nl) or ``31 December 2026`` (en)."""
+    if not iso:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        day = moment.astimezone(ZoneInfo(LOCAL_TIME))
+    except (ValueError, KeyError):
+        return iso[:10]
+    months = MONTHS.get(lang, MONTHS["en"])
+    return f"{day.day} {months[day.month - 1]} {day.year}"

@@ -99,13 +99,83 @@ i18n.register({
                         "en": "Shorten access: number of days"},
     "consent.max_uses": {"nl": "Ze mogen hooguit {n} keer lezen",
                          "en": "They may read at most {n} times"},
+    "consent.until": {"nl": "tot {date}", "en": "until {date}"},
+    "consent.retention_until": {
+        "nl": "Ze bewaren de gegevens hooguit {days} dagen na ontvangst, dus uiterlijk tot {date}",
+        "en": "They keep the data at most {days} days after receiving it, so until {date} at "
+              "the latest"},
+    "consent.unverified_warning": {
+        "nl": "Let op: Kluis heeft niet kunnen vaststellen dat {domain} echt van deze "
+              "organisatie is. Deel alleen als je zeker weet wie dit vraagt.",
+        "en": "Careful: Kluis could not establish that {domain} really belongs to this "
+              "organisation. Only share if you are sure who is asking."},
+    "consent.policy": {"nl": "Privacyverklaring van {org}", "en": "{org}'s privacy policy"},
+    "consent.contact": {"nl": "Contact", "en": "Contact"},
+    "consent.no_policy": {"nl": "Deze organisatie heeft geen privacyverklaring opgegeven.",
+                          "en": "This organisation gave no privacy policy."},
+    "consent.warnings": {"nl": "Dit verzoek is ongewoon ruim", "en": "This request is unusually wide"},
+    "consent.warn.duration": {
+        "nl": "Ze vragen {days} dagen toegang; meestal is dat hooguit {limit} dagen.",
+        "en": "They ask for {days} days of access; usually that is {limit} days at most."},
+    "consent.warn.retention": {
+        "nl": "Ze willen de gegevens {days} dagen bewaren; meestal is dat hooguit {limit} dagen.",
+        "en": "They want to keep the data for {days} days; usually that is {limit} days at "
+              "most."},
+    "consent.warn.max_uses": {
+        "nl": "Ze willen {n} keer lezen; meestal is dat hooguit {limit} keer.",
+        "en": "They want to read {n} times; usually that is {limit} times at most."},
+    "consent.their_reason": {"nl": "Hun eigen uitleg: “{why}”", "en": "In their own words: “{why}”"},
+    "consent.no_reason": {"nl": "Ze hebben niet uitgelegd waarom.",
+                          "en": "They did not explain why."},
+    "consent.pick": {"nl": "Kies wat je deelt. Aangevinkt is alleen wat bij het verzoek past.",
+                     "en": "Choose what you share. Only what fits the request is ticked."},
+    "consent.nothing_held": {"nl": "Je hebt hier nog niets van; er wordt niets gedeeld.",
+                             "en": "You hold nothing of this yet; nothing is shared."},
+    "consent.not_asked": {"nl": "valt buiten het verzoek", "en": "outside the request"},
+    "consent.fields_of": {"nl": "Welke gegevens van {type}", "en": "Which details of {type}"},
+    "consent.later": {"nl": "Ook {type}-gegevens die ik later toevoeg",
+                      "en": "Also {type} records I add later"},
+    "consent.evidence": {"nl": "Bewijsstuk gaat mee: {names}", "en": "Evidence shared too: {names}"},
+    "consent.asked_categories": {"nl": "Gevraagd: {names}", "en": "Asked for: {names}"},
+    "consent.asked_period": {"nl": "Over de periode {start} tot en met {end}",
+                             "en": "For the period {start} to {end}"},
+    "consent.asked_max": {"nl": "Hooguit {n}", "en": "At most {n}"},
+    "consent.asked_evidence": {"nl": "met bewijsstukken", "en": "with evidence"},
+    "consent.nothing_chosen": {"nl": "Je hebt niets gekozen om te delen. Kies iets, of weiger.",
+                               "en": "You chose nothing to share. Choose something, or refuse."},
     "consent.approve": {"nl": "Toestaan", "en": "Approve"},
+    "grants.revoked_on": {"nl": "ingetrokken op {date}", "en": "revoked on {date}"},
+    "grants.expired_on": {"nl": "verlopen op {date}", "en": "expired on {date}"},
+    "grants.until_date": {"nl": "tot {date}", "en": "until {date}"},
+    "grants.history": {"nl": "Geschiedenis", "en": "History"},
+    "grants.by_you": {"nl": "jij", "en": "you"},
+    "grants.left_out": {"nl": "niet gedeeld: {what}", "en": "not shared: {what}"},
+    "grants.access": {"nl": "Toegang", "en": "Access"},
+    "grants.kept_until": {"nl": "Bewaren uiterlijk tot", "en": "Kept at most until"},
+    "receipt.title": {"nl": "Ontvangstbewijs van je toestemming",
+                      "en": "Receipt of your consent"},
+    "receipt.view": {"nl": "Ontvangstbewijs bekijken", "en": "View the receipt"},
+    "receipt.pdf": {"nl": "Ontvangstbewijs als PDF", "en": "Receipt as PDF"},
+    "receipt.json": {"nl": "Ondertekend bestand (JSON)", "en": "Signed file (JSON)"},
+    "receipt.retention_until": {"nl": "Ze bewaren de gegevens uiterlijk tot {date}",
+                                "en": "They keep the data until {date} at the latest"},
     "consent.deny": {"nl": "Weigeren", "en": "Refuse"},
     "consent.decided": {"nl": "Over dit verzoek is al besloten ({status}).",
                         "en": "This request was decided already ({status})."},
     "consent.continue": {"nl": "Verder naar {org}", "en": "Continue to {org}"},
     "consent.approved": {"nl": "Je hebt {org} toegang gegeven.",
                          "en": "You gave {org} access."},
+    "consent.shared": {"nl": "Wat je deelt", "en": "What you share"},
+    "consent.shared_later": {"nl": "en wat je later toevoegt", "en": "and what you add later"},
+    "consent.shared_none": {"nl": "(nog niets)", "en": "(nothing yet)"},
+    "consent.receipt_intro": {
+        "nl": "Je ontvangstbewijs is ondertekend door deze Kluis. Bewaar het: het zegt precies "
+              "waarvoor je toestemming gaf.",
+        "en": "Your receipt is signed by this Kluis. Keep it: it says exactly what you "
+              "agreed to."},
+    "consent.continue_note": {
+        "nl": "Ga terug naar {org} om je aanvraag af te ronden.",
+        "en": "Go back to {org} to finish your application."},
     "consent.denied": {"nl": "Je hebt het verzoek van {org} geweigerd.",
                        "en": "You refused {org}'s request."},
     "alog.title": {"nl": "Wie las wat", "en": "Who read what"},
@@ -153,6 +223,19 @@ def _when(iso: str | None) -> str:
     if not iso:
         return t("grants.never")
     return iso[:16].replace("T", " ")
+
+
+@bp.app_template_filter("category_label")
+def _category_label(code: str) -> str:
+    from vault.records.schemas import DOCUMENT_CATEGORIES
+
+    nl, en = DOCUMENT_CATEGORIES.get(code, (code, code))
+    return nl if _lang() == "nl" else en
+
+
+@bp.app_template_filter("day")
+def _day(iso: str | None) -> str:
+    return i18n.format_date(iso, _lang())
 
 
 def _status_label(status: str) -> str:
@@ -239,7 +322,10 @@ def _consent_csp(redirect_uri: str | None) -> str:
     if redirect_uri:
         parts = urlsplit(redirect_uri)
         target = f" {parts.scheme}://{parts.netloc}"
-    return CSP_BASE.replace("form-action 'self'", "form-action 'self'" + target)
+    # Images only from our origin: the organisation's logo is served from here, so the
+    # person's browser never contacts the organisation's server from this page.
+    csp = CSP_BASE.replace("img-src 'self' data: https:", "img-src 'self' data:")
+    return csp.replace("form-action 'self'", "form-action 'self'" + target)
 
 
 @bp.get("/grants/requests/<request_id>")
@@ -251,11 +337,53 @@ def consent(request_id: str):
         data_request = service.get_request(vault, request_id)
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
-    view = describe_request(vault, data_request, _lang())
-    resp = Response(render_template("grants/consent.html", r=view,
-                                    status_label=_status_label))
+    settings = services().settings
+    view = describe_request(vault, data_request, _lang(), settings)
+    resp = Response(render_template("grants/consent.html", r=view, status_label=_status_label,
+                                    logo_url=_logo_url(view["organisation"]),
+                                    limits={"duration": settings.consent_warn_days,
+                                            "retention": settings.consent_warn_retention_days,
+                                            "max_uses": settings.consent_warn_uses}))
     resp.headers["Content-Security-Policy"] = _consent_csp(data_request.redirect_uri)
     return resp
+
+
+def _logo_url(organisation: dict) -> str | None:
+    """The organisation's logo as served from this instance (fetched at registration), or
+    None: the person's browser never loads anything from the organisation's server."""
+    from vault.grants import logos
+
+    client_id = organisation.get("client_id") or ""
+    if not logos.has_logo(services().instance, client_id):
+        return None
+    return url_for("grants_ui.organisation_logo", client_id=client_id)
+
+
+@bp.get("/organisations/<client_id>/logo")
+def organisation_logo(client_id: str):
+    from vault.grants import logos
+
+    logo = logos.get_logo(services().instance, client_id)
+    if logo is None:
+        return Response(status=404)
+    resp = Response(logo.content, mimetype=logo.media_type)
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+def _choice_from_form(requested) -> list[dict]:
+    """The consent form as the owner API's ``records`` member: per asked type, the ticked
+    records, the ticked fields and the "also later" box; types with neither left out."""
+    choice = []
+    for type_id in requested.fields:
+        ids = request.form.getlist(f"record:{type_id}")
+        later = request.form.get(f"later:{type_id}") == "1"
+        fields = request.form.getlist(f"field:{type_id}")
+        if (ids or later) and fields:
+            choice.append({"record_type": type_id, "record_ids": ids, "fields": fields,
+                           "include_later": later})
+    return choice
 
 
 @bp.post("/grants/requests/<request_id>")
@@ -269,40 +397,65 @@ def decide(request_id: str):
         if request.form.get("decision") == "deny":
             decision = service.deny(vault, request_id)
             flash(t("consent.denied", org=org), "info")
-        else:
-            fields: dict[str, list[str]] = {}
-            for type_id in data_request.requested.fields:
-                chosen = request.form.getlist(f"field:{type_id}")
-                if chosen:
-                    fields[type_id] = chosen
-            expires_at = None
-            days = request.form.get("days", "").strip()
-            if days:
-                expires_at = to_iso(utcnow() + timedelta(days=int(days)))
-            decision = service.approve(vault, g.owner.dek, request_id, fields=fields or {},
-                                       expires_at=expires_at, lang=_lang())
-            flash(t("consent.approved", org=org), "info")
+            if decision.redirect_uri:
+                return redirect(decision.redirect_uri)
+            return redirect(url_for(".overview"))
+        choice = _choice_from_form(data_request.requested)
+        if not choice:
+            flash(t("consent.nothing_chosen"), "error")
+            return redirect(url_for(".consent", request_id=request_id))
+        expires_at = None
+        days = request.form.get("days", "").strip()
+        if days:
+            expires_at = to_iso(utcnow() + timedelta(days=int(days)))
+        approval = service.approve(vault, g.owner.dek, request_id, expires_at=expires_at,
+                                   lang=_lang(), records=choice)
     except (GrantError, ValueError) as exc:
         flash(str(exc), "error")
         return redirect(url_for(".consent", request_id=request_id))
-    if decision.redirect_uri:
-        return redirect(decision.redirect_uri)
-    return redirect(url_for(".overview"))
+    from vault.grants.consent import shared_records
+
+    grant = approval.grant
+    resp = Response(render_template(
+        "grants/approved.html", grant=grant, org=org, redirect_uri=approval.redirect_uri,
+        shared=shared_records(vault, grant, _lang()),
+        retention_end=_retention_end(grant.expiry.expires_at, grant.retention)))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _retention_end(expires_at: str, retention: str) -> str:
+    from vault.clock import from_iso
+    from vault.grants.models import parse_duration
+
+    return to_iso(from_iso(expires_at) + parse_duration(retention))
 
 
 @bp.get("/grants/<grant_id>")
 @owner_page
 def grant_detail(grant_id: str):
+    from vault.grants.consent import shared_records
+
     service = services().grants
     vault = owner_vault()
     try:
         grant = service.get_grant(vault, grant_id)
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
+    asked = None
+    if grant.request_id:
+        try:
+            asked = service.get_request(vault, grant.request_id).requested.fields
+        except GrantError:
+            asked = None
+    now = utcnow()
     page = accesslog.read_log(vault, grant_id=grant_id)
-    return render_template("grants/detail.html", grant=grant, status=grant.status_at(utcnow()),
-                           log=page, status_label=_status_label,
-                           action_label=lambda a: accesslog.action_label(a, _lang()))
+    return render_template(
+        "grants/detail.html", grant=grant, status=grant.status_at(now), log=page,
+        status_label=_status_label, shared=shared_records(vault, grant, _lang()),
+        history=accesslog.grant_history(vault, grant, to_iso(now), _lang(), asked),
+        retention_end=_retention_end(grant.expiry.expires_at, grant.retention),
+        action_label=lambda a: accesslog.action_label(a, _lang()))
 
 
 @bp.post("/grants/<grant_id>/revoke")
@@ -329,6 +482,41 @@ def revoke_all():
     count = service.revoke_all(vault)
     flash(t("grants.revoked_all", count=count), "info")
     return redirect(url_for(".overview"))
+
+
+def _receipt_of(grant_id: str):
+    from vault.grants import receipts
+
+    document = services().grants.receipt(owner_vault(), grant_id)
+    return document, receipts.payload_of(document), receipts.key_id(document)
+
+
+@bp.get("/grants/<grant_id>/receipt")
+@owner_page
+def receipt_page(grant_id: str):
+    from vault.portability.receipt_pdf import receipt_rows
+
+    try:
+        _document, payload, kid = _receipt_of(grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    return render_template("grants/receipt.html", grant_id=grant_id, payload=payload,
+                           rows=receipt_rows(payload, kid, _lang()))
+
+
+@bp.get("/grants/<grant_id>/receipt.pdf")
+@owner_page
+def receipt_pdf(grant_id: str):
+    from vault.portability.receipt_pdf import render_receipt_pdf
+
+    try:
+        document, payload, kid = _receipt_of(grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    resp = Response(render_receipt_pdf(document, payload, kid, _lang()),
+                    mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.pdf"'
+    return resp
 
 
 @bp.get("/grants/<grant_id>/receipt.json")

@@ -203,3 +203,11 @@ def t(key: str, lang: str | None = None, **params: object) -> str:
         return key
     text = entry.get(lang) or entry.get("en") or key
     return text.format(**params) if params else text
+
+
+
+def format_date(iso: str | None, lang: str | None = None) -> str:
+    """An RFC 3339 moment as a person reads the day, in local time (``31 december 2026``)."""
+    from vault.records.display import format_day
+
+    return format_day(iso, lang or current_language())

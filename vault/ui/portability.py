@@ -29,6 +29,10 @@ register({
         "en": "Choose which data to include. You get a signed JSON file or a PDF with a QR code "
               "anyone can use to check it is genuine."},
     "port.all": {"nl": "Alles", "en": "Everything"},
+    "port.nothing_chosen": {"nl": "Kies wat je wilt exporteren: alles, of één of meer soorten "
+                                  "gegevens.",
+                            "en": "Choose what to export: everything, or one or more kinds of "
+                                  "data."},
     "port.format": {"nl": "Formaat", "en": "Format"},
     "port.language": {"nl": "Taal", "en": "Language"},
     "port.download": {"nl": "Downloaden", "en": "Download"},
@@ -98,9 +102,12 @@ def index():
 def export():
     form = request.form
     chosen = form.getlist("types")
+    if not chosen:
+        return render_template("portability/index.html", types=RECORD_TYPES,
+                               lang=current_language(), error=t("port.nothing_chosen")), 422
     try:
         types, fmt, language = bundles.parse_request(
-            "all" if not chosen or "all" in chosen else chosen,
+            "all" if "all" in chosen else chosen,
             form.get("format", "pdf"), form.get("language", current_language()))
     except bundles.ExportError as exc:
         error = "; ".join(m for msgs in exc.errors.values() for m in msgs)

@@ -85,6 +85,12 @@ def test_a_bad_export_request_is_a_validation_problem(make_owner):
     assert set(resp.json()["errors"]) == {"types", "format"}
 
 
+def test_an_export_of_nothing_is_a_validation_problem_not_everything(make_owner):
+    owner = make_owner()
+    resp = owner.post("/api/v1/exports", json={"types": [], "format": "json"})
+    assert resp.status_code == 422 and set(resp.json()["errors"]) == {"types"}
+
+
 def test_the_pdf_export_holds_every_value_and_label_and_embeds_the_bundle(make_owner):
     owner = make_owner()
     _fill(owner)

@@ -37,6 +37,9 @@ def test_the_owner_exports_archives_verifies_and_deletes_through_the_pages(make_
     page = http.get(base + "/portability/", timeout=30)
     assert page.status_code == 200 and "/portability/archive" in page.text
     token = CSRF.search(page.text).group(1)
+    nothing = http.post(base + "/portability/export", data={
+        "csrf_token": token, "format": "pdf", "language": "nl"}, timeout=30)
+    assert nothing.status_code == 422 and "Kies wat je wilt exporteren" in nothing.text
     pdf = http.post(base + "/portability/export", data={
         "csrf_token": token, "types": "income", "format": "pdf", "language": "nl"}, timeout=30)
     assert pdf.headers["Content-Type"] == "application/pdf"

@@ -35,3 +35,20 @@ def test_vault_migration_keeps_existing_records_and_events(tmp_path):
     columns = {r[1] for r in conn.execute("PRAGMA table_info(grants)")}
     assert {"slot_id", "conditions", "expires_at", "access_count", "receipt"} <= columns
     conn.close()
+
+
+def test_the_logo_migration_keeps_existing_organisations(tmp_path):
+    conn = db.connect(tmp_path / "i.db", os.urandom(32))
+    before = [m for m in migrations.load("instance") if m.number < 6]
+    for migration in before:
+        for statement in migrations._split(migration.sql):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {migration.number}")
+    conn.execute("INSERT INTO oauth_clients (client_id, source, metadata, created_at)"
+                 " VALUES ('org_1', 'registered', '{}', 'x')")
+    migrations.apply(conn, "instance")
+    assert "oauth_client_logos" in tables(conn)
+    assert conn.execute("SELECT count(*) FROM oauth_clients").fetchone()[0] == 1
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(oauth_client_logos)")}
+    assert {"client_id", "media_type", "content", "sha256"} <= columns
+    conn.close()

@@ -6,6 +6,8 @@ import base64
 import copy
 import json
 
+import pytest
+
 from tests.unit.portability.conftest import DOCUMENT, SAMPLE
 from vault.crypto.keys import b64d, b64e
 from vault.portability import bundle as bundles
@@ -188,3 +190,10 @@ def test_the_export_request_is_checked():
     else:
         raise AssertionError("accepted")
     assert set(RECORD_TYPES) >= {t for t, _ in SAMPLE}
+
+
+@pytest.mark.parametrize("nothing", [None, []])
+def test_an_export_with_nothing_chosen_is_an_error_not_everything(nothing):
+    with pytest.raises(bundles.ExportError) as caught:
+        bundles.parse_request(nothing, "pdf", "nl")
+    assert "types" in caught.value.errors
