@@ -303,8 +303,9 @@ class Matrix:
         self.calls = 0
         secrets = world.owner_secrets()
         self.owner_values = secrets
-        # What the owner's live grant may show: the grant and the granted record, no more.
-        allowed = set(world.ids["grant_id"]) | {world.ids["record_id"][0]}
+        # What the owner's live grant may show: the grant and the granted records (the income
+        # and the document), no more.
+        allowed = set(world.ids["grant_id"]) | set(world.ids["record_id"])
         self.beyond_grant = [v for v in secrets if v not in allowed] + [
             str(INCOME["net_amount_cents"])]
 
@@ -363,7 +364,7 @@ class Matrix:
                 self.fault(who, label, resp, "refuses the identity the operation is for")
             if who.role == "grant" and not ok:
                 self.fault(who, label, resp, "no 2xx for the live grant")
-            if who.role == "grant" and ok:
+            if who.role == "grant" and ok and "json" in resp.headers.get("Content-Type", ""):
                 outside = outside_the_grant(resp.json())
                 if outside:
                     self.fault(who, label, resp, f"shows what the grant does not cover: {outside}")
@@ -376,10 +377,15 @@ class Matrix:
             self.fault(who, label, resp, f"expected one of {sorted(DENIED)}")
 
 
+#: Operations whose path parameter names a narrower kind of object than its name says.
+NARROWER_IDS = {("/api/v1/grant/documents/{record_id}", "record_id"): "document_id"}
+
+
 def requests_for(op: Op, world: World) -> list[tuple[str, bool]]:
     """The op's path with the owner's ids filled in (every combination), and whether any is."""
     names = op.path_params()
-    choices = [world.ids.get(name, [UNKNOWN_ID]) for name in names]
+    choices = [world.ids.get(NARROWER_IDS.get((op.path, name), name),
+                             world.ids.get(name, [UNKNOWN_ID])) for name in names]
     out = []
     for combo in itertools.product(*choices):
         path = op.path

@@ -31,7 +31,8 @@ INCOME = {"year": 2025, "source": MARKER_SOURCE, "kind": "employment",
 PERSON = {"given_names": "Annemarie", "surname": MARKER_SURNAME, "bsn": MARKER_BSN,
           "birth_date": "1991-04-02"}
 #: What the owner's live grant covers: income, two fields of it.
-GRANTED = {"income": ["year", "gross_amount_cents"]}
+GRANTED = {"income": ["year", "gross_amount_cents"],
+           "document": ["name", "media_type", "size", "sha256", "category"]}
 DOCUMENT = b"%PDF-1.4 matrix jaaropgave\n" + bytes(range(256))
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -196,7 +197,8 @@ def build_world(base: str) -> World:
         base=base, owner=owner, other=other, org=org, other_org=other_org,
         grant_token=grant_token, other_org_grant_token=other_org_grant_token,
         revoked_grant_token=revoked_grant_token, revoked_app_token=revoked.json()["token"],
-        ids={"record_id": [income, document], "grant_id": [grant_id], "request_id": [request_id],
+        ids={"record_id": [income, document], "document_id": [document],
+             "grant_id": [grant_id], "request_id": [request_id],
              "token_id": [spare.json()["id"]], "connection_id": [connection],
              "job_id": [job["id"]]},
     )

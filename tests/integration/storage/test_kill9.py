@@ -112,9 +112,16 @@ def test_kill_9_under_concurrent_writes_loses_no_acknowledged_write(settings, tm
 
         assert all(acked.values()) and reads[0] > 0
         for name, http in owners.items():
-            resp = http.get(f"{base}/api/v1/records?type=person", timeout=30)
-            assert resp.status_code == 200, resp.text
-            have = {r["id"] for r in resp.json()["records"]}
+            have: set[str] = set()
+            cursor = None
+            while True:  # every page of the list (at most 1,000 records a page)
+                resp = http.get(f"{base}/api/v1/records", timeout=30, params={
+                    "type": "person", "limit": 1000, **({"cursor": cursor} if cursor else {})})
+                assert resp.status_code == 200, resp.text
+                have |= {r["id"] for r in resp.json()["records"]}
+                cursor = resp.json()["next_cursor"]
+                if cursor is None:
+                    break
             assert acked[name] <= have, f"{len(acked[name] - have)} acknowledged records lost"
             page = http.get(f"{base}/api/v1/access-log?limit=500", timeout=30).json()
             assert page["log_intact"] is True, page.get("problems")
