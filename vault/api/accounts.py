@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g
 from vault.accounts import sessions, totp
 from vault.accounts.errors import InvalidCredentials, TotpInvalid, TotpReplayed
 from vault.api import schemas as s
-from vault.api.spec import load_body, operation, respond
+from vault.api.spec import load_body, load_query, operation, page_of, respond
 from vault.web.auth import bearer_token, client_address, owner_api, owner_vault, services
 from vault.web.problems import Problem, validation_problem
 
@@ -50,10 +50,11 @@ def create_token_with_password():
 @bp.get("/tokens")
 @owner_api
 @operation("/api/v1/tokens", "get", "List owner app tokens (never the tokens themselves)",
-           tags=TAG, responses={200: s.AppTokenListSchema})
+           tags=TAG, query=s.PageQuerySchema, responses={200: s.AppTokenListSchema})
 def list_tokens():
-    tokens = services().accounts.app_tokens(g.owner.vault_id)
-    return respond(s.AppTokenListSchema(), {"tokens": tokens})
+    tokens, cursor = page_of(services().accounts.app_tokens(g.owner.vault_id),
+                             load_query(s.PageQuerySchema()))
+    return respond(s.AppTokenListSchema(), {"tokens": tokens, "next_cursor": cursor})
 
 
 @bp.delete("/tokens/<token_id>")

@@ -7,7 +7,7 @@ from marshmallow import Schema, validate
 from marshmallow import fields as ma
 
 from vault.api import schemas as s
-from vault.api.spec import load_body, load_query, operation, respond
+from vault.api.spec import load_body, load_query, operation, page_of, respond
 from vault.grants.consent import describe_request
 from vault.grants.models import PURPOSES
 from vault.grants.organisations import PICKUP_GRANT_TYPE
@@ -192,10 +192,11 @@ def bind_request():
 def list_requests():
     query = load_query(s.RequestListQuerySchema())
     vault = owner_vault()
-    items = services().grants.list_requests(vault, query.get("status") or None)
+    items, cursor = page_of(services().grants.list_requests(vault, query.get("status") or None),
+                            query)
     return respond(s.DataRequestListSchema(),
                    {"requests": [describe_request(vault, r, _lang(query), services().settings)
-                                 for r in items]})
+                                 for r in items], "next_cursor": cursor})
 
 
 @bp.get("/requests/<request_id>")
@@ -248,10 +249,11 @@ def deny_request(request_id: str):
 @bp.get("/grants")
 @owner_api
 @operation("/api/v1/grants", "get", "Every grant (active, expired, revoked)", tags=OWNER_TAG,
-           responses={200: s.GrantListSchema})
+           query=s.PageQuerySchema, responses={200: s.GrantListSchema})
 def list_grants():
-    return respond(s.GrantListSchema(),
-                   {"grants": services().grants.list_grants(owner_vault())})
+    items, cursor = page_of(services().grants.list_grants(owner_vault()),
+                            load_query(s.PageQuerySchema()))
+    return respond(s.GrantListSchema(), {"grants": items, "next_cursor": cursor})
 
 
 @bp.post("/grants")

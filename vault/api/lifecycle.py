@@ -11,7 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, request
 from marshmallow import Schema, fields
 
-from vault.api.spec import load_body, operation, respond
+from vault.api import schemas as s
+from vault.api.spec import load_body, load_query, operation, page_of, respond
 from vault.grants import notifications
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
@@ -191,6 +192,8 @@ class NotificationSchema(Schema):
 class NotificationListSchema(Schema):
     unread = fields.Integer(required=True)
     notifications = fields.List(fields.Nested(NotificationSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class MailSettingsSchema(Schema):
@@ -212,11 +215,13 @@ class ConfirmSchema(Schema):
 @bp.get("/notifications")
 @owner_api
 @operation("/api/v1/notifications", "get", "The owner's notifications, newest first",
-           tags=OWNER_TAG, responses={200: NotificationListSchema})
+           tags=OWNER_TAG, query=s.PageQuerySchema, responses={200: NotificationListSchema})
 def list_notifications():
     vault = owner_vault()
+    items, cursor = page_of(notifications.listing(vault.conn, limit=500),
+                            load_query(s.PageQuerySchema()))
     return respond(NotificationListSchema(), {"unread": notifications.unread(vault.conn),
-                                              "notifications": notifications.listing(vault.conn)})
+                                              "notifications": items, "next_cursor": cursor})
 
 
 @bp.post("/notifications/read")

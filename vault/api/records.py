@@ -7,7 +7,15 @@ import hashlib
 from flask import Blueprint, Response, request, url_for
 
 from vault.api import schemas as s
-from vault.api.spec import decode_cursor, encode_cursor, load_body, load_query, operation, respond
+from vault.api.spec import (
+    decode_cursor,
+    encode_cursor,
+    load_body,
+    load_query,
+    operation,
+    page_of,
+    respond,
+)
 from vault.records import service as records
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.jsonschema import to_json_schema
@@ -114,10 +122,11 @@ def delete_record(record_id: str):
 @bp.get("/records/<record_id>/versions")
 @owner_api
 @operation(f"/api/v1/records/{RECORD_ID}/versions", "get", "Every version, newest first",
-           tags=TAG, responses={200: s.RecordVersionListSchema})
+           tags=TAG, query=s.PageQuerySchema, responses={200: s.RecordVersionListSchema})
 def record_versions(record_id: str):
-    items = records.versions(owner_vault(), record_id)
-    return respond(s.RecordVersionListSchema(), {"versions": items})
+    items, cursor = page_of(records.versions(owner_vault(), record_id),
+                            load_query(s.PageQuerySchema()))
+    return respond(s.RecordVersionListSchema(), {"versions": items, "next_cursor": cursor})
 
 
 # -- documents ------------------------------------------------------------------------------

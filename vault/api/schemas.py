@@ -116,6 +116,8 @@ class RecordVersionSchema(Strict):
 
 class RecordVersionListSchema(Strict):
     versions = fields.List(fields.Nested(RecordVersionSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class FieldDescriptionSchema(Strict):
@@ -193,6 +195,8 @@ class EventSchema(Strict):
 
 class AppTokenListSchema(Strict):
     tokens = fields.List(fields.Nested(AppTokenSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class EventPageSchema(Strict):
@@ -237,6 +241,12 @@ class AccessLogQuerySchema(LogQuerySchema):
     grant = fields.String(metadata={"description": "Only the entries of this grant."})
 
 
+class PageQuerySchema(Query):
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "At most this many items (1..500)."})
+    cursor = fields.String(metadata={"description": "The next_cursor of the previous page."})
+
+
 class RecordListQuerySchema(Query):
     type = fields.List(fields.String(),
                        metadata={"description": "Only records of these types (repeatable)."})
@@ -250,7 +260,7 @@ class LangQuerySchema(Query):
                          metadata={"description": "nl or en; anything else reads as nl."})
 
 
-class RequestListQuerySchema(LangQuerySchema):
+class RequestListQuerySchema(LangQuerySchema, PageQuerySchema):
     status = fields.String(metadata={
         "description": "Only requests in this state (pending, approved, denied, expired)."})
 
@@ -544,6 +554,8 @@ class DataRequestSchema(Strict):
 
 class DataRequestListSchema(Strict):
     requests = fields.List(fields.Nested(DataRequestSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class RedirectSchema(Strict):
@@ -558,6 +570,8 @@ class ApprovedSchema(RedirectSchema):
 
 class GrantListSchema(Strict):
     grants = fields.List(fields.Nested(owner_grant()), required=True)
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
 
 
 class OwnerGrantCreatedSchema(Strict):

@@ -250,3 +250,14 @@ def decode_cursor(text: str, *kinds: type) -> list[Any]:
             isinstance(v, k) and not isinstance(v, bool) for v, k in zip(values, kinds, strict=True)):
         raise validation_problem({"cursor": ["Not a cursor from this list: pass next_cursor as it came."]})
     return values
+
+
+def page_of(items: list[Any], query: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of a short owner list (tokens, grants, requests, versions, notifications):
+    ``query`` holds ``limit`` and an optional ``cursor`` from the previous page; returns the
+    page and the ``next_cursor`` (None on the last page). The cursor is opaque to clients."""
+    start = decode_cursor(query["cursor"], int)[0] if query.get("cursor") else 0
+    if start < 0:
+        raise validation_problem({"cursor": ["Not a cursor from this list: pass next_cursor as it came."]})
+    end = start + query["limit"]
+    return items[start:end], (encode_cursor(end) if end < len(items) else None)

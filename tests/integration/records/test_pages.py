@@ -66,3 +66,26 @@ def test_a_cursor_that_did_not_come_from_the_list_is_a_422(make_owner):
             assert resp.status_code == 422, (path, cursor, resp.text)
             assert "cursor" in resp.json()["errors"]
     assert owner.get("/api/v1/records", params={"limit": 5000}).status_code == 422
+
+
+def test_short_owner_lists_page_too(make_owner):
+    owner = make_owner()
+    for i in range(3):
+        assert owner.post("/api/v1/tokens", json={"username": owner.username,
+                                                  "password": owner.password,
+                                                  "name": f"t{i}"}).status_code == 201
+    record = owner.post("/api/v1/records", json={"type": "income",
+                                                 "data": dict(INCOME, year=2020)}).json()["id"]
+    for cents in (1, 2, 3):
+        owner.put(f"/api/v1/records/{record}", json={"data": dict(INCOME, year=2020,
+                                                                  gross_amount_cents=cents)})
+    tokens, pages = _pages(owner, "/api/v1/tokens", "tokens", limit=2)
+    assert len(tokens) == 4 and pages == 2  # the fixture's token and three more
+    assert len({t["id"] for t in tokens}) == 4
+    versions, pages = _pages(owner, f"/api/v1/records/{record}/versions", "versions", limit=3)
+    assert [v["version"] for v in versions] == [4, 3, 2, 1] and pages == 2
+    for path in ("/api/v1/grants", "/api/v1/requests", "/api/v1/notifications"):
+        body = owner.get(path, params={"limit": 1}).json()
+        assert "next_cursor" in body, path
+    assert owner.get("/api/v1/tokens", params={"limit": 501}).status_code == 422
+    assert owner.get("/api/v1/grants", params={"cursor": "WyJhIl0"}).status_code == 422
