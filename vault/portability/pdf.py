@@ -126,6 +126,23 @@ class _Doc(FPDF):
         self.set_text_color(0, 0, 0)
 
 
+def new_document(lang: str, *, title: str, footer: str) -> _Doc:
+    """An A4 document in Kluis's layout (Lato, margins, footer), its first page begun."""
+    pdf = _Doc(format="A4")
+    pdf.lang = lang
+    pdf.footer_text = footer
+    pdf.set_margins(15, 15, 15)
+    pdf.set_auto_page_break(True, margin=18)
+    fonts = font_files()
+    pdf.add_font(FONT, "", fonts[""])
+    pdf.add_font(FONT, "B", fonts["B"])
+    pdf.set_title(title)
+    pdf.set_creator("Kluis")
+    pdf.set_lang(lang)
+    pdf.add_page()
+    return pdf
+
+
 def render_pdf(payload: dict[str, Any], digest: str, language: str = "nl",
                bundle_json: bytes | None = None) -> bytes:
     """The PDF of a bundle's ``payload`` whose digest is ``digest`` (hex).
@@ -134,18 +151,7 @@ def render_pdf(payload: dict[str, Any], digest: str, language: str = "nl",
     ``kluis-bundle.json``, so the PDF carries its own proof.
     """
     lang = language if language in ("nl", "en") else "nl"
-    pdf = _Doc(format="A4")
-    pdf.lang = lang
-    pdf.footer_text = f"SHA-256 {digest}"
-    pdf.set_margins(15, 15, 15)
-    pdf.set_auto_page_break(True, margin=18)
-    fonts = font_files()
-    pdf.add_font(FONT, "", fonts[""])
-    pdf.add_font(FONT, "B", fonts["B"])
-    pdf.set_title(_t("title", lang))
-    pdf.set_creator("Kluis")
-    pdf.set_lang(lang)
-    pdf.add_page()
+    pdf = new_document(lang, title=_t("title", lang), footer=f"SHA-256 {digest}")
 
     issuer = payload.get("issuer", {})
     url = verification_url(issuer.get("url", ""), digest)

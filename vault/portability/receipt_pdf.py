@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vault.portability.pdf import FONT, _Doc, _table, font_files
+from vault.portability.pdf import FONT, _table, new_document
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.display import format_day
 
@@ -127,18 +127,8 @@ def render_receipt_pdf(document: dict[str, Any], payload: dict[str, Any], kid: s
     """The PDF of a signed receipt ``document`` (its ``payload`` given), with the signed
     receipt attached as ``kluis-consent-receipt.json``."""
     lang = language if language in ("nl", "en") else "nl"
-    pdf = _Doc(format="A4")
-    pdf.lang = lang
-    pdf.footer_text = f"{_t('receipt_id', lang)} {payload.get('consentReceiptID', '')}"
-    pdf.set_margins(15, 15, 15)
-    pdf.set_auto_page_break(True, margin=18)
-    fonts = font_files()
-    pdf.add_font(FONT, "", fonts[""])
-    pdf.add_font(FONT, "B", fonts["B"])
-    pdf.set_title(_t("title", lang))
-    pdf.set_creator("Kluis")
-    pdf.set_lang(lang)
-    pdf.add_page()
+    pdf = new_document(lang, title=_t("title", lang),
+                       footer=f"{_t('receipt_id', lang)} {payload.get('consentReceiptID', '')}")
     pdf.set_font(FONT, "B", 17)
     pdf.multi_cell(0, 9, _t("title", lang), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
