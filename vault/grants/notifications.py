@@ -149,36 +149,40 @@ def due(instance: Instance, vault: VaultDB, *,
     """
     from vault.grants import deletion, repository
 
+    # Decided with reads on the open connection: this runs on every owner open, and a write
+    # transaction is begun only when a notification is new.
     now = utcnow()
+    wanted: list[tuple[str, str, str | None, dict[str, Any]]] = []
+    for grant in repository.grants(vault.conn):
+        name = grant.organisation.get("name")
+        if grant.status_at(now) == "active" and grant.expiry is not None:
+            if from_iso(grant.expiry.expires_at) - now <= EXPIRING_WITHIN:
+                wanted.append((GRANT_EXPIRING, f"{GRANT_EXPIRING}:{grant.id}", grant.id,
+                               {"organisation": name, "ends_at": grant.expiry.expires_at}))
+            continue
+        end = deletion.retention_end(grant)
+        if end is not None and from_iso(end) <= now and not deletion.statements(vault.conn,
+                                                                                grant.id):
+            wanted.append((DELETION_OVERDUE, f"{DELETION_OVERDUE}:{grant.id}", grant.id,
+                           {"organisation": name, "retention_ended_at": end}))
+    for connection_id, connector, since in attention:
+        wanted.append((CONNECTOR_ATTENTION, f"{CONNECTOR_ATTENTION}:{connection_id}:{since}",
+                       None, {"connector": connector}))
+    new = [w for w in wanted if not _exists(vault.conn, w[1])]
+    if not new:
+        return 0
     made = 0
     with vault.transaction() as tx:
-        for grant in repository.grants(tx):
-            name = grant.organisation.get("name")
-            if grant.status_at(now) == "active" and grant.expiry is not None:
-                ends = from_iso(grant.expiry.expires_at)
-                if ends - now <= EXPIRING_WITHIN:
-                    made += _once(instance, tx, kind=GRANT_EXPIRING,
-                                  group_key=f"{GRANT_EXPIRING}:{grant.id}", grant_id=grant.id,
-                                  detail={"organisation": name, "ends_at": grant.expiry.expires_at})
-                continue
-            end = deletion.retention_end(grant)
-            if end is not None and from_iso(end) <= now and not deletion.statements(tx, grant.id):
-                made += _once(instance, tx, kind=DELETION_OVERDUE,
-                              group_key=f"{DELETION_OVERDUE}:{grant.id}", grant_id=grant.id,
-                              detail={"organisation": name, "retention_ended_at": end})
-        for connection_id, connector, since in attention:
-            made += _once(instance, tx, kind=CONNECTOR_ATTENTION,
-                          group_key=f"{CONNECTOR_ATTENTION}:{connection_id}:{since}",
-                          detail={"connector": connector})
+        for kind, group_key, grant_id, detail in new:
+            if not _exists(tx, group_key):  # another process may have made it meanwhile
+                made += int(notify(instance, tx, kind=kind, group_key=group_key,
+                                   grant_id=grant_id, detail=detail))
     return made
 
 
-def _once(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
-          grant_id: str | None = None, detail: dict[str, Any] | None = None) -> int:
-    if tx.execute("SELECT 1 FROM notifications WHERE group_key = ?", (group_key,)).fetchone():
-        return 0
-    return int(notify(instance, tx, kind=kind, group_key=group_key, grant_id=grant_id,
-                      detail=detail))
+def _exists(conn: db.Connection, group_key: str) -> bool:
+    return conn.execute("SELECT 1 FROM notifications WHERE group_key = ?",
+                        (group_key,)).fetchone() is not None
 
 
 def listing(conn: db.Connection, limit: int = 100) -> list[dict[str, Any]]:
