@@ -192,8 +192,7 @@ class NotificationSchema(Schema):
 class NotificationListSchema(Schema):
     unread = fields.Integer(required=True)
     notifications = fields.List(fields.Nested(NotificationSchema), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = s.next_cursor_field()
 
 
 class MailSettingsSchema(Schema):

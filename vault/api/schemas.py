@@ -25,6 +25,12 @@ from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.grants.schemas import ClientMetadataSchema
 
 
+def next_cursor_field() -> fields.String:
+    """The ``next_cursor`` member of every paged list (see ``vault.api.spec.page_of``)."""
+    return fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as ?cursor= for the next page; null on the last page."})
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -94,8 +100,7 @@ class RecordSchema(Strict):
 
 class RecordListSchema(Strict):
     records = fields.List(fields.Nested(RecordSchema), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class DocumentFormSchema(Schema):
@@ -116,8 +121,7 @@ class RecordVersionSchema(Strict):
 
 class RecordVersionListSchema(Strict):
     versions = fields.List(fields.Nested(RecordVersionSchema), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class FieldDescriptionSchema(Strict):
@@ -195,16 +199,14 @@ class EventSchema(Strict):
 
 class AppTokenListSchema(Strict):
     tokens = fields.List(fields.Nested(AppTokenSchema), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class EventPageSchema(Strict):
     events = fields.List(fields.Nested(EventSchema), required=True)
     log_intact = fields.Boolean(required=True, attribute="intact",
                                 metadata={"description": "Whether the hash chain is unbroken."})
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class AccessLogEventSchema(EventSchema):
@@ -216,8 +218,7 @@ class AccessLogSchema(Strict):
     log_intact = fields.Boolean(required=True, attribute="intact")
     problems = fields.List(fields.String(), required=True,
                            metadata={"description": "Where the chain check failed."})
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 # -- query parameters (declared and validated with the same schema, see spec.load_query) ------
@@ -554,8 +555,7 @@ class DataRequestSchema(Strict):
 
 class DataRequestListSchema(Strict):
     requests = fields.List(fields.Nested(DataRequestSchema), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class RedirectSchema(Strict):
@@ -570,8 +570,7 @@ class ApprovedSchema(RedirectSchema):
 
 class GrantListSchema(Strict):
     grants = fields.List(fields.Nested(owner_grant()), required=True)
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as ?cursor= for the next page; null on the last page."})
+    next_cursor = next_cursor_field()
 
 
 class OwnerGrantCreatedSchema(Strict):

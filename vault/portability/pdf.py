@@ -62,9 +62,14 @@ SOURCES = {
 }
 
 
-def _t(key: str, lang: str) -> str:
-    entry = TEXT[key]
+def text_in(table: dict[str, dict[str, str]], key: str, lang: str) -> str:
+    """``table[key]`` in ``lang``, English when the entry has no such language."""
+    entry = table[key]
     return entry.get(lang) or entry["en"]
+
+
+def _t(key: str, lang: str) -> str:
+    return text_in(TEXT, key, lang)
 
 
 @cache

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vault.portability.pdf import FONT, _table, new_document
+from vault.portability.pdf import FONT, _table, new_document, text_in
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.display import format_day
 
@@ -58,8 +58,7 @@ TEXT: dict[str, dict[str, str]] = {
 
 
 def _t(key: str, lang: str) -> str:
-    entry = TEXT[key]
-    return entry.get(lang) or entry["en"]
+    return text_in(TEXT, key, lang)
 
 
 def _type_label(type_id: str, lang: str) -> str:

@@ -18,7 +18,7 @@ from vault.finance import overview as finance
 from vault.finance.errors import NoBankData, TransactionNotFound, UnknownCategory
 from vault.finance.models import Month, Overview
 from vault.finance.rules import CATEGORIES
-from vault.records.display import euro
+from vault.records.display import MONTHS, euro
 from vault.ui import common
 from vault.ui.i18n import current_language, register, t
 from vault.web.auth import owner_vault
@@ -28,17 +28,14 @@ bp = Blueprint("finance_ui", __name__)
 #: Transactions listed on the page, newest first.
 MAX_LISTED = 500
 
-_MONTHS = [("januari", "January", "jan"), ("februari", "February", "feb"),
-           ("maart", "March", "mrt"), ("april", "April", "apr"), ("mei", "May", "mei"),
-           ("juni", "June", "jun"), ("juli", "July", "jul"), ("augustus", "August", "aug"),
-           ("september", "September", "sep"), ("oktober", "October", "okt"),
-           ("november", "November", "nov"), ("december", "December", "dec")]
+#: Short Dutch month names (the long ones, in both languages, are records.display.MONTHS).
+_SHORT_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 register({
     "nav.finance": {"nl": "Financiën", "en": "Finances"},
-    **{f"fin.month.{i + 1}": {"nl": nl, "en": en} for i, (nl, en, _s) in enumerate(_MONTHS)},
-    **{f"fin.month_short.{i + 1}": {"nl": short, "en": en[:3]}
-       for i, (_nl, en, short) in enumerate(_MONTHS)},
+    **{f"fin.month.{i + 1}": {"nl": MONTHS["nl"][i], "en": MONTHS["en"][i]} for i in range(12)},
+    **{f"fin.month_short.{i + 1}": {"nl": _SHORT_NL[i], "en": MONTHS["en"][i][:3]}
+       for i in range(12)},
     "fin.title": {"nl": "Inkomsten en uitgaven", "en": "Income and expenses"},
     "fin.intro": {
         "nl": "Per maand wat er binnenkwam en wat eruit ging, over de twaalf maanden tot en met "
