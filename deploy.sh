@@ -9,6 +9,9 @@
 #   ./deploy.sh status   show what runs
 #   ./deploy.sh test     install test dependencies (redis-server, chromium, caddy) and run every test
 #   ./deploy.sh bench    install what the benchmarks need (wrk, test extras) and run them
+#   ./deploy.sh portal [stop|status|restart]
+#                        the organisation portal (`kluis portal`, docs/portal.md): gunicorn behind its
+#                        own Caddy, HTTPS with KLUIS_PORTAL_DOMAIN, an hourly retention sweep
 #
 # Safe to run twice: nothing is re-initialised, running processes are left alone (it says so;
 # `./deploy.sh restart` makes changed settings take effect).
@@ -280,6 +283,64 @@ cmd_bench() {
   "$VENV/bin/python" -m bench "$@"
 }
 
+# The organisation portal: the same Caddy and gunicorn handling as the vault, with its own home
+# (KLUIS_PORTAL_HOME), binds and domain. deploy/caddyfile.sh is reused: it reads the KLUIS_* names,
+# which are pointed at the portal's values here (in this process only).
+cmd_portal() {
+  local action="${1:-start}"
+  export KLUIS_PORTAL_HOME="${KLUIS_PORTAL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/kluis-portal}"
+  export KLUIS_PORTAL_BIND="${KLUIS_PORTAL_BIND:-127.0.0.1:8090}"
+  export KLUIS_PORTAL_GUNICORN_BIND="${KLUIS_PORTAL_GUNICORN_BIND:-127.0.0.1:8091}"
+  export KLUIS_PORTAL_DOMAIN="${KLUIS_PORTAL_DOMAIN:-}"
+  if [ -n "$KLUIS_PORTAL_DOMAIN" ]; then
+    if [ "$KLUIS_HTTPS_PORT" = 443 ]; then DEFAULT_URL="https://$KLUIS_PORTAL_DOMAIN"
+    else DEFAULT_URL="https://$KLUIS_PORTAL_DOMAIN:$KLUIS_HTTPS_PORT"; fi
+    export KLUIS_PORTAL_BASE_URL="${KLUIS_PORTAL_BASE_URL:-$DEFAULT_URL}"
+  fi
+  export KLUIS_PORTAL_TRUSTED_PROXIES="${KLUIS_PORTAL_TRUSTED_PROXIES:-1}"
+  KLUIS_HOME="$KLUIS_PORTAL_HOME"; KLUIS_BIND="$KLUIS_PORTAL_BIND"
+  KLUIS_GUNICORN_BIND="$KLUIS_PORTAL_GUNICORN_BIND"; KLUIS_DOMAIN="$KLUIS_PORTAL_DOMAIN"
+  export KLUIS_HOME KLUIS_BIND KLUIS_GUNICORN_BIND KLUIS_DOMAIN
+  RUN="$KLUIS_PORTAL_HOME/run"; LOGS="$KLUIS_PORTAL_HOME/log"
+  case "$action" in
+    stop) stop_pid caddy; stop_pid sweeper; stop_pid portal; return 0 ;;
+    status)
+      for name in caddy portal sweeper; do
+        if alive "$RUN/$name.pid"; then echo "portal $name: running (pid $(cat "$RUN/$name.pid"))"
+        else echo "portal $name: stopped"; fi
+      done
+      return 0 ;;
+    restart) stop_pid caddy; stop_pid sweeper; stop_pid portal ;;
+    start) ;;
+    *) die "usage: ./deploy.sh portal [start|restart|stop|status]" ;;
+  esac
+  ensure_python
+  ensure_venv ""
+  ensure_caddy
+  check_binds
+  mkdir -p "$RUN" "$LOGS"
+  "$VENV/bin/kluis" portal init
+  write_caddyfile
+  start_bg portal "$VENV/bin/kluis" portal serve --bind "$KLUIS_PORTAL_GUNICORN_BIND"
+  start_bg sweeper sh -c "while :; do '$VENV/bin/kluis' portal sweep; sleep 3600; done"
+  start_caddy
+  local url="${KLUIS_PORTAL_BASE_URL:-http://$KLUIS_PORTAL_BIND}" ok=""
+  for _ in $(seq 150); do
+    alive "$RUN/caddy.pid" || die "Caddy stopped; see $LOGS/caddy.log"
+    alive "$RUN/portal.pid" || die "the portal stopped; see $LOGS/portal.log"
+    if [ -n "$KLUIS_PORTAL_DOMAIN" ]; then
+      http_ok "http://$KLUIS_PORTAL_GUNICORN_BIND/healthz" && ok=1
+    else
+      http_ok "http://$KLUIS_PORTAL_BIND/healthz" Caddy && ok=1
+    fi
+    [ -n "$ok" ] && break
+    sleep 0.2
+  done
+  [ -n "$ok" ] || die "the portal did not answer; see $LOGS/portal.log and $LOGS/caddy.log"
+  say "The Kluis portal runs at $url  (KLUIS_PORTAL_HOME=$KLUIS_PORTAL_HOME, logs in $LOGS)"
+  echo "first administrator: $VENV/bin/kluis portal invite --role admin"
+}
+
 case "${1:-start}" in
   start) cmd_start ;;
   bench) shift; cmd_bench "$@" ;;
@@ -287,5 +348,6 @@ case "${1:-start}" in
   restart) cmd_restart ;;
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
-  *) die "usage: ./deploy.sh [start|restart|stop|status|test [pytest args]|bench [--smoke]]" ;;
+  portal) shift; cmd_portal "$@" ;;
+  *) die "usage: ./deploy.sh [start|restart|stop|status|test [pytest args]|bench [--smoke]|portal [stop|status|restart]]" ;;
 esac

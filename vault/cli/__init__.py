@@ -198,7 +198,7 @@ def operator_invite(note: str, days: int, count: int, output: str | None) -> Non
 
 #: Feature packages add their commands here (``register_commands(cli)`` in their cli module).
 FEATURE_COMMANDS: list[str] = ["vault.cli.portability", "vault.cli.grants", "vault.cli.storage",
-                               "bench.run"]
+                               "vault.cli.portal", "bench.run"]
 
 
 def _load_feature_commands() -> None:
