@@ -84,6 +84,7 @@ def test_a_caseworker_asks_the_applicant_shares_revokes_and_the_data_is_deleted(
         expect(applicant.locator("#ask-title")).to_have_text(
             "Woonstichting De Kern vraagt je om gegevens")
         expect(applicant.locator("legend")).to_have_text("Waar staat je Kluis?")
+        assert applicant.evaluate("document.documentElement.scrollWidth") <= 391
         applicant.check(f'[data-instance="{second.url}"]')
         applicant.click("#to-vault")
         applicant.wait_for_url(re.compile("^" + re.escape(second.url)))
