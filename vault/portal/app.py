@@ -31,7 +31,6 @@ from http_message_signatures import InvalidSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from vault.clock import from_iso, utcnow
 from vault.grants.models import PURPOSES
 from vault.portal import dossiers, letter, staff, templates_repo
 from vault.portal.client import CALLBACK_PATH, WEBHOOK_PATH, InstanceError, PortalClient
@@ -606,10 +605,3 @@ def _safe_next(target: str | None) -> str:
             not urlsplit(target).netloc:
         return target
     return "/"
-
-
-def when(iso: str | None) -> str:
-    return format_day(iso, current_lang()) if iso else ""
-
-
-__all__ = ["create_portal_app", "from_iso", "utcnow"]
