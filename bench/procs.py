@@ -39,14 +39,15 @@ def wait_for_http(port: int, path: str = "/", timeout: float = 30.0, proc=None) 
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", path)
             conn.getresponse().read()
-            conn.close()
             return
         except OSError:
             time.sleep(0.05)
+        finally:
+            conn.close()
     raise RuntimeError(f"nothing answered HTTP on port {port} within {timeout}s")
 
 
