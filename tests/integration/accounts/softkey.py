@@ -29,8 +29,10 @@ def unb64url(text: str) -> bytes:
 
 
 class SoftKey:
-    def __init__(self, origin: str, rp_id: str, *, prf: bool = True) -> None:
+    def __init__(self, origin: str, rp_id: str, *, prf: bool = True,
+                 prf_at_create: bool = True) -> None:
         self.origin, self.rp_id, self.prf = origin, rp_id, prf
+        self.prf_at_create = prf_at_create
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.credential_id = os.urandom(32)
         self.prf_secret = os.urandom(32)
@@ -63,7 +65,8 @@ class SoftKey:
                 "type": "public-key",
                 "response": {"clientDataJSON": b64url(client_data),
                              "attestationObject": b64url(attestation)},
-                "clientExtensionResults": self._prf_results(options)}
+                "clientExtensionResults": (self._prf_results(options) if self.prf_at_create
+                                           else {"prf": {"enabled": self.prf}})}
 
     def get(self, options: dict[str, Any], *, prf_output: bytes | None = None) -> dict[str, Any]:
         self.count += 1

@@ -56,6 +56,20 @@ def test_a_prf_passkey_slot_unlocks_the_vault_key(accounts):
     assert accounts.passkeys(vault_id)[0].last_used_at is not None
 
 
+def test_a_prf_output_given_only_at_login_finishes_the_slot_with_one_assertion(accounts):
+    vault_id, dek = _owner(accounts)
+    relying = Relying.of(accounts.settings)
+    key = SoftKey(relying.origin, relying.rp_id, prf_at_create=False)
+    passkey, pending = _register(accounts, vault_id, dek, key)
+    assert pending and not passkey.unlocks
+    assert accounts.instance.slots(vault_id, slots.PASSKEY) == []
+    options, challenge = accounts.passkey_login_options(vault_id)
+    assert accounts.add_passkey_slot(vault_id, dek, passkey.id, key.get(options), challenge)
+    assert accounts.passkeys(vault_id)[0].unlocks
+    options, challenge = accounts.passkey_login_options()
+    assert accounts.unlock_passkey(key.get(options), challenge) == (vault_id, dek)
+
+
 def test_a_wrong_prf_output_or_a_replayed_challenge_opens_nothing(accounts):
     vault_id, dek = _owner(accounts)
     key = _key(accounts)
