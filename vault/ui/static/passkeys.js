@@ -103,9 +103,12 @@
       method: "POST", body, credentials: "same-origin",
       headers: { Accept: "application/json" },
     });
-    let answer = {};
-    try { answer = await response.json(); } catch (e) { answer = {}; }
-    if (!response.ok) throw new Error(answer.error || form.dataset.cancelled);
+    let answer = null;
+    try { answer = await response.json(); } catch (e) { answer = null; }
+    // Not JSON (e.g. the session ended and the answer is the login page): say it failed.
+    if (!response.ok || answer === null) {
+      throw new Error((answer && answer.error) || form.dataset.cancelled);
+    }
     return answer;
   }
 
