@@ -134,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     from vault.ui import log as log_ui
     from vault.ui import portability as portability_ui
     from vault.ui import records as records_ui
+    from vault.ui import security as security_ui
 
     for module in (common_ui, accounts_api, accounts_ui, records_api, records_ui, log_api,
                    log_ui, openapi_api, oauth_api, grants_api, grants_ui, connectors_api,
@@ -142,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(portability_ui.verify_bp)
     app.register_blueprint(finance_ui.bp)
+    app.register_blueprint(security_ui.bp)
 
 
 def _wants_json() -> bool:

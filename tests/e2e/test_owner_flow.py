@@ -18,6 +18,7 @@ def test_sign_up_log_in_add_record_and_log_out(page, live_server):
     code = page.locator("#recovery-code").inner_text()
     assert re.fullmatch(r"([0-9A-Z]{4}-){7}[0-9A-Z]{4}", code.strip())
     expect(page.locator("#print-code")).to_be_visible()  # print.js ran under the strict CSP
+    page.check("#recovery-saved")  # "Heb je hem bewaard?"
     page.click("#recovery-continue")
     expect(page).to_have_url(re.compile(r"/dashboard$"))
 

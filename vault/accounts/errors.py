@@ -72,3 +72,26 @@ class UnknownAppToken(AccountError):
 
     status = 422
     code = "unknown-app-token"
+
+
+class PasskeyInvalid(AccountError):
+    """A passkey response did not verify (unknown credential, wrong challenge or origin, bad
+    signature, no user verification) or the passkey cannot open the vault."""
+
+    status = 401
+    code = "passkey-invalid"
+
+
+class PasskeyRequired(AccountError):
+    """The account's second factor is a passkey only: sign in on the web, where the browser
+    can ask the authenticator (an API login has no way to)."""
+
+    status = 401
+    code = "passkey-required"
+
+
+class PasskeySecondFactorOnly(PasskeyInvalid):
+    """The passkey verified but has no key slot (its authenticator gave no PRF output): it is
+    a second factor after the password, it cannot open the vault alone."""
+
+    code = "passkey-second-factor-only"

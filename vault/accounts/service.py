@@ -25,6 +25,7 @@ from vault.accounts import sessions, totp
 from vault.accounts.errors import (
     InvalidCredentials,
     InvalidUsername,
+    PasskeyRequired,
     RegistrationClosed,
     TotpInvalid,
     TotpRequired,
@@ -33,6 +34,7 @@ from vault.accounts.errors import (
     WrongPassword,
 )
 from vault.accounts.invites import InviteOps
+from vault.accounts.passkeys import PasskeyOps
 from vault.accounts.passwords import check_password
 from vault.accounts.ratelimit import AttemptLimiter
 from vault.accounts.tokens import (
@@ -62,13 +64,19 @@ class Unlocked:
     vault_id: str
     dek: bytes
     totp_enabled: bool = False
+    passkeys: bool = False  # a passkey is a second factor too
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether a password alone is not enough (TOTP or a passkey must follow)."""
+        return self.totp_enabled or self.passkeys
 
 
 def normalise_username(username: str) -> str:
     return (username or "").strip().lower()
 
 
-class Accounts(AppTokenOps, InviteOps):
+class Accounts(AppTokenOps, InviteOps, PasskeyOps):
     """Account operations over one instance and one Redis."""
 
     def __init__(self, instance: Instance, redis: Redis, settings: Settings, *,
@@ -204,12 +212,15 @@ class Accounts(AppTokenOps, InviteOps):
             self._rewrap_human(vault_id, dek, password, slots.PASSWORD, replace=slot.id)
         with self.open(vault_id, dek) as vault:
             enabled = vault.get_meta("totp_secret") is not None
-        return Unlocked(vault_id, dek, totp_enabled=enabled)
+        return Unlocked(vault_id, dek, totp_enabled=enabled, passkeys=self.has_passkeys(vault_id))
 
     def login(self, username: str, password: str, totp_code: str | None = None, *,
               client: str = "") -> Unlocked:
         """Password and (when enabled) TOTP in one call, as the token endpoint needs."""
         unlocked = self.unlock_password(username, password, client=client)
+        if unlocked.passkeys and not unlocked.totp_enabled:
+            raise PasskeyRequired(
+                "This account's second step is a passkey: sign in on the web page.")
         if unlocked.totp_enabled:
             if not totp_code:
                 raise TotpRequired("This account needs a code from the authenticator app.")
@@ -322,6 +333,34 @@ class Accounts(AppTokenOps, InviteOps):
             vault.set_meta(tx, "totp_last_step", step)
             vault.append_event(tx, actor="owner", action="totp.enabled")
 
+    def disable_totp(self, vault_id: str, dek: bytes, password: str, code: str, *,
+                     client: str = "") -> None:
+        """Turn TOTP off: the current password and a current code, both counted like a login.
+
+        Raises :class:`WrongPassword` (password), ``TotpInvalid``/``TotpReplayed`` (code) or
+        ``RateLimited``; nothing changes unless both are right."""
+        username = self.instance.username(vault_id) or ""
+        subjects = [("user", normalise_username(username))]
+        self.limiter.check(*subjects)
+        try:
+            self._unwrap_human(username, password, slots.PASSWORD)
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise WrongPassword("The current password is not right.") from None
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
+        unlocked = Unlocked(vault_id, dek, True)
+        with self.open(vault_id, dek) as vault:
+            if vault.get_meta("totp_secret") is None:
+                return
+        self.verify_totp(unlocked, code, client=client)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.delete_meta(tx, "totp_secret")
+            vault.delete_meta(tx, "totp_last_step")
+            vault.append_event(tx, actor="owner", action="totp.disabled")
+
     # -- password and recovery --------------------------------------------------------------
 
     def _rewrap_human(self, vault_id: str, dek: bytes, secret: str, kind: str, *,
@@ -376,6 +415,33 @@ class Accounts(AppTokenOps, InviteOps):
             _log_tokens_revoked(vault, tx, revoked, reason="password-changed")
         sessions.end_all(self.redis, vault_id, keep=keep_session)
         return revoked
+
+    def new_recovery_code(self, vault_id: str, dek: bytes, password: str) -> str:
+        """A signed-in owner replaces the recovery code (current password asked again, counted
+        like a login). The old code stops working; the new one is returned once."""
+        username = self.instance.username(vault_id) or ""
+        subjects = [("user", normalise_username(username))]
+        self.limiter.check(*subjects)
+        try:
+            self._unwrap_human(username, password, slots.PASSWORD)
+        except InvalidCredentials:
+            self.limiter.failed(*subjects)
+            raise WrongPassword("The current password is not right.") from None
+        except BaseException:
+            self.limiter.release(*subjects)
+            raise
+        self.limiter.succeeded(*subjects)
+        code = keys.recovery_code()
+        self._rewrap_human(vault_id, dek, code, slots.RECOVERY)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.delete_meta(tx, "recovery_saved_at")
+            vault.append_event(tx, actor="owner", action="recovery.renewed")
+        return code
+
+    def mark_recovery_saved(self, vault: VaultDB) -> None:
+        """The owner confirmed they stored the recovery code (the newcomer checklist)."""
+        with vault.transaction() as tx:
+            vault.set_meta(tx, "recovery_saved_at", now_iso())
 
     def reset_password(self, username: str, recovery_code: str, new_password: str,
                        totp_code: str | None = None, *, client: str = "") -> str:

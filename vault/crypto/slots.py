@@ -2,7 +2,8 @@
 
 A slot is the only way to open a vault. Each slot wraps the vault's data key
 (DEK) with AES-256-GCM under a key-encryption key (KEK) derived from one
-secret: a password or recovery code (Argon2id) or a 256-bit token (HKDF).
+secret: a password or recovery code (Argon2id), a 256-bit token (HKDF), or the output of
+a passkey's WebAuthn PRF extension (HKDF).
 The associated data binds the ciphertext to the slot id, the vault id and the
 slot kind, so a slot cannot be moved to another vault or relabelled.
 
@@ -30,7 +31,8 @@ PASSWORD = "password"  # noqa: S105 - a slot kind, not a secret
 RECOVERY = "recovery"
 APP_TOKEN = "app-token"  # noqa: S105 - a slot kind, not a secret
 GRANT = "grant"
-KINDS = (PASSWORD, RECOVERY, APP_TOKEN, GRANT)
+PASSKEY = "passkey"
+KINDS = (PASSWORD, RECOVERY, APP_TOKEN, GRANT, PASSKEY)
 HUMAN_KINDS = (PASSWORD, RECOVERY)
 TOKEN_KINDS = (APP_TOKEN, GRANT)
 
@@ -66,7 +68,17 @@ def new_slot_id() -> str:
     return os.urandom(12).hex()
 
 
-def derive_kek(slot: KeySlot, secret: str) -> bytes:
+PRF_KDF = "webauthn-prf-hkdf-sha256"
+_PRF_INFO = b"kluis passkey slot v1"
+
+
+def derive_kek(slot: KeySlot, secret: str | bytes) -> bytes:
+    if slot.kdf == PRF_KDF:
+        if not isinstance(secret, bytes) or len(secret) < 32:
+            raise WrongKey("a passkey slot opens only with a 32-byte PRF output")
+        return hkdf(secret, info=_PRF_INFO, salt=slot.salt)
+    if isinstance(secret, bytes):
+        raise WrongKey("this slot opens with a text secret")
     if slot.kdf == "argon2id":
         return argon2id(secret, slot.salt, slot.argon2_params)
     if slot.kdf == "hkdf-sha256":
@@ -145,7 +157,35 @@ def wrap_token(
     return _seal(slot, kek, dek)
 
 
-def unwrap(slot: KeySlot, secret: str) -> bytes:
+def wrap_prf(
+    dek: bytes,
+    prf_output: bytes,
+    *,
+    vault_id: str,
+    slot_id: str | None = None,
+    label: str = "",
+    created_at: str = "",
+) -> KeySlot:
+    """Wrap ``dek`` in a new passkey slot: KEK = HKDF-SHA256(PRF output, random salt).
+
+    ``prf_output`` is what the authenticator's WebAuthn PRF extension returned for the
+    passkey (32 bytes, secret to whoever holds the authenticator)."""
+    if len(prf_output) < 32:
+        raise ValueError("a PRF output has 32 bytes")
+    slot = KeySlot(
+        id=slot_id or new_slot_id(),
+        vault_id=vault_id,
+        kind=PASSKEY,
+        kdf=PRF_KDF,
+        params={},
+        salt=os.urandom(16),
+        label=label,
+        created_at=created_at,
+    )
+    return _seal(slot, hkdf(prf_output, info=_PRF_INFO, salt=slot.salt), dek)
+
+
+def unwrap(slot: KeySlot, secret: str | bytes) -> bytes:
     """Return the data key in ``slot``.
 
     Raises :class:`WrongKey` when ``secret`` is not the slot's secret and

@@ -23,6 +23,7 @@ from vault.accounts.service import Unlocked
 from vault.accounts.tokens import AppToken
 from vault.ui.common import owner_page, safe_next
 from vault.ui.i18n import t
+from vault.ui.security import render_page as security_page
 from vault.web.auth import (
     authenticate_owner,
     client_address,
@@ -73,7 +74,7 @@ def login():
     except InvalidCredentials:
         return render_template("login.html", username=username, next_url=next_url,
                                error=t("login.failed")), 401
-    if unlocked.totp_enabled:
+    if unlocked.second_factor:
         start_session(unlocked.vault_id, unlocked.dek, stage="totp")
         return redirect(url_for("accounts_ui.login_totp", next=next_url))
     _log_sign_in(unlocked, "password")
@@ -96,21 +97,26 @@ def login_totp():
         return redirect(url_for("accounts_ui.login", next=next_url))
     if owner.stage == "full":
         return redirect(next_url or url_for("records_ui.dashboard"))
+    with services().accounts.open(owner.vault_id, owner.dek) as vault:
+        totp_on = vault.get_meta("totp_secret") is not None
+    passkeys = services().accounts.has_passkeys(owner.vault_id)
+    page = {"next_url": next_url, "totp_on": totp_on, "passkeys": passkeys}
     if request.method == "GET":
-        return render_template("login_totp.html", next_url=next_url)
+        return render_template("login_totp.html", **page)
+    if not totp_on:  # a passkey-only second step takes no code
+        return render_template("login_totp.html", error=t("login.totp_failed"), **page), 401
     unlocked = Unlocked(owner.vault_id, owner.dek, True)
     try:
         services().accounts.verify_totp(unlocked, request.form.get("code", ""),
                                         client=client_address())
     except RateLimited as exc:
-        return render_template("login_totp.html", next_url=next_url,
+        return render_template("login_totp.html", **page,
                                error=t("login.rate_limited", seconds=exc.retry_after)), 429
     except (TotpInvalid, TotpReplayed):
-        return render_template("login_totp.html", next_url=next_url,
-                               error=t("login.totp_failed")), 401
+        return render_template("login_totp.html", **page, error=t("login.totp_failed")), 401
     _log_sign_in(unlocked, "password+totp")
     # A fresh session id once fully signed in.
-    start_session(owner.vault_id, owner.dek, stage="full")
+    start_session(owner.vault_id, owner.dek, stage="full", method="password+totp")
     return redirect(next_url or url_for("records_ui.dashboard"))
 
 
@@ -203,14 +209,7 @@ def revoke_token(token_id: str):
 @bp.get("/security")
 @owner_page
 def security():
-    return _security_page()
-
-
-def _security_page(error: str | None = None, status: int = 200):
-    enabled = owner_vault().get_meta("totp_secret") is not None
-    tokens = services().accounts.app_tokens(g.owner.vault_id)
-    return render_template("security.html", totp_enabled=enabled, tokens=tokens,
-                           error=error), status
+    return security_page()
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])
@@ -245,6 +244,8 @@ def _qr_svg(data: str) -> str:
 @bp.post("/security/password")
 @owner_page
 def change_password():
+    if request.form.get("new_password", "") != request.form.get("new_password_repeat", ""):
+        return security_page(t("sec.password_mismatch"), 422)
     try:
         revoked = services().accounts.change_password(
             g.owner.vault_id, g.owner.dek, request.form.get("old_password", ""),
@@ -252,12 +253,12 @@ def change_password():
             keep_tokens=request.form.getlist("keep_tokens"),
         )
     except WrongPassword:
-        return _security_page(t("security.wrong_password"), 403)
+        return security_page(t("security.wrong_password"), 403)
     except RateLimited as exc:
-        return _security_page(t("login.rate_limited", seconds=exc.retry_after), 429)
+        return security_page(t("login.rate_limited", seconds=exc.retry_after), 429)
     except AccountError as exc:
         message = t("login.failed") if exc.status == 401 else str(exc)
-        return _security_page(message, exc.status)
+        return security_page(message, exc.status)
     flash(t("security.password_changed"), "info")
     if revoked:
         flash(t("security.tokens_revoked", names=_revoked_names(revoked)), "info")

@@ -16,6 +16,7 @@ from flask import (
     flash,
     g,
     redirect,
+    render_template,
     request,
     session,
     url_for,
@@ -140,7 +141,8 @@ def set_language():
 
 @bp.get("/")
 def index():
+    """The dashboard for an owner; for a visitor, what Kluis is, with sign-up and log-in."""
     if authenticate_owner() is not None:
         return redirect(url_for("records_ui.dashboard"))
-    return redirect(url_for("accounts_ui.login"))
+    return render_template("start.html")
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from vault.records import service as records
 from vault.records.catalogue import CATEGORIES, RECORD_TYPES, get_type
 from vault.records.service import InvalidRecord, RecordNotFound
-from vault.ui import forms
+from vault.ui import forms, start
 from vault.ui.common import owner_page
 from vault.ui.i18n import current_language, t
 from vault.web.auth import owner_vault, services
@@ -39,7 +49,8 @@ def dashboard():
             "records": [_summary(r, lang) for r in newest],
             "total": sum(counts.get(t, 0) for t in type_ids),
         })
-    return render_template("dashboard.html", categories=categories)
+    return render_template("dashboard.html", categories=categories,
+                           checklist=start.checklist(vault, g.owner.vault_id))
 
 
 @bp.get("/records")

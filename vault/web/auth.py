@@ -62,8 +62,11 @@ def _load_user(sid: str) -> Owner | None:
     return Owner(loaded.vault_id, loaded.dek, "session", loaded.sid, loaded.stage)
 
 
-def start_session(vault_id: str, dek: bytes, *, stage: str) -> Owner:
-    """A new server-side session and a fresh cookie (new id: no session fixation)."""
+def start_session(vault_id: str, dek: bytes, *, stage: str, method: str = "password") -> Owner:
+    """A new server-side session and a fresh cookie (new id: no session fixation).
+
+    The session is registered with a short device summary and the way the owner signed in,
+    so the security page can list it and end it."""
     from flask_login import login_user
 
     svc = services()
@@ -73,7 +76,8 @@ def start_session(vault_id: str, dek: bytes, *, stage: str) -> Owner:
     lang = session.get("lang")
     session.clear()
     sid, key = sessions.create(
-        svc.redis, vault_id, dek, stage=stage, max_seconds=svc.settings.session_max_hours * 3600
+        svc.redis, vault_id, dek, stage=stage, max_seconds=svc.settings.session_max_hours * 3600,
+        device=sessions.device_summary(request.headers.get("User-Agent", "")), method=method,
     )
     session["sk"] = key
     session["csrf"] = secrets.token_urlsafe(32)
@@ -134,6 +138,7 @@ def authenticate_owner(*, allow_partial: bool = False) -> Owner | None:
         except InvalidCredentials:
             return None
         owner = Owner(slot.vault_id, dek, "token")
+        sessions.note_token_use(services().redis, slot.id)
     elif current_user.is_authenticated:
         candidate: Owner = current_user._get_current_object()  # type: ignore[attr-defined]
         if candidate.stage == "full" or allow_partial:

@@ -136,7 +136,8 @@ def test_the_security_page_lists_the_tokens_unticked_and_keeps_only_the_ticked(
         assert box in page  # off by default
     resp = web.post(f"{live_server.url}/security/password", timeout=30, data={
         "csrf_token": csrf(page), "old_password": owner.password,
-        "new_password": NEW_PASSWORD, "keep_tokens": [kept["id"]]})
+        "new_password": NEW_PASSWORD, "new_password_repeat": NEW_PASSWORD,
+        "keep_tokens": [kept["id"]]})
     assert resp.status_code == 200 and resp.url.endswith("/security")
     text = html.unescape(resp.text)
     assert "\u201cOude laptop\u201d" in text and "\u201ctests\u201d" in text
