@@ -23,6 +23,7 @@ import redis as redis_lib
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from vault.accounts import attempts
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
 from vault.connectors import service as connections
@@ -40,6 +41,8 @@ from vault.storage.vaults import VaultDB
 # items on open: the composition root registers the grants feature's handler there (the two
 # features do not import each other).
 INBOX_HANDLERS[deletion.KIND] = deletion.merge_item
+# Failed and refused sign-ins reach the owner's log the same way (the vault is closed then).
+INBOX_HANDLERS[attempts.KIND] = attempts.merge_item
 
 log = logging.getLogger("kluis.services")
 

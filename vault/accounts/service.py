@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from redis import Redis
 
-from vault.accounts import sessions, totp
+from vault.accounts import attempts, sessions, totp
 from vault.accounts.errors import (
     InvalidCredentials,
     InvalidUsername,
     PasskeyRequired,
+    RateLimited,
     RegistrationClosed,
     TotpInvalid,
     TotpRequired,
@@ -198,11 +199,12 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
         subjects = [("user", normalise_username(username))]
         if client:
             subjects.append(("ip", client))
-        self.limiter.check(*subjects)
+        self._check_noting(username, subjects)
         try:
             vault_id, dek, slot = self._unwrap_human(username, password, slots.PASSWORD)
         except InvalidCredentials:
             self.limiter.failed(*subjects)
+            self._note(username, "password")
             raise
         except BaseException:
             self.limiter.release(*subjects)
@@ -213,6 +215,21 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
         with self.open(vault_id, dek) as vault:
             enabled = vault.get_meta("totp_secret") is not None
         return Unlocked(vault_id, dek, totp_enabled=enabled, passkeys=self.has_passkeys(vault_id))
+
+    def _note(self, username: str, reason: str, *, vault_id: str | None = None,
+              lock_seconds: int = 0) -> None:
+        """Seal a failed or refused attempt for the owner's log (:mod:`vault.accounts.attempts`)."""
+        vault_id = vault_id or self.instance.vault_by_username(normalise_username(username))
+        attempts.note(self.instance, self.redis, vault_id, reason, lock_seconds=lock_seconds)
+
+    def _check_noting(self, username: str, subjects: Sequence[tuple[str, str]], *,
+                      vault_id: str | None = None) -> None:
+        """:meth:`AttemptLimiter.check`; a refusal (locked out) is noted for the owner."""
+        try:
+            self.limiter.check(*subjects)
+        except RateLimited as exc:
+            self._note(username, "locked-out", vault_id=vault_id, lock_seconds=exc.retry_after)
+            raise
 
     def login(self, username: str, password: str, totp_code: str | None = None, *,
               client: str = "") -> Unlocked:
@@ -302,7 +319,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
     def verify_totp(self, unlocked: Unlocked, code: str, *, client: str = "") -> None:
         """Check a TOTP code once; raises TotpInvalid / TotpReplayed / RateLimited."""
         subjects = [("totp", unlocked.vault_id)] + ([("ip", client)] if client else [])
-        self.limiter.check(*subjects)
+        self._check_noting("", subjects, vault_id=unlocked.vault_id)
         try:
             with self.open(unlocked.vault_id, unlocked.dek) as vault:
                 secret = vault.get_meta("totp_secret")
@@ -318,6 +335,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
                     vault.set_meta(tx, "totp_last_step", step)
         except TotpInvalid:
             self.limiter.failed(*subjects)
+            self._note("", "totp", vault_id=unlocked.vault_id)
             raise
         except BaseException:
             self.limiter.release(*subjects)
@@ -457,13 +475,14 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
                                 ) -> tuple[str, list[AppToken]]:
         """:meth:`reset_password`, returning ``(new recovery code, app tokens revoked)``."""
         subjects = [("recover", normalise_username(username))] + ([("ip", client)] if client else [])
-        self.limiter.check(*subjects)
+        self._check_noting(username, subjects)
         try:
             vault_id, dek, _ = self._unwrap_human(
                 username, keys.normalise_recovery_code(recovery_code), slots.RECOVERY
             )
         except InvalidCredentials:
             self.limiter.failed(*subjects)
+            self._note(username, "recovery-code")
             raise InvalidCredentials("Username or recovery code is wrong.") from None
         except BaseException:
             self.limiter.release(*subjects)

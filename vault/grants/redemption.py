@@ -505,6 +505,11 @@ def _logged_or_nothing() -> Iterator[None]:
         raise AccessNotLogged("the access could not be logged, so nothing is served") from exc
 
 
+#: A read of at most this many records names them in its access event (the log shows their
+#: titles); a larger read is logged by type and count.
+READ_IDS_LOGGED = 5
+
+
 def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
                   records_rev: int | None, base_url: str = "") -> RecordsView:
     """The filtered records of one read shape, serialised, and its access event detail.
@@ -537,5 +542,7 @@ def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
         out.append(item)
     detail = {"organisation": grant.organisation.get("name"), "types": types,
               "fields": {t: sorted(f) for t, f in shared.items()}, "records": len(out)}
+    if out and len(out) <= READ_IDS_LOGGED:  # so the owner's log can name them
+        detail["record_ids"] = [item["id"] for item in out]
     return RecordsView(records_rev if records_rev is not None else -1,
                        json.dumps(out, separators=(",", ":")), EventDetail.of(detail))

@@ -35,6 +35,16 @@ class RecordType:
     def fields(self) -> dict[str, fields.Field[Any]]:
         return dict(self.schema().fields)
 
+    def title(self, data: dict[str, Any], lang: str = "nl") -> str:
+        """What names one record in lists and in the log: its title fields as a person reads
+        them ("2025 ACME BV" for an income); empty when none is filled in."""
+        from vault.records.display import format_value
+
+        schema_fields = self.fields()
+        return " ".join(format_value(schema_fields[name], data.get(name), lang)
+                        for name in self.title_fields
+                        if name in schema_fields and data.get(name) not in (None, ""))
+
     def describe(self, lang: str | None = None) -> dict[str, Any]:
         """A plain description for APIs and forms."""
         out: dict[str, Any] = {

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring
@@ -213,8 +213,13 @@ class VaultDB:
         return rows
 
     def events(
-        self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None
+        self, *, grant_id: str | None = None, limit: int = 500, before: int | None = None,
+        actors: Sequence[str] | None = None, actor_prefixes: Sequence[str] = (),
+        actions: Sequence[str] | None = None, not_actions: Sequence[str] = (),
+        since: str | None = None, until: str | None = None,
     ) -> list[Event]:
+        """Newest first. Filters: ``actors`` (exact) or ``actor_prefixes`` (either matches),
+        ``actions`` (one of) and ``not_actions`` (none of), ``since <= at < until``."""
         query = "SELECT * FROM events"
         clauses: list[str] = []
         args: list[str | int] = []
@@ -224,6 +229,25 @@ class VaultDB:
         if before is not None:
             clauses.append("seq < ?")
             args.append(before)
+        if actors is not None or actor_prefixes:
+            who = ["actor = ?"] * len(actors or ()) + ["actor LIKE ? ESCAPE '\\'"] * len(
+                actor_prefixes)
+            clauses.append("(" + (" OR ".join(who) or "0") + ")")
+            args.extend(actors or ())
+            args.extend(p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                        for p in actor_prefixes)
+        if actions is not None:
+            clauses.append(f"action IN ({', '.join('?' * len(actions))})" if actions else "0")
+            args.extend(actions)
+        if not_actions:
+            clauses.append(f"action NOT IN ({', '.join('?' * len(not_actions))})")
+            args.extend(not_actions)
+        if since is not None:
+            clauses.append("at >= ?")
+            args.append(since)
+        if until is not None:
+            clauses.append("at < ?")
+            args.append(until)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY seq DESC LIMIT ?"

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 
+from vault.records import duplicates
 from vault.records import service as records
 from vault.records.catalogue import CATEGORIES, RECORD_TYPES, get_type
 from vault.records.service import InvalidRecord, RecordNotFound
@@ -110,9 +111,13 @@ def new_record(type_id: str):
         return render_template("record_form.html", record_type=record_type,
                                fields=forms.build_form(record_type, cited, lang), record=None,
                                documents=_documents(owner_vault()))
+    vault = owner_vault()
     try:
-        data = forms.parse_form(record_type, request.form)
-        record = records.create_record(owner_vault(), type_id, data)
+        data = forms.parse_form(record_type, request.form, lang)
+        warning = _duplicate_warning(vault, record_type, data, None, lang)
+        if warning is not None:
+            return warning
+        record = records.create_record(vault, type_id, data)
     except (forms.FormError, InvalidRecord) as exc:
         return _form_errors(record_type, None, exc, lang)
     flash(t("record.saved"), "info")
@@ -121,14 +126,31 @@ def new_record(type_id: str):
 
 def _form_errors(record_type, record, exc, lang: str):
     if isinstance(exc, InvalidRecord):
-        errors = {path.split(".")[1] if path.startswith("data.") else path: " ".join(msgs)
-                  for path, msgs in exc.errors.items()}
+        errors = forms.schema_errors(record_type, exc.errors, lang, request.form.to_dict())
     else:
-        errors = {name: t("record.invalid") for name in exc.errors}
+        errors = dict(exc.errors)
     fields = forms.build_form(record_type, None, lang, errors, raw=request.form.to_dict())
     return render_template("record_form.html", record_type=record_type, fields=fields,
                            record=record, error=t("record.invalid"),
                            documents=_documents(owner_vault())), 422
+
+
+def _duplicate_warning(vault, record_type, data: dict, record, lang: str):
+    """The form again with a warning when ``data`` looks like a record the vault has, unless
+    the person confirmed that one (``confirm_duplicate``); None: go on and save."""
+    same = duplicates.find(vault, record_type.id, data, exclude=record.id if record else None)
+    if same is None or request.form.get("confirm_duplicate") == same.id:
+        return None
+    if record_type.id == "income":
+        message = t("rform.duplicate.income", lang, year=same.data.get("year", ""),
+                    source=same.data.get("source", ""))
+    else:
+        message = t("rform.duplicate", lang,
+                    record=f"{record_type.label(lang)} {record_type.title(same.data, lang)}".strip())
+    fields = forms.build_form(record_type, None, lang, raw=request.form.to_dict())
+    return render_template("record_form.html", record_type=record_type, fields=fields,
+                           record=record, duplicate={"id": same.id, "message": message},
+                           documents=_documents(vault)), 409
 
 
 def _documents(vault) -> list[tuple[str, str]]:
@@ -185,10 +207,13 @@ def edit_record(record_id: str):
                                fields=forms.build_form(record_type, record.data, lang),
                                documents=_documents(vault))
     try:
-        data = forms.parse_form(record_type, request.form)
+        data = forms.parse_form(record_type, request.form, lang)
         if record.type == "document":
             for fixed in ("sha256", "size", "media_type"):
                 data[fixed] = record.data[fixed]
+        warning = _duplicate_warning(vault, record_type, data, record, lang)
+        if warning is not None:
+            return warning
         _, changed = records.update_record(vault, record_id, data)
     except (forms.FormError, InvalidRecord) as exc:
         return _form_errors(record_type, record, exc, lang)
@@ -226,6 +251,12 @@ def upload_document():
         return render_template("upload.html", categories=categories,
                                error=t("document.too_large", mb=limit // (1024 * 1024))), 413
     name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:255] or "document"
+    description = request.form.get("description") or ""
+    limit = forms.max_length(get_type("document").fields()["description"]) or 0
+    if len(description) > limit:  # too long is an error, never cut
+        return render_template("upload.html", categories=categories, error=t(
+            "rform.too_long", label=get_type("document").field_label("description", lang),
+            max=limit, n=len(description))), 422
     try:
         record = records.add_document(
             owner_vault(), content, name=name,
