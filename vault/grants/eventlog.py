@@ -52,6 +52,12 @@ ACTIONS: dict[str, str] = {
     "password.reset": "security",
     "totp.enabled": "security",
     "totp.reset": "security",
+    "totp.disabled": "security",
+    "passkey.added": "security",
+    "passkey.unlocks": "security",
+    "passkey.removed": "security",
+    "recovery.renewed": "security",
+    "session.ended": "security",
     "app-token.created": "security",
     "app-token.revoked": "security",
     # the vault file and the instance
@@ -234,7 +240,15 @@ def describe(event: Event, lang: str, names: Names | None = None) -> Message:
         return Message(key + variant, {"org": org})
     if action == "owner.signed-in":
         method = str(detail.get("method") or "")
+        if "passkey" in method:
+            return Message(f"{key}.passkey" if method == "passkey" else f"{key}.password-passkey",
+                           {})
         return Message(f"{key}.totp" if "totp" in method else key, {})
+    if action in ("passkey.added", "passkey.unlocks", "passkey.removed"):
+        return Message(key, {"name": str(detail.get("name") or "")})
+    if action == "session.ended":
+        return Message(f"{key}.others" if detail.get("count") is not None else key,
+                       {"n": str(int(detail.get("count") or 0))})
     if action == "owner.sign-in-failed":
         reason = str(detail.get("reason") or "")
         return Message(f"{key}.{reason}" if reason in ("password", "totp", "recovery-code")

@@ -14,7 +14,8 @@ from vault.ui import i18n
 from vault.ui import log as log_ui  # noqa: F401 - registers the sentences
 
 ROOT = Path(vault.__file__).parent
-WRITTEN = re.compile(r"""action\s*=\s*["']([a-z0-9][a-z0-9.-]+)["']""")
+# ``action="x.y"`` keyword arguments, and the security page's ``_log(owner, "x.y", ...)``.
+WRITTEN = re.compile(r"""(?:action\s*=\s*|\b_log\([^,()]+,\s*)["']([a-z0-9][a-z0-9.-]+\.[a-z0-9.-]+)["']""")
 
 
 def written_actions() -> set[str]:
@@ -31,7 +32,8 @@ def event(action: str, actor: str = "owner", **detail) -> Event:
 def test_the_scan_finds_the_event_types_of_every_feature():
     found = written_actions()
     assert {"grant.read", "record.created", "owner.signed-in", "owner.sign-in-failed",
-            "connector.merged", "export.created", "access-journal.damaged"} <= found
+            "connector.merged", "export.created", "access-journal.damaged",
+            "session.ended"} <= found
 
 
 def test_every_event_type_the_code_writes_has_a_group_and_a_sentence():
