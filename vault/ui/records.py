@@ -11,11 +11,15 @@ from vault.records.catalogue import CATEGORIES, RECORD_TYPES, get_type
 from vault.records.service import InvalidRecord, RecordNotFound
 from vault.ui import forms
 from vault.ui.common import owner_page
-from vault.ui.i18n import current_language, t
+from vault.ui.i18n import current_language, error_messages, register, t
 from vault.web.auth import owner_vault, services
 from vault.web.files import attachment_header
 
 bp = Blueprint("records_ui", __name__)
+
+register({
+    "document.description": {"nl": "Omschrijving", "en": "Description"},
+})
 
 
 DASHBOARD_PER_CATEGORY = 20
@@ -110,7 +114,8 @@ def new_record(type_id: str):
 
 def _form_errors(record_type, record, exc, lang: str):
     if isinstance(exc, InvalidRecord):
-        errors = {path.split(".")[1] if path.startswith("data.") else path: " ".join(msgs)
+        errors = {path.split(".")[1] if path.startswith("data.") else path:
+                  " ".join(error_messages(msgs, lang))
                   for path, msgs in exc.errors.items()}
     else:
         errors = {name: t("record.invalid") for name in exc.errors}
