@@ -127,7 +127,8 @@ register({
         "en": "{n} active grant(s) did not carry over ({names}): their tokens belong to the "
               "old instance. Ask the organisation to request access again."},
     "port.no_grants_ended": {
-        "nl": "Actieve toestemmingen gaan nooit mee naar een andere Kluis; er waren er geen.",
+        "nl": "Toegang die je aan organisaties gaf, gaat nooit mee naar een andere Kluis; die "
+              "was er niet.",
         "en": "Active grants never carry over to another instance; there were none."},
     "port.not_carried": {"nl": "Niet meegenomen: {item}.", "en": "Not carried over: {item}."},
 })
