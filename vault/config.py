@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vault.formats import check_timezone
+
 REGISTRATION_MODES = ("open", "invite", "closed")
 ORG_REGISTRATION_MODES = ("open", "approval")
 
@@ -118,6 +120,8 @@ class Settings:
     consent_warn_uses: int = 100
     # An organisation's logo, fetched once at registration: at most this many bytes.
     logo_max_bytes: int = 256 * 1024
+    # The IANA time zone moments are shown in (pages, PDFs); they are stored in UTC.
+    timezone: str = "Europe/Amsterdam"
 
     def __post_init__(self) -> None:
         if self.registration not in REGISTRATION_MODES:
@@ -163,6 +167,10 @@ class Settings:
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://",
                                                            "smtp+insecure://")):
             raise ConfigError("KLUIS_SMTP_URL must be smtp://, smtps:// or smtp+insecure://")
+        try:
+            check_timezone(self.timezone)
+        except ValueError as exc:
+            raise ConfigError(f"KLUIS_TIMEZONE: {exc}") from None
 
     @property
     def webhook_retry_delays(self) -> list[float]:

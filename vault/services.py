@@ -23,6 +23,7 @@ import redis as redis_lib
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from vault import formats
 from vault.accounts import attempts
 from vault.accounts.service import Accounts
 from vault.config import Settings, load_settings
@@ -97,6 +98,7 @@ def due_notifications(instance: Instance) -> Callable[[VaultDB], None]:
 
 def build(settings: Settings) -> Services:
     """Every long-lived object, wired once."""
+    formats.set_timezone(settings.timezone)  # every page and PDF shows moments in this zone
     instance = Instance(settings)
     redis = redis_lib.Redis.from_url(settings.redis_url)
     # The owner's open also creates the notifications that come due with time; an

@@ -107,6 +107,7 @@ def organisation_receipt():
     from flask import Response, render_template
 
     from vault.grants import receipts
+    from vault.grants.models import purpose_label
     from vault.portability.receipt_pdf import receipt_rows, render_receipt_pdf
 
     token = _grant_token()
@@ -119,10 +120,12 @@ def organisation_receipt():
         return respond(s.JwsSchema(), document)
     payload, kid = receipts.payload_of(document), receipts.key_id(document)
     if query["format"] == "pdf":
-        return Response(render_receipt_pdf(document, payload, kid, query["lang"]),
+        return Response(render_receipt_pdf(document, payload, kid, query["lang"],
+                                           purpose_label=purpose_label),
                         mimetype="application/pdf")
     return Response(render_template("grants/receipt_public.html", lang=query["lang"],
-                                    rows=receipt_rows(payload, kid, query["lang"])),
+                                    rows=receipt_rows(payload, kid, query["lang"],
+                                                      purpose_label=purpose_label)),
                     mimetype="text/html")
 
 

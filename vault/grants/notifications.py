@@ -48,28 +48,39 @@ CONFIRM_KIND = "email.confirm"
 _MAIL_AAD = b"kluis mail outbox v1"
 
 
-def _types(detail: dict[str, Any]) -> str:
-    labels = [RECORD_TYPES[t].label("nl").lower() if t in RECORD_TYPES else t
+def _types(detail: dict[str, Any], lang: str) -> str:
+    labels = [RECORD_TYPES[t].label(lang).lower() if t in RECORD_TYPES else t
               for t in detail.get("types") or []]
-    return " en ".join(labels) if labels else "je gegevens"
+    if lang == "en":
+        return "your " + " and ".join(labels) if labels else "your data"
+    return "je " + " en ".join(labels) if labels else "je gegevens"
 
 
-def text(kind: str, detail: dict[str, Any]) -> str:
-    """The notification in one Dutch sentence, without any record value."""
-    org = detail.get("organisation") or "Een organisatie"
-    if kind == GRANT_READ:
-        return f"{org} las je {_types(detail)}"
-    if kind == REQUEST_WAITING:
-        return f"{org} vraagt om je gegevens"
-    if kind == GRANT_EXPIRING:
-        return f"De toestemming voor {org} verloopt binnenkort"
-    if kind == CONNECTOR_ATTENTION:
-        return f"De koppeling met {detail.get('connector', 'een bron')} vraagt je aandacht"
-    if kind == DELETION_RECEIVED:
-        return f"{org} verklaarde je gegevens te hebben verwijderd"
-    if kind == DELETION_OVERDUE:
-        return f"{org} verklaarde niet op tijd je gegevens te hebben verwijderd"
-    return kind
+#: One sentence per kind, without any record value: Dutch (also for mail) and English.
+TEXTS = {
+    "nl": {GRANT_READ: "{org} las {types}", REQUEST_WAITING: "{org} vraagt om je gegevens",
+           GRANT_EXPIRING: "De toestemming voor {org} verloopt binnenkort",
+           CONNECTOR_ATTENTION: "De koppeling met {connector} vraagt je aandacht",
+           DELETION_RECEIVED: "{org} verklaarde je gegevens te hebben verwijderd",
+           DELETION_OVERDUE: "{org} verklaarde niet op tijd je gegevens te hebben verwijderd"},
+    "en": {GRANT_READ: "{org} read {types}", REQUEST_WAITING: "{org} asks for your data",
+           GRANT_EXPIRING: "The grant for {org} ends soon",
+           CONNECTOR_ATTENTION: "The connection with {connector} needs your attention",
+           DELETION_RECEIVED: "{org} declared that it deleted your data",
+           DELETION_OVERDUE: "{org} did not declare in time that it deleted your data"},
+}
+_SOMEONE = {"nl": ("Een organisatie", "een bron"), "en": ("An organisation", "a source")}
+
+
+def text(kind: str, detail: dict[str, Any], lang: str = "nl") -> str:
+    """The notification in one sentence in ``lang`` (nl or en), without any record value."""
+    lang = lang if lang in TEXTS else "nl"
+    template = TEXTS[lang].get(kind)
+    if template is None:
+        return kind
+    org, source = _SOMEONE[lang]
+    return template.format(org=detail.get("organisation") or org, types=_types(detail, lang),
+                           connector=detail.get("connector", source))
 
 
 def notify(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
@@ -185,11 +196,12 @@ def _exists(conn: db.Connection, group_key: str) -> bool:
                         (group_key,)).fetchone() is not None
 
 
-def listing(conn: db.Connection, limit: int = 100) -> list[dict[str, Any]]:
+def listing(conn: db.Connection, limit: int = 100, lang: str = "nl") -> list[dict[str, Any]]:
     rows = conn.execute("SELECT * FROM notifications ORDER BY updated_at DESC LIMIT ?",
                         (max(1, min(limit, 500)),)).fetchall()
     return [{"id": r["id"], "kind": r["kind"], "grant_id": r["grant_id"], "count": r["count"],
-             "text": text(r["kind"], json.loads(r["detail"])), "created_at": r["created_at"],
+             "text": text(r["kind"], json.loads(r["detail"]), lang),
+             "created_at": r["created_at"],
              "updated_at": r["updated_at"], "read": r["read_at"] is not None} for r in rows]
 
 

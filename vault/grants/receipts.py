@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from vault import formats
 from vault.clock import from_iso, to_iso
 from vault.crypto import signing
 from vault.grants.models import Grant, parse_duration, purpose_label
@@ -18,10 +19,14 @@ VERSION = "KI-CR-v1.1.0"
 JURISDICTION = "NL"
 TYP = "kluis-consent-receipt+json"
 SENSITIVE_FIELDS = {"bsn": "national identification number (BSN)"}
+#: How consent was given (``collectionMethod``), per grant origin, in the receipt's language.
 COLLECTION_METHODS = {
-    "oauth": "The person approved the organisation's request on the consent screen of their "
-             "Kluis vault.",
-    "owner": "The person created this grant themselves in their Kluis vault.",
+    "oauth": {"en": "The person approved the organisation's request on the consent screen of "
+                    "their Kluis vault.",
+              "nl": "De persoon keurde het verzoek van de organisatie goed op het "
+                    "toestemmingsscherm van de eigen Kluis."},
+    "owner": {"en": "The person created this grant themselves in their Kluis vault.",
+              "nl": "De persoon gaf deze toestemming zelf, in de eigen Kluis."},
 }
 
 
@@ -31,9 +36,35 @@ def principal_id(vault_id: str, client_id: str) -> str:
     return "urn:kluis:principal:" + digest[:32]
 
 
-WITHDRAWAL = ("Revoke the grant on the grants page of your Kluis vault (one click), through "
-              "its owner API (DELETE /api/v1/grants/{grant_id}), or ask the organisation to "
-              "revoke its token (RFC 7009).")
+WITHDRAWAL = {
+    "en": "Revoke the grant on the grants page of your Kluis vault (one click), through its "
+          "owner API (DELETE /api/v1/grants/{grant_id}), or ask the organisation to revoke its "
+          "token (RFC 7009).",
+    "nl": "Trek de toestemming in op de pagina Toestemmingen van je Kluis (één klik), via de "
+          "API van je kluis (DELETE /api/v1/grants/{grant_id}), of vraag de organisatie haar "
+          "token in te trekken (RFC 7009).",
+}
+TERMINATION = {
+    "en": "Access ends on {expires} or when the person revokes it, whichever is first; the "
+          "organisation keeps the data at most {retention} after receiving it (until {until} "
+          "at the latest).",
+    "nl": "De toegang eindigt op {expires} of eerder als de persoon hem intrekt; de "
+          "organisatie bewaart de gegevens hooguit {retention} na ontvangst (uiterlijk tot "
+          "{until}).",
+}
+
+
+def _in(table: dict[str, str], lang: str) -> str:
+    return table.get(lang) or table["en"]
+
+
+def collection_method(origin: str, lang: str) -> str:
+    """How consent was given, in ``lang`` (``origin``: ``oauth`` or ``owner``)."""
+    return _in(COLLECTION_METHODS.get(origin, COLLECTION_METHODS["oauth"]), lang)
+
+
+def withdrawal_method(grant_id: str, lang: str) -> str:
+    return _in(WITHDRAWAL, lang).format(grant_id=grant_id)
 DPV_27560 = "https://w3id.org/dpv/guides/dpv-27560"
 
 
@@ -57,11 +88,10 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl",
                   for name, label in SENSITIVE_FIELDS.items() if f == name})
     exp = grant.expiry
     until = retention_end(grant)
-    termination = (
-        f"Access ends at {exp.expires_at} or when the person revokes it, whichever is first; "
-        f"the organisation keeps the data at most {grant.retention} after receiving it "
-        f"(until {until} at the latest)."
-    )
+    termination = _in(TERMINATION, lang).format(
+        expires=formats.moment(exp.expires_at, lang, zone=True),
+        retention=formats.duration(grant.retention, lang),
+        until=formats.moment(until, lang, zone=True))
     bound = grant.records
     categories = []
     for type_id, fields in granted.items():
@@ -79,7 +109,7 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl",
         "version": VERSION,
         "jurisdiction": JURISDICTION,
         "consentTimestamp": int(from_iso(grant.created_at).timestamp()),
-        "collectionMethod": COLLECTION_METHODS.get(grant.origin, COLLECTION_METHODS["oauth"]),
+        "collectionMethod": collection_method(grant.origin, lang),
         "consentReceiptID": grant.receipt_id or str(uuid.uuid4()),
         "language": lang,
         "piiPrincipalId": principal_id(vault_id, grant.client_id),
@@ -128,13 +158,14 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl",
                          "maxUses": grant.usage_limit},
             "retention": {"duration": grant.retention, "until": until},
             "jurisdiction": JURISDICTION,
-            "withdrawalMethod": WITHDRAWAL.format(grant_id=grant.id),
+            "withdrawalMethod": withdrawal_method(grant.id, lang),
             "processor": {"name": "Kluis", "url": issuer},
         },
         # Kluis extension: the exact grant, machine-readable.
         "kluis": {
             "issuer": issuer,
             "grant_id": grant.id,
+            "origin": grant.origin,
             "client_id": grant.client_id,
             "authorization_details": grant.authorization_details(),
         },

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import segno
 from fpdf import FPDF
 
+from vault import formats
 from vault.records.catalogue import CATEGORIES, RECORD_TYPES, RecordType, get_type
 from vault.records.display import field_label, format_value
 
@@ -59,6 +60,7 @@ TEXT = {
 SOURCES = {
     "manual": {"nl": "zelf ingevoerd", "en": "entered by the owner"},
     "upload": {"nl": "geüpload", "en": "uploaded"},
+    "finance": {"nl": "afgeleid uit de banktransacties", "en": "derived from the bank transactions"},
 }
 
 
@@ -107,8 +109,17 @@ def record_rows(record_type: RecordType, data: dict, lang: str) -> list[tuple[st
 
 
 def source_label(source: str, lang: str) -> str:
+    """How a record came in, in ``lang`` ("zelf ingevoerd"); a connector's id as it is."""
     entry = SOURCES.get(source)
-    return f"{entry[lang]} ({source})" if entry else source
+    return text_in(SOURCES, source, lang) if entry else source
+
+
+def _signed_moment(iso: Any, lang: str) -> str:
+    """A signed moment as a person reads it in local time, with the exact signed value
+    beside it: ``1 december 2026 12:39 CET (2026-12-01T11:39:13.492695Z)``."""
+    if not iso:
+        return ""
+    return f"{formats.moment(str(iso), lang, zone=True)} ({iso})"
 
 
 def verification_url(issuer_url: str, digest: str) -> str:
@@ -178,7 +189,7 @@ def render_pdf(payload: dict[str, Any], digest: str, language: str = "nl",
     facts = [
         (_t("issuer", lang), issuer.get("url", "")),
         (_t("vault", lang), payload.get("vault", "")),
-        (_t("exported_at", lang), payload.get("exported_at", "")),
+        (_t("exported_at", lang), _signed_moment(payload.get("exported_at"), lang)),
         (_t("kid", lang), issuer.get("kid", "")),
         (_t("records", lang), str(len(payload.get("records", [])))),
         (_t("digest", lang), f"sha256:{digest}"),
@@ -245,7 +256,7 @@ def _section(pdf: FPDF, type_id: str, items: list[dict], lang: str) -> None:
         evidence = prov.get("evidence") or {}
         prov_rows = [
             (_t("source", lang), source_label(str(prov.get("source", "")), lang)),
-            (_t("fetched_at", lang), str(prov.get("fetched_at", ""))),
+            (_t("fetched_at", lang), _signed_moment(prov.get("fetched_at"), lang)),
             (_t("version", lang), str(record.get("version", ""))),
             (_t("record_digest", lang), f"sha256:{record.get('digest', '')}"),
         ]

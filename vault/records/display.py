@@ -9,17 +9,14 @@ from typing import Any
 
 from marshmallow import fields as mfields
 
+from vault import formats
+
 
 def euro(cents: int | None, lang: str) -> str:
     """Cents as a euro amount without the sign: ``1.234,56`` (nl) or ``1,234.56`` (en)."""
     if cents is None:
         return ""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(int(cents)), 100)
-    grouped = f"{whole:,}"
-    if lang == "nl":
-        return f"{sign}{grouped.replace(',', '.')},{rest:02d}"
-    return f"{sign}{grouped}.{rest:02d}"
+    return formats.number(cents, lang)
 
 
 def format_cents(cents: int, lang: str) -> str:
@@ -31,9 +28,12 @@ def field_label(field: mfields.Field[Any], name: str, lang: str) -> str:
     return labels.get(lang) or labels.get("en") or name
 
 
-def format_value(field: mfields.Field[Any], value: Any, lang: str, *, with_code: bool = False) -> str:
+def format_value(field: mfields.Field[Any], value: Any, lang: str, *, with_code: bool = False,
+                 nested: bool = False) -> str:
     """One field value as a person reads it. ``with_code`` keeps a choice's code beside its label
-    (the PDF, where the machine-readable value matters too)."""
+    (the PDF, where the machine-readable value matters too). A date reads as ``14 maart 1992``,
+    except inside a list (``nested``), whose lines keep the ISO day they are typed with
+    (``2025-01-01 = 350000``, see vault/ui/forms.py)."""
     if value is None or value == "":
         return ""
     meta = field.metadata
@@ -45,12 +45,14 @@ def format_value(field: mfields.Field[Any], value: Any, lang: str, *, with_code:
             return value
         label = choice.get(lang) or choice["en"]
         return f"{label} ({value})" if with_code else label
+    if isinstance(field, mfields.Date) and isinstance(value, str) and not nested:
+        return formats.day(value, lang)
     if isinstance(field, mfields.List) and isinstance(value, list):
         inner = field.inner
         if isinstance(inner, mfields.Nested):
             lines = []
             for item in value:
-                parts = [f"{field_label(sub, name, lang)}: {format_value(sub, item[name], lang)}"
+                parts = [f"{field_label(sub, name, lang)}: {format_value(sub, item[name], lang, nested=True)}"
                          for name, sub in inner.schema.fields.items()
                          if isinstance(item, dict) and item.get(name) is not None]
                 lines.append("; ".join(parts))
@@ -65,21 +67,9 @@ MONTHS = {
     "en": ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"),
 }
-LOCAL_TIME = "Europe/Amsterdam"
 
 
 def format_day(iso: str | None, lang: str) -> str:
-    """An RFC 3339 moment as a person reads the day, in local time (Europe/Amsterdam):
-    ``31 december 2026`` (nl) or ``31 December 2026`` (en)."""
-    if not iso:
-        return ""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-        day = moment.astimezone(ZoneInfo(LOCAL_TIME))
-    except (ValueError, KeyError):
-        return iso[:10]
-    months = MONTHS.get(lang, MONTHS["en"])
-    return f"{day.day} {months[day.month - 1]} {day.year}"
+    """An RFC 3339 moment as a person reads the day, in the instance's time zone
+    (``KLUIS_TIMEZONE``): ``31 december 2026`` (nl) or ``31 December 2026`` (en)."""
+    return formats.day(iso, lang)

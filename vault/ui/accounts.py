@@ -22,7 +22,7 @@ from vault.accounts.errors import (
 from vault.accounts.service import Unlocked
 from vault.accounts.tokens import AppToken
 from vault.ui.common import owner_page, safe_next
-from vault.ui.i18n import t
+from vault.ui.i18n import register, t, translate
 from vault.ui.security import render_page as security_page
 from vault.web.auth import (
     authenticate_owner,
@@ -34,6 +34,12 @@ from vault.web.auth import (
 )
 
 bp = Blueprint("accounts_ui", __name__)
+
+register({
+    "tokens.default_name": {"nl": "App-token", "en": "App token"},
+    "security.totp_qr": {"nl": "QR-code voor je authenticator-app",
+                         "en": "QR code for your authenticator app"},
+})
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -52,7 +58,8 @@ def signup():
         unlocked = accounts.login(form.get("username", ""), form.get("password", ""),
                                   client=client_address())
     except AccountError as exc:
-        return render_template("signup.html", mode=mode, form=form, error=str(exc)), exc.status
+        return render_template("signup.html", mode=mode, form=form,
+                               error=translate(exc)), exc.status
     start_session(vault_id, unlocked.dek, stage="full")
     # The recovery code is rendered, never put in a URL or a flash cookie.
     return render_template("recovery_code.html", code=code, title=t("signup.done_title"))
@@ -141,10 +148,10 @@ def recover():
             f.get("totp") or None, client=client_address(),
         )
     except TotpRequired as exc:
-        return render_template("recover.html", error=str(exc), need_totp=True,
+        return render_template("recover.html", error=translate(exc), need_totp=True,
                                username=f.get("username", "")), 401
     except AccountError as exc:
-        message = t("recover.failed") if exc.status == 401 else str(exc)
+        message = t("recover.failed") if exc.status == 401 else translate(exc)
         return render_template("recover.html", error=message,
                                username=f.get("username", "")), exc.status
     end_session()
@@ -163,7 +170,7 @@ def recover_totp():
             client=client_address(),
         )
     except AccountError as exc:
-        message = t("recover.failed") if exc.status == 401 else str(exc)
+        message = t("recover.failed") if exc.status == 401 else translate(exc)
         return render_template("recover_totp.html", error=message,
                                username=f.get("username", "")), exc.status
     end_session()
@@ -193,8 +200,8 @@ def tokens():
     accounts = services().accounts
     new_token = None
     if request.method == "POST":
-        _, new_token = accounts.create_app_token(g.owner.vault_id, g.owner.dek,
-                                                 request.form.get("name", ""))
+        name = request.form.get("name", "").strip() or t("tokens.default_name")
+        _, new_token = accounts.create_app_token(g.owner.vault_id, g.owner.dek, name)
     return render_template("tokens.html", tokens=accounts.app_tokens(g.owner.vault_id),
                            new_token=new_token)
 
@@ -257,7 +264,7 @@ def change_password():
     except RateLimited as exc:
         return security_page(t("login.rate_limited", seconds=exc.retry_after), 429)
     except AccountError as exc:
-        message = t("login.failed") if exc.status == 401 else str(exc)
+        message = t("login.failed") if exc.status == 401 else translate(exc)
         return security_page(message, exc.status)
     flash(t("security.password_changed"), "info")
     if revoked:

@@ -23,8 +23,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from vault import formats
 from vault.records.catalogue import RECORD_TYPES
-from vault.ui.i18n import LANGUAGES, current_language, t
+from vault.ui import messages  # noqa: F401 - registers the catalogue of error messages
+from vault.ui.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES, current_language, t, translate
 from vault.web.auth import authenticate_owner, csrf_ok, csrf_token, services
 
 bp = Blueprint("ui", __name__)
@@ -37,6 +39,7 @@ def template_globals() -> dict[str, Any]:
     owner = authenticate_owner()
     return {
         "t": t,
+        "tr": translate,
         "lang": current_language(),
         "other_lang": "en" if current_language() == "nl" else "nl",
         "csrf_token": csrf_token,
@@ -62,6 +65,33 @@ def field_labels_filter(names, type_id: str) -> str:
     known = record_type.fields()
     lang = current_language()
     return ", ".join(record_type.field_label(n, lang) if n in known else n for n in names)
+
+
+# Moments, days and amounts through Babel (vault/formats.py), in the instance's time zone.
+
+
+@bp.app_template_filter("datetime")
+def datetime_filter(iso: str | None, zone: bool = False) -> str:
+    """``15 januari 2026 09:09`` (``zone=True``: ``... 09:09 CET``)."""
+    return formats.moment(iso, current_language(), zone=zone)
+
+
+@bp.app_template_filter("date")
+def date_filter(iso: str | None) -> str:
+    """``14 maart 1992`` / ``14 March 1992``."""
+    return formats.day(iso, current_language())
+
+
+@bp.app_template_filter("time")
+def time_filter(iso: str | None) -> str:
+    """``09:09`` in the instance's time zone."""
+    return formats.time_of_day(iso, current_language())
+
+
+@bp.app_template_filter("money")
+def money_filter(cents: int | None) -> str:
+    """``EUR 48.250,00`` / ``EUR 48,250.00``."""
+    return formats.money(cents, current_language())
 
 
 #: Feature blueprints add ``(endpoint, message key)`` pairs to show in the navigation.
@@ -128,12 +158,14 @@ def owner_page(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.post("/lang")
 def set_language():
     lang = request.form.get("lang", "")
+    target = safe_next(request.form.get("next")) or url_for("ui.index")
+    response = redirect(target)
     if lang in LANGUAGES:
+        # The session keeps it while signed in; the cookie past logout and browser restarts.
         session["lang"] = lang
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("ui.index")
-    return redirect(target)
+        response.set_cookie(COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True,
+                            samesite="Lax", secure=services().settings.https)
+    return response
 
 
 # -- the start page -------------------------------------------------------------------------

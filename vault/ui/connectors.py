@@ -10,7 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
 from vault.ui import common
-from vault.ui.i18n import current_language, register, t
+from vault.ui.i18n import current_language, register, t, translate_errors
 from vault.web.auth import owner_vault, services
 
 bp = Blueprint("connectors_ui", __name__)
@@ -133,7 +133,7 @@ def new_connection(connector_id: str):
         values = {k: v for k, v in request.form.items() if k.startswith("options.")}
         return render_template("connectors/new.html", connector=connector,
                                title=connector.title.get(lang), fields=form_fields,
-                               values=values, errors=exc.errors), 422
+                               values=values, errors=translate_errors(exc.errors, lang)), 422
     jobs.enqueue_refresh(svc.instance, svc.queue(), created.id)
     flash(t("conn.added"), "ok")
     return redirect(url_for("connectors_ui.connections_page"))

@@ -14,11 +14,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from vault import formats
 from vault.finance import overview as finance
 from vault.finance.errors import NoBankData, TransactionNotFound, UnknownCategory
 from vault.finance.models import Month, Overview
 from vault.finance.rules import CATEGORIES
-from vault.records.display import MONTHS, euro
+from vault.records.display import MONTHS
 from vault.ui import common
 from vault.ui.i18n import current_language, register, t
 from vault.web.auth import owner_vault
@@ -153,12 +154,12 @@ def money(cents: int | None) -> str:
     """``EUR 48.250,00`` (nl) or ``EUR 48,250.00`` (en)."""
     if cents is None:
         return t("fin.unknown")
-    return f"EUR {euro(cents, current_language())}"
+    return formats.money(cents, current_language())
 
 
 def long_date(day: date) -> str:
     """``14 maart 2026`` (nl) or ``14 March 2026`` (en)."""
-    return f"{day.day} {t(f'fin.month.{day.month}')} {day.year}"
+    return formats.day(day, current_language())
 
 
 def month_name(key: str, *, short: bool = False) -> str:

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 
+from vault import formats
 from vault.clock import to_iso, utcnow
 from vault.grants import accesslog
 from vault.grants.consent import describe_request
@@ -24,7 +25,7 @@ from vault.grants.errors import GrantError, OAuthError
 from vault.grants.models import purpose_label
 from vault.ui import i18n
 from vault.ui.common import NAV_LINKS, owner_page
-from vault.ui.i18n import current_language, t
+from vault.ui.i18n import current_language, error_messages, t, translate
 from vault.web.auth import owner_vault, services
 from vault.web.headers import CSP as CSP_BASE
 
@@ -144,6 +145,12 @@ i18n.register({
     "consent.nothing_chosen": {"nl": "Je hebt niets gekozen om te delen. Kies iets, of weiger.",
                                "en": "You chose nothing to share. Choose something, or refuse."},
     "consent.approve": {"nl": "Toestaan", "en": "Approve"},
+    "oauth.request": {"nl": "Dit verzoek klopt niet of is niet meer geldig.",
+                      "en": "This request is not right or no longer valid."},
+    "oauth.client": {"nl": "Met deze organisatie kan Kluis geen verbinding maken.",
+                     "en": "Kluis cannot deal with this organisation."},
+    "consent.bad_days": {"nl": "Vul een aantal dagen in, bijv. 30.",
+                         "en": "Give a number of days, e.g. 30."},
     "grants.revoked_on": {"nl": "ingetrokken op {date}", "en": "revoked on {date}"},
     "grants.expired_on": {"nl": "verlopen op {date}", "en": "expired on {date}"},
     "grants.until_date": {"nl": "tot {date}", "en": "until {date}"},
@@ -222,7 +229,7 @@ def _purpose_label(code: str) -> str:
 def _when(iso: str | None) -> str:
     if not iso:
         return t("grants.never")
-    return iso[:16].replace("T", " ")
+    return formats.moment(iso, _lang())
 
 
 @bp.app_template_filter("category_label")
@@ -235,7 +242,15 @@ def _category_label(code: str) -> str:
 
 @bp.app_template_filter("day")
 def _day(iso: str | None) -> str:
-    return i18n.format_date(iso, _lang())
+    return formats.day(iso, _lang())
+
+
+def oauth_text(exc: OAuthError) -> str:
+    """An OAuth error as the owner reads it: its description translated, or else a plain
+    sentence for its RFC 6749 error code."""
+    if i18n.template_key(exc.description) is not None:
+        return translate(exc.description)
+    return t("oauth.request" if exc.error.startswith("invalid_request") else "oauth.client")
 
 
 def _status_label(status: str) -> str:
@@ -292,10 +307,12 @@ def new_grant():
             owner_vault(), g.owner.dek, client_id=form.get("client_id", "").strip(),
             authorization_details=[detail], lang=lang)
     except GrantError as exc:
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+        details = error_messages(exc.errors or {}, lang)
+        message = ("; ".join(details) if exc.errors
+                   else oauth_text(exc) if isinstance(exc, OAuthError) else translate(exc, lang))
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
                                form=form, known_organisations=known_organisations,
-                               error=f"{exc} {errors}".strip()), exc.status
+                               error=message), exc.status
     from vault.api.oauth import issuer
 
     return render_template("grants/pickup.html", grant=decision.grant,
@@ -310,7 +327,7 @@ def open_link():
         params = service.parse_link(request.form.get("link", ""))
         bound = service.bind(owner_vault(), params)
     except OAuthError as exc:
-        flash(exc.description, "error")
+        flash(oauth_text(exc), "error")
         return redirect(url_for(".overview"))
     return redirect(url_for(".consent", request_id=bound.id))
 
@@ -407,11 +424,14 @@ def decide(request_id: str):
         expires_at = None
         days = request.form.get("days", "").strip()
         if days:
+            if not days.isdigit() or int(days) < 1:
+                flash(t("consent.bad_days"), "error")
+                return redirect(url_for(".consent", request_id=request_id))
             expires_at = to_iso(utcnow() + timedelta(days=int(days)))
         approval = service.approve(vault, g.owner.dek, request_id, expires_at=expires_at,
                                    lang=_lang(), records=choice)
     except (GrantError, ValueError) as exc:
-        flash(str(exc), "error")
+        flash(translate(exc), "error")
         return redirect(url_for(".consent", request_id=request_id))
     from vault.grants.consent import shared_records
 
@@ -464,7 +484,7 @@ def revoke(grant_id: str):
     try:
         grant = services().grants.revoke(owner_vault(), grant_id)
     except GrantError as exc:
-        flash(str(exc), "error")
+        flash(translate(exc), "error")
     else:
         flash(t("grants.revoked_one", org=grant.organisation.get("name", "")), "info")
     return redirect(url_for(".overview"))
@@ -501,7 +521,7 @@ def receipt_page(grant_id: str):
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
     return render_template("grants/receipt.html", grant_id=grant_id, payload=payload,
-                           rows=receipt_rows(payload, kid, _lang()))
+                           rows=receipt_rows(payload, kid, _lang(), purpose_label=purpose_label))
 
 
 @bp.get("/grants/<grant_id>/receipt.pdf")
@@ -513,7 +533,8 @@ def receipt_pdf(grant_id: str):
         document, payload, kid = _receipt_of(grant_id)
     except GrantError:
         return render_template("grants/error.html", message=t("grants.none")), 404
-    resp = Response(render_receipt_pdf(document, payload, kid, _lang()),
+    resp = Response(render_receipt_pdf(document, payload, kid, _lang(),
+                                       purpose_label=purpose_label),
                     mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.pdf"'
     return resp

@@ -6,14 +6,21 @@ every string of the product. Templates call ``t("key")``.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import request, session
 
 LANGUAGES = ("nl", "en")
 DEFAULT = "nl"
+#: The cookie that keeps an explicit language choice (a year; not a secret, so not signed).
+COOKIE = "kluis_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
 
 MESSAGES: dict[str, dict[str, str]] = {
     "app.name": {"nl": "Kluis", "en": "Kluis"},
     "app.tagline": {"nl": "Jouw gegevens, jouw sleutels.", "en": "Your data, your keys."},
+    "nav.main": {"nl": "Hoofdmenu", "en": "Main menu"},
     "nav.dashboard": {"nl": "Mijn gegevens", "en": "My data"},
     "nav.tokens": {"nl": "App-tokens", "en": "App tokens"},
     "nav.security": {"nl": "Beveiliging", "en": "Security"},
@@ -189,7 +196,12 @@ def register(messages: dict[str, dict[str, str]]) -> None:
 
 
 def current_language() -> str:
+    """The owner's explicit choice (session, then the ``kluis_lang`` cookie), else what the
+    browser asks for among nl and en, else Dutch (a browser asking for neither gets nl)."""
     lang = session.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    lang = request.cookies.get(COOKIE)
     if lang in LANGUAGES:
         return lang
     best = request.accept_languages.best_match(LANGUAGES)
@@ -206,8 +218,78 @@ def t(key: str, lang: str | None = None, **params: object) -> str:
 
 
 
+
+# -- messages of marshmallow and the domain packages (see vault/ui/messages.py) ------------
+
+_TEMPLATES: list[tuple[re.Pattern[str], str]] = []
+_PARAM = re.compile(r"\\\{(\w+)\\\}")
+
+
+def register_templates(templates: dict[str, tuple[str, ...]]) -> None:
+    """Add ``{key: (template, Dutch text[, English text])}``: the key joins the catalogue in
+    both languages (English: the template itself unless given), and a message matching the
+    template translates to it."""
+    register({key: {"nl": texts[1], "en": texts[2] if len(texts) > 2 else texts[0]}
+              for key, texts in templates.items()})
+    for key, texts in templates.items():
+        pattern = _PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^\\n]+?)", re.escape(texts[0]))
+        _TEMPLATES.append((re.compile(pattern), key))
+    # Exact texts first ("Not a valid URL." before "Not a valid {obj_type}."), then the longest
+    # ("Must be greater than {min} and less than {max}." before "Must be greater than {min}.").
+    _TEMPLATES.sort(key=lambda item: (item[0].groups > 0, -len(item[0].pattern)))
+
+
+def template_key(message: str) -> tuple[str, dict[str, str]] | None:
+    """The catalogue key and parameters of a domain or marshmallow message, or None."""
+    for pattern, key in _TEMPLATES:
+        found = pattern.fullmatch(message.strip())
+        if found:
+            return key, {k: v.strip("'\"") for k, v in found.groupdict().items()}
+    return None
+
+
+def translate(message: object, lang: str | None = None) -> str:
+    """A domain or marshmallow message (English) in the owner's language; a message the
+    catalogue does not know is returned as it is."""
+    text = str(message)
+    found = template_key(text)
+    if found is None:
+        return text
+    key, params = found
+    return t(key, lang, **params)
+
+
+def translate_errors(errors: Any, lang: str | None = None) -> Any:
+    """Marshmallow-style errors (a dict of lists, nested) with every message translated."""
+    if isinstance(errors, dict):
+        return {k: translate_errors(v, lang) for k, v in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [translate_errors(v, lang) for v in errors]
+    return translate(errors, lang)
+
+
+def error_messages(errors: Any, lang: str | None = None) -> list[str]:
+    """Every message of marshmallow-style ``errors``, translated, in order, once each."""
+    out: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        else:
+            text = translate(value, lang)
+            if text not in out:
+                out.append(text)
+
+    walk(errors)
+    return out
+
+
 def format_date(iso: str | None, lang: str | None = None) -> str:
     """An RFC 3339 moment as a person reads the day, in local time (``31 december 2026``)."""
-    from vault.records.display import format_day
+    from vault import formats
 
-    return format_day(iso, lang or current_language())
+    return formats.day(iso, lang or current_language())

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template
 
-from vault.clock import from_iso
+from vault import formats
 from vault.grants import deletion, notifications
 from vault.grants.errors import GrantError
 from vault.ui import i18n
@@ -15,13 +15,6 @@ from vault.ui.i18n import current_language, t
 from vault.web.auth import owner_vault, services
 
 bp = Blueprint("lifecycle_ui", __name__)
-
-MONTHS = {
-    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"],
-}
 
 i18n.register({
     "deletion.title": {"nl": "Verwijderd?", "en": "Deleted?"},
@@ -43,9 +36,7 @@ i18n.register({
 
 def long_date(iso: str, lang: str | None = None) -> str:
     """``3 januari 2027`` (nl) or ``3 January 2027`` (en)."""
-    moment = from_iso(iso if "T" in iso else iso + "T00:00:00Z")
-    months = MONTHS.get(lang or current_language(), MONTHS["en"])
-    return f"{moment.day} {months[moment.month - 1]} {moment.year}"
+    return formats.day(iso, lang or current_language())
 
 
 @bp.app_template_global("deletion_state")
@@ -96,7 +87,7 @@ def unread_notifications() -> int:
 @owner_page
 def notifications_page():
     vault = owner_vault()
-    items = notifications.listing(vault.conn)
+    items = notifications.listing(vault.conn, lang=current_language())
     response = render_template("lifecycle/notifications.html", items=items)
     notifications.mark_read(vault)
     return response

@@ -13,14 +13,13 @@ import csv
 import io
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, render_template, request, url_for
 
+from vault import formats
 from vault.clock import to_iso
 from vault.connectors import registry
 from vault.grants import accesslog, eventlog
-from vault.records.display import LOCAL_TIME, MONTHS
 from vault.storage.vaults import Event, VaultDB
 from vault.ui.common import owner_page
 from vault.ui.i18n import current_language, register, t
@@ -175,19 +174,12 @@ register({
 
 def local_moment(iso: str, lang: str) -> str:
     """An RFC 3339 moment in local time with its zone: ``14 maart 2025 09:09 CET``."""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(
-            ZoneInfo(LOCAL_TIME))
-    except ValueError:
-        return iso
-    months = MONTHS.get(lang, MONTHS["en"])
-    return (f"{moment.day} {months[moment.month - 1]} {moment.year} "
-            f"{moment:%H:%M} {moment.tzname()}")
+    return formats.moment(iso, lang, zone=True) or iso
 
 
 def _day_start(day: date) -> str:
     """The first moment of a local day, as the log's RFC 3339 text."""
-    return to_iso(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(LOCAL_TIME)))
+    return to_iso(datetime(day.year, day.month, day.day, tzinfo=formats.timezone()))
 
 
 # -- sentences --------------------------------------------------------------------------------

@@ -13,7 +13,14 @@ from vault.portability import archive, jobs, service, verify
 from vault.portability import bundle as bundles
 from vault.records.catalogue import RECORD_TYPES
 from vault.ui import common
-from vault.ui.i18n import current_language, register, t
+from vault.ui.i18n import (
+    current_language,
+    error_messages,
+    register,
+    register_templates,
+    t,
+    translate,
+)
 from vault.web.auth import client_address, close_vault, end_session, owner_vault, services
 
 bp = Blueprint("portability_ui", __name__, url_prefix="/portability")
@@ -81,6 +88,54 @@ register({
     "port.verify": {"nl": "Controleren", "en": "Check"},
     "port.valid": {"nl": "Geldig", "en": "Valid"},
     "port.invalid": {"nl": "Niet geldig", "en": "Not valid"},
+    "verify.valid_bundle": {"nl": "ondertekend door {issuer} op {at}",
+                            "en": "signed by {issuer} on {at}"},
+    "verify.valid_consent-receipt": {"nl": "ontvangstbewijs van toestemming, ondertekend door "
+                                           "{issuer} op {at}",
+                                     "en": "consent receipt, signed by {issuer} on {at}"},
+    "verify.reason.malformed": {"nl": "dit is geen export van Kluis.",
+                                "en": "this is not a Kluis export."},
+    "verify.reason.altered-content": {
+        "nl": "de inhoud is veranderd nadat hij is ondertekend.",
+        "en": "the content was changed after it was signed."},
+    "verify.reason.unknown-key": {
+        "nl": "ondertekend met een sleutel die deze Kluis niet kent.",
+        "en": "signed with a key this Kluis does not know."},
+    "verify.reason.bad-signature": {
+        "nl": "de handtekening past niet bij de inhoud.",
+        "en": "the signature does not match the content."},
+    "verify.reason.expired-key": {
+        "nl": "de sleutel was al vervangen of verlopen toen dit werd ondertekend.",
+        "en": "the key had been retired or had expired when this was signed."},
+    "port.kept_explained": {
+        "nl": "Deze Kluis bewaart alleen een anoniem aantal verwijderde kluizen; geen "
+              "gebruikersnaam, gegeven, document, logregel of sleutel van jouw kluis blijft over.",
+        "en": "The instance keeps only an anonymous count of erased vaults; no username, "
+              "record, document, log entry or key of this vault remains."},
+    "port.slots_destroyed": {"nl": "Sleutels vernietigd: {n}", "en": "Keys destroyed: {n}"},
+    "port.files_removed": {"nl": "Bestanden gewist: {n}", "en": "Files erased: {n}"},
+    "port.vaults_erased": {"nl": "Verwijderde kluizen op deze Kluis: {n}",
+                           "en": "Vaults erased on this instance: {n}"},
+    "port.imported_counts": {
+        "nl": "{records} gegevens, {versions} versies, {documents} documenten en {events} "
+              "logregels geïmporteerd.",
+        "en": "Imported {records} records, {versions} versions, {documents} documents and "
+              "{events} log events."},
+    "port.grants_ended": {
+        "nl": "{n} actieve toestemming(en) gingen niet mee ({names}): hun tokens horen bij de "
+              "oude Kluis. Vraag de organisatie om opnieuw toegang te vragen.",
+        "en": "{n} active grant(s) did not carry over ({names}): their tokens belong to the "
+              "old instance. Ask the organisation to request access again."},
+    "port.no_grants_ended": {
+        "nl": "Toegang die je aan organisaties gaf, gaat nooit mee naar een andere Kluis; die "
+              "was er niet.",
+        "en": "Active grants never carry over to another instance; there were none."},
+    "port.not_carried": {"nl": "Niet meegenomen: {item}.", "en": "Not carried over: {item}."},
+})
+register_templates({
+    "port.nc_table": ("table {name}", "tabel {name}"),
+    "port.nc_totp": ("two-step verification (set it up again)",
+                     "tweestapsverificatie (zet die opnieuw aan)"),
 })
 common.NAV_LINKS.append(("portability_ui.index", "nav.portability"))
 
@@ -110,9 +165,9 @@ def export():
             "all" if "all" in chosen else chosen,
             form.get("format", "pdf"), form.get("language", current_language()))
     except bundles.ExportError as exc:
-        error = "; ".join(m for msgs in exc.errors.values() for m in msgs)
+        error = "; ".join(error_messages(exc.errors))
         return render_template("portability/index.html", types=RECORD_TYPES,
-                               error=error), 422
+                               lang=current_language(), error=error), 422
     bundle = bundles.export_bundle(services().instance, owner_vault(), types=types,
                                    language=language)
     return api.bundle_response(bundle, fmt, language)
@@ -129,7 +184,7 @@ def start_archive():
     try:
         archive.check_passphrase(passphrase)
     except archive.ArchiveError as exc:
-        return render_template("portability/archive.html", error=str(exc)), 422
+        return render_template("portability/archive.html", error=translate(exc)), 422
     job_id = api.start_archive_job(passphrase)
     return redirect(url_for("portability_ui.archive_progress", job_id=job_id))
 

@@ -22,11 +22,15 @@ from vault.records.catalogue import CATEGORIES, RECORD_TYPES, get_type
 from vault.records.service import InvalidRecord, RecordNotFound
 from vault.ui import forms, start
 from vault.ui.common import owner_page
-from vault.ui.i18n import current_language, t
+from vault.ui.i18n import current_language, register, t
 from vault.web.auth import owner_vault, services
 from vault.web.files import attachment_header
 
 bp = Blueprint("records_ui", __name__)
+
+register({
+    "document.description": {"nl": "Omschrijving", "en": "Description"},
+})
 
 
 DASHBOARD_PER_CATEGORY = 20

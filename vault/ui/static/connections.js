@@ -1,4 +1,5 @@
-// Connections page: poll each running refresh and move its progress bar (no inline scripts: CSP).
+// Connections page: poll each running refresh and move its progress bar (no inline scripts: CSP);
+// when it ends, reload so the server shows its times and messages.
 (function () {
   "use strict";
   var ACTIVE = { new: true, queued: true, running: true, retrying: true };
@@ -23,14 +24,10 @@
         } else if (body.state === "ok") {
           bar.max = 1; bar.value = 1;
         }
-        row.querySelector(".last-error").textContent = body.last_error || "";
-        if (body.last_success_at) {
-          row.querySelector(".last-success").textContent = body.last_success_at.slice(0, 16).replace("T", " ");
-        }
-        if (body.next_run_at) {
-          row.querySelector(".next-run").textContent = body.next_run_at.slice(0, 16).replace("T", " ");
-        }
-        if (ACTIVE[body.state]) { window.setTimeout(function () { poll(row); }, 400); }
+        if (ACTIVE[body.state]) { window.setTimeout(function () { poll(row); }, 400); return; }
+        // Done: the server renders the times (local zone, the owner's language) and the
+        // error message (translated), so fetch the page once more instead of formatting here.
+        window.location.reload();
       })
       .catch(function () { window.setTimeout(function () { poll(row); }, 2000); });
   }
