@@ -22,6 +22,7 @@ from marshmallow import validate
 from vault.records import plausibility
 from vault.records.catalogue import RecordType, field_kind
 from vault.records.display import euro, format_value
+from vault.records.service import InvalidRecord, RecordTooLarge, validate_data
 from vault.ui.i18n import register, t
 
 register({
@@ -214,6 +215,17 @@ def parse_form(record_type: RecordType, form: dict[str, str], lang: str = "nl",
             errors[name] = t(f"rform.{code}", lang, label=record_type.field_label(name, lang),
                              **values)
     if errors:
+        # Every complaint at once: the schema's about the fields that did parse (a BSN failing
+        # the eleven test beside a date in the wrong format), not only the form's own.
+        try:
+            validate_data(record_type.id, data)
+        except InvalidRecord as exc:
+            schema = schema_errors(record_type, exc.errors, lang, dict(form))
+            for name, sentence in schema.items():
+                if name not in errors and (form.get(name) or "").strip():
+                    errors[name] = sentence
+        except RecordTooLarge:
+            pass  # said when the rest is right
         raise FormError(errors)
     return data
 

@@ -66,6 +66,6 @@ register({
                             "en": "Turn on two-step verification"},
     "start.step_recovery": {"nl": "Print je herstelcode en bewaar hem",
                             "en": "Print your recovery code and keep it"},
-    "start.step_source": {"nl": "Koppel een bron of upload een document",
+    "start.step_source": {"nl": "Koppel een bron of voeg een document toe",
                           "en": "Connect a source or upload a document"},
 })
