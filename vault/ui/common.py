@@ -23,12 +23,26 @@ from flask import (
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from vault.records.catalogue import RECORD_TYPES
-from vault.ui.i18n import LANGUAGES, current_language, t
+from vault.ui.i18n import LANGUAGES, current_language, register, t
 from vault.web.auth import authenticate_owner, csrf_ok, csrf_token, services
 
 bp = Blueprint("ui", __name__)
 
 UNPROTECTED_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/static/")
+
+register({
+    "nav.skip": {"nl": "Ga direct naar de inhoud", "en": "Skip to content"},
+    "nav.menu": {"nl": "Menu", "en": "Menu"},
+    "nav.label": {"nl": "Hoofdmenu", "en": "Main menu"},
+    "table.type": {"nl": "Soort", "en": "Type"},
+    "table.record": {"nl": "Gegevens", "en": "Record"},
+    "table.details": {"nl": "Details", "en": "Details"},
+    "table.action": {"nl": "Actie", "en": "Action"},
+    "error.not_found": {"nl": "Deze pagina bestaat niet (meer).",
+                        "en": "This page does not exist (any more)."},
+    "error.forbidden": {"nl": "Je mag deze pagina niet bekijken.",
+                        "en": "You may not see this page."},
+})
 
 
 @bp.app_context_processor
