@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from vault import services as services_mod
 from vault.config import Settings, load_settings
 from vault.errors import KluisError
+from vault.ui.i18n import t
 from vault.web import auth, grantread
 from vault.web.headers import security_headers
 from vault.web.limits import BoundedBodies, LimitedJSONProvider
@@ -175,6 +176,9 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if not _wants_json():
+            if exc.code in (403, 404):  # a page in the owner's language, in the site's frame
+                message = t("error.not_found" if exc.code == 404 else "error.forbidden")
+                return render_template("error.html", message=message), exc.code
             return exc
         # A 405 says which methods the path takes (RFC 9110 section 15.5.6).
         headers = {k: v for k, v in exc.get_headers() if k == "Allow"} or None

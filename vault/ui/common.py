@@ -26,12 +26,26 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from vault import formats
 from vault.records.catalogue import RECORD_TYPES
 from vault.ui import messages  # noqa: F401 - registers the catalogue of error messages
-from vault.ui.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES, current_language, t, translate
+from vault.ui.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES, current_language, register, t, translate
 from vault.web.auth import authenticate_owner, csrf_ok, csrf_token, services
 
 bp = Blueprint("ui", __name__)
 
 UNPROTECTED_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/static/")
+
+register({
+    "nav.skip": {"nl": "Ga direct naar de inhoud", "en": "Skip to content"},
+    "nav.menu": {"nl": "Menu", "en": "Menu"},
+    "nav.label": {"nl": "Hoofdmenu", "en": "Main menu"},
+    "table.type": {"nl": "Soort", "en": "Type"},
+    "table.record": {"nl": "Gegevens", "en": "Record"},
+    "table.details": {"nl": "Details", "en": "Details"},
+    "table.action": {"nl": "Actie", "en": "Action"},
+    "error.not_found": {"nl": "Deze pagina bestaat niet (meer).",
+                        "en": "This page does not exist (any more)."},
+    "error.forbidden": {"nl": "Je mag deze pagina niet bekijken.",
+                        "en": "You may not see this page."},
+})
 
 
 @bp.app_context_processor

@@ -20,7 +20,6 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 MESSAGES: dict[str, dict[str, str]] = {
     "app.name": {"nl": "Kluis", "en": "Kluis"},
     "app.tagline": {"nl": "Jouw gegevens, jouw sleutels.", "en": "Your data, your keys."},
-    "nav.main": {"nl": "Hoofdmenu", "en": "Main menu"},
     "nav.dashboard": {"nl": "Mijn gegevens", "en": "My data"},
     "nav.tokens": {"nl": "App-tokens", "en": "App tokens"},
     "nav.security": {"nl": "Beveiliging", "en": "Security"},
