@@ -175,7 +175,8 @@ class Visitor:
                               timeout=60)
         html = self.check(what, resp)
         if expect and expect[self.lang] not in plain_text(html, self.lang):
-            self.problems.append(f"{what}: {expect[self.lang]!r} not shown in {plain_text(html, self.lang)[-900:]}")
+            shown = plain_text(html, self.lang)[-900:]
+            self.problems.append(f"{what}: {expect[self.lang]!r} not shown in {shown}")
         return resp
 
 
