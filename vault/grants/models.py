@@ -122,7 +122,7 @@ class AccessContext:
     """What a condition is checked against on one organisation request."""
 
     now: datetime
-    uses: int = 0  # reads already made under this grant
+    uses: int = 0  # reads and document downloads already made under this grant
     purpose: str | None = None  # the purpose the organisation states, if it states one
     types: tuple[str, ...] = ()  # record types this request asks for (empty: all granted)
 
@@ -197,7 +197,8 @@ class UsageLimit:
 
     def verify(self, context: AccessContext) -> Verdict:
         if context.uses >= self.max_uses:
-            return Verdict(False, "usage-limit", f"the grant allowed {self.max_uses} reads")
+            return Verdict(False, "usage-limit",
+                           f"the grant allowed {self.max_uses} reads and downloads")
         return OK
 
 

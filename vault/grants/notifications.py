@@ -102,19 +102,22 @@ def notify(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
 
 
 def reads_merged(instance: Instance, tx: db.Connection, rows: Sequence[Any]) -> None:
-    """After access journal rows moved into the log: one notification per grant per day."""
+    """After access journal rows moved into the log: one notification per grant per day, for
+    its reads and document downloads together."""
     seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for row in rows:
-        if row["action"] != "grant.read" or not row["grant_id"]:
+        if row["action"] not in ("grant.read", "grant.download") or not row["grant_id"]:
             continue
         try:
             detail = json.loads(row["detail"]) if row["detail"] else {}
         except (TypeError, ValueError):
             detail = {}
         key = (row["grant_id"], str(row["at"])[:10])
-        count, _ = seen.get(key, (0, detail))
+        count, before = seen.get(key, (0, {"types": []}))
+        types = detail.get("types") or (["document"] if row["action"] == "grant.download"
+                                        else [])
         seen[key] = (count + 1, {"organisation": detail.get("organisation"),
-                                 "types": detail.get("types") or []})
+                                 "types": list(dict.fromkeys(before["types"] + types))})
     for (grant_id, day), (count, detail) in seen.items():
         notify(instance, tx, kind=GRANT_READ, group_key=f"{GRANT_READ}:{grant_id}:{day}",
                grant_id=grant_id, detail=detail, count=count)

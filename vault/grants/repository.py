@@ -243,6 +243,9 @@ def mark_picked_up(tx: db.Connection, grant_id: str) -> None:
     tx.execute("UPDATE grants SET picked_up = 1 WHERE id = ?", (grant_id,))
 
 
+USES = ("grant.read", "grant.download")
+"""Journal actions that are a use of a grant: each counts toward its ``max_uses``."""
+
 READ_STATE = (
     "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev'),"
     " (SELECT value FROM meta WHERE key = 'journal_merged')"
@@ -254,14 +257,15 @@ runs it on the vault connection itself (see :mod:`vault.grants.redemption`)."""
 
 
 def add_reads(tx: db.Connection, rows: Sequence[Row]) -> None:
-    """Add access journal rows (being merged into the log) to their grants' access counts.
+    """Add access journal rows (being merged into the log) to their grants' access counts:
+    reads and document downloads alike (both count toward ``max_uses``).
 
     The ``on_merged`` of :func:`vault.storage.journal.merge`: it runs inside the vault
     transaction that moves the rows, so counts and log commit together.
     """
     reads: dict[str, tuple[int, str]] = {}
     for row in rows:
-        if row["action"] == "grant.read" and row["grant_id"]:
+        if row["action"] in USES and row["grant_id"]:
             count, latest = reads.get(row["grant_id"], (0, ""))
             reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
     for grant_id, (count, latest) in reads.items():

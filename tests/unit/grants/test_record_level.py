@@ -175,6 +175,30 @@ def test_a_download_streams_the_exact_bytes_and_is_logged(grants, person, make_o
     assert [e.detail["document"] for e in downloads] == ["jaaropgave-2025.pdf"]
 
 
+def test_downloads_count_toward_max_uses_like_reads(grants, person, make_org):
+    from vault.clock import utcnow
+    from vault.grants.errors import InvalidToken
+
+    owner, ids = person
+    ask = {**ASK, "max_uses": 3}
+    _o, _org, token = _approve(grants, person, make_org, [
+        {"record_type": "document", "record_ids": [ids["statement"]]}], ask=ask)
+    access = token["access_token"]
+    grants.redeem_records(access)
+    for _ in range(2):
+        download = grants.redeem_document(access, ids["statement"])
+        download.close()
+    # One read and two downloads: the third use was the last one.
+    with pytest.raises(InvalidToken) as caught:
+        grants.redeem_records(access)
+    assert caught.value.reason == "used_up"
+    with pytest.raises(InvalidToken):
+        grants.redeem_document(access, ids["statement"])
+    with owner.open() as vault:  # merged into the vault, the count says the same
+        grant = grants.list_grants(vault)[0]
+        assert grant.access_count == 3 and grant.status_at(utcnow()) == "used-up"
+
+
 def test_without_a_choice_the_matching_records_are_shared(grants, person, make_org):
     _owner, ids = person
     ask = {**ASK, "records": [{"record_type": "income", "period": {"from": 2025},
