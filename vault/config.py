@@ -38,6 +38,7 @@ INT_RANGES: dict[str, tuple[int, int | None]] = {
     "connector_retry_base_seconds": (1, 24 * 3600),
     "connector_max_attempts": (1, 100),
     "connector_timeout_seconds": (1, 600),
+    "outbox_retention_days": (1, 3650),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -107,6 +108,10 @@ class Settings:
     webhook_retry_seconds: str = "10,60,300,1800,7200"
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
+    # Delivered, failed and endpoint-less webhook events (with their attempts) and sent or
+    # failed notification mails are deleted this many days after they were queued, by the
+    # worker's periodic purge; queued ones are kept until they are done.
+    outbox_retention_days: int = 30
     # Notification mail: smtp://user:password@host:587 (STARTTLS), smtps:// (TLS), or
     # smtp+insecure://host:port (loopback test servers only); empty: no mail is sent.
     smtp_url: str = ""

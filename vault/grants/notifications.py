@@ -338,6 +338,13 @@ def _smtp_send(url: str, message: EmailMessage) -> None:
         client.send_message(message)
 
 
+def purge_done_mails(tx: db.Connection, before: str) -> int:
+    """Delete the mails queued before ``before`` that were sent or given up (their payload
+    is gone already); how many. Queued ones stay."""
+    return int(tx.execute("DELETE FROM mail_outbox WHERE status <> 'queued' AND created_at < ?",
+                          (before,)).rowcount)
+
+
 def mail_counts(conn: db.Connection) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in conn.execute(
         "SELECT status, count(*) AS n FROM mail_outbox GROUP BY status")}

@@ -26,10 +26,10 @@ from typing import Any
 
 from redis import Redis
 
-from vault.clock import now_iso, utcnow
+from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import deletion, events, notifications, repository
+from vault.grants import deletion, events, notifications, repository, webhooks
 from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
@@ -216,9 +216,13 @@ class Grants(Redemption):
 
     def purge_expired(self) -> dict[str, int]:
         """Delete expired grant slots, codes and pushed requests; queue ``request.expired``
-        and ``grant.expired`` events. Safe to run twice (each event is queued once)."""
+        and ``grant.expired`` events; delete webhook events and mails done more than
+        ``KLUIS_OUTBOX_RETENTION_DAYS`` ago. Safe to run twice (each event is queued once)."""
         with self.instance.transaction() as tx:
             counts = repository.purge_expired(tx, now_iso())
             counts["requests_expired"] = events.expire_requests(tx)
             counts["grants_expired"] = events.expire_grants(tx)
+            before = to_iso(utcnow() - timedelta(days=self.settings.outbox_retention_days))
+            counts["webhook_events_purged"] = webhooks.purge_done(tx, before)
+            counts["mails_purged"] = notifications.purge_done_mails(tx, before)
             return counts
