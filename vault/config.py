@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 REGISTRATION_MODES = ("open", "invite", "closed")
 ORG_REGISTRATION_MODES = ("open", "approval")
@@ -168,6 +169,11 @@ class Settings:
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://",
                                                            "smtp+insecure://")):
             raise ConfigError("KLUIS_SMTP_URL must be smtp://, smtps:// or smtp+insecure://")
+        smtp_query = parse_qs(urlsplit(self.smtp_url).query, keep_blank_values=True)
+        if set(smtp_query) - {"cafile"} or any(len(v) != 1 or not v[0]
+                                               for v in smtp_query.values()):
+            raise ConfigError("KLUIS_SMTP_URL takes one query parameter only: cafile=<PEM file "
+                              "of the CA certificates to trust>")
 
     @property
     def webhook_retry_delays(self) -> list[float]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
@@ -317,12 +317,21 @@ def send(instance: Instance, settings: Settings, mail_id: str) -> str:
     return "sent"
 
 
+def tls_context(url: str) -> ssl.SSLContext:
+    """The TLS context for ``KLUIS_SMTP_URL``: the system's trusted CAs, or only the CA
+    certificates in the PEM file the URL's ``cafile`` query parameter names
+    (``smtp://relay.internal:587?cafile=/etc/kluis/relay-ca.pem``: a private CA, or a test
+    server's own certificate). The server's certificate and host name are always checked."""
+    cafile = parse_qs(urlsplit(url).query).get("cafile")
+    return ssl.create_default_context(cafile=cafile[0] if cafile else None)
+
+
 def _smtp_send(url: str, message: EmailMessage) -> None:
     """``smtp://`` with STARTTLS (required), ``smtps://`` (TLS), ``smtp+insecure://`` (no TLS:
     a loopback test server only)."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
-    context = ssl.create_default_context()
+    context = tls_context(url)
     if parts.scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=20,
                                                 context=context)
