@@ -208,7 +208,8 @@ class Consent:
         if requested.max_uses is not None:
             conditions.append(UsageLimit(requested.max_uses))
         if choice is not None:
-            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now))
+            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now,
+                                         evidence=choice.evidence))
         grant = Grant(
             id=grant_id, organisation=organisation, purpose=requested.purpose,
             purpose_description=requested.purpose_description, retention=requested.retention,
@@ -466,14 +467,16 @@ def shared_records(vault: VaultDB, grant: Grant, lang: str = "nl") -> list[dict[
     chosen records by title (newest first) and whether records added later are shared too.
     A grant without record binding lists the type's current records."""
     bound = grant.records
+    cited = selection.cited_documents(vault, grant)
     out = []
     for type_id, names in grant.fields.allowed:
         record_type = RECORD_TYPES[type_id]
         current = list_records(vault, [type_id], newest_first=True)
-        if bound is not None:
-            chosen = set(bound.ids(type_id))
-            items = [r for r in current if r.id in chosen
-                     or bound.covers(type_id, r.id, r.created_at)]
+        if bound is not None and type_id == "document":
+            items = [r for r in current
+                     if bound.shares_document(r.id, r.created_at, r.data.get("sha256"), cited)]
+        elif bound is not None:
+            items = [r for r in current if bound.covers(type_id, r.id, r.created_at)]
         else:
             items = current
         out.append({

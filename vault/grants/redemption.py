@@ -57,7 +57,7 @@ from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
-from vault.grants import repository
+from vault.grants import repository, selection
 from vault.grants.errors import AccessNotLogged, GrantError, InsufficientScope, InvalidToken
 from vault.grants.models import AccessContext, Grant, UnknownCondition, verify_all
 from vault.grants.repository import READ_STATE
@@ -443,10 +443,12 @@ def _granted_document(vault: VaultDB, grant: Grant, record_id: str) -> _Document
         " ON v.record_id = r.id AND v.version = r.current_version WHERE r.id = ?",
         (record_id,)).fetchone()
     bound = grant.records
-    if row is None or row[0] != "document" or grant.fields.filter("document", {}) is None \
-            or (bound is not None and not bound.covers("document", record_id, row[1])):
+    if row is None or row[0] != "document" or grant.fields.filter("document", {}) is None:
         raise NotFound("no such document under this grant")
     data = json.loads(row[2])
+    if bound is not None and not bound.shares_document(
+            record_id, row[1], data.get("sha256"), selection.cited_documents(vault, grant)):
+        raise NotFound("no such document under this grant")
     blob = vault.conn.execute("SELECT rowid, media_type, size FROM documents WHERE sha256 = ?",
                               (data.get("sha256", ""),)).fetchone()
     if blob is None:
@@ -515,10 +517,14 @@ def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
     fields = grant.fields
     bound = grant.records
     types = list(wanted) or list(fields.types)
+    cited = selection.cited_documents(vault, grant) if "document" in types else set()
     out = []
     shared: dict[str, set[str]] = {}
     for record in list_records(vault, types):
-        if bound is not None and not bound.covers(record.type, record.id, record.created_at):
+        if bound is not None and not (
+                bound.shares_document(record.id, record.created_at, record.data.get("sha256"),
+                                      cited) if record.type == "document"
+                else bound.covers(record.type, record.id, record.created_at)):
             continue
         data = fields.filter(record.type, record.data)
         if data is None:

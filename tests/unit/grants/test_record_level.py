@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.unit.grants.conftest import INCOME, auth_params, pkce
+from vault.grants.consent import shared_records
 from vault.grants.errors import InvalidInput, NotFound
 from vault.grants.models import Records, condition_from_dict, condition_to_dict
 from vault.records.service import add_document, create_record, update_record
@@ -152,6 +153,44 @@ def test_evidence_shares_the_cited_document(grants, person, make_org):
         assert b"".join(download) == STATEMENT
     finally:
         download.close()
+
+
+def test_evidence_follows_the_current_version_of_the_shared_record(grants, person, make_org):
+    owner, ids = person
+    ask = {**ASK, "records": [{"record_type": "income", "evidence": True}]}
+    _o, org, token = _approve(grants, person, make_org, [
+        {"record_type": "income", "record_ids": [ids["income2025"]]}], ask=ask)
+    access = token["access_token"]
+    entry = token["authorization_details"][0]["records"]
+    assert {e["record_type"]: e.get("evidence") for e in entry} == {"income": True,
+                                                                    "document": None}
+    payslip_sha = hashlib.sha256(PAYSLIP).hexdigest()
+    statement_sha = hashlib.sha256(STATEMENT).hexdigest()
+    with owner.open() as vault:
+        # A refresh: the shared income now cites the payslip, no longer the annual statement.
+        update_record(vault, ids["income2025"], INCOME | {"document_sha256": payslip_sha})
+        # A record that is not shared shares nothing it cites.
+        update_record(vault, ids["income2024"], INCOME_2024 | {"document_sha256": statement_sha})
+    read = json.loads(grants.redeem_records(access))["records"]
+    assert {r["id"] for r in read} == {ids["income2025"], ids["payslip"]}
+    with pytest.raises(NotFound):
+        grants.redeem_document(access, ids["statement"])
+    download = grants.redeem_document(access, ids["payslip"])
+    try:
+        assert b"".join(download) == PAYSLIP
+    finally:
+        download.close()
+    only_documents = json.loads(grants.redeem_records(access, types=["document"]))["records"]
+    assert [r["id"] for r in only_documents] == [ids["payslip"]]
+    with owner.open() as vault:
+        with_evidence = [s for s in shared_records(vault, grants.list_grants(vault)[0])
+                         if s["record_type"] == "document"]
+    assert [r["id"] for r in with_evidence[0]["records"]] == [ids["payslip"]]
+    # Not citing anything any more: no document is shared at all.
+    with owner.open() as vault:
+        update_record(vault, ids["income2025"], INCOME)
+    assert {r["id"] for r in json.loads(grants.redeem_records(access))["records"]} == {
+        ids["income2025"]}
 
 
 def test_a_download_streams_the_exact_bytes_and_is_logged(grants, person, make_org):
