@@ -61,6 +61,11 @@ class OwnerGrantSchema(Schema):
         "description": "A registered client id or an organisation's metadata URL."})
     authorization_details = ma.Raw(required=True, metadata={
         "description": "One kluis_records authorization detail (as a list)."})
+    records = ma.List(ma.Nested(RecordChoiceSchema), validate=validate.Length(max=20),
+                      metadata={"description": "Which records to share, per type (as when "
+                                               "approving); leave out to share the records "
+                                               "of the written types held now, none added "
+                                               "later."})
     lang = ma.String(load_default="nl")
 
 
@@ -265,7 +270,8 @@ def create_grant():
     body = load_body(OwnerGrantSchema(), max_bytes=64 * 1024)
     decision = services().grants.create_owner_grant(
         owner_vault(), g.owner.dek, client_id=body["client_id"],
-        authorization_details=body["authorization_details"], lang=body.get("lang", "nl"))
+        authorization_details=body["authorization_details"], lang=body.get("lang", "nl"),
+        records=_choices(body.get("records")))
     from vault.api.oauth import issuer
 
     return respond(s.OwnerGrantCreatedSchema(), {

@@ -168,8 +168,15 @@ class Consent:
         return Approval(redirect, grant)
 
     def create_owner_grant(self, vault: VaultDB, dek: bytes, *, client_id: str,
-                           authorization_details: Any, lang: str = "nl") -> Approval:
-        """The owner picks an organisation and what to share; returns a one-time pickup code."""
+                           authorization_details: Any, lang: str = "nl",
+                           records: list[dict[str, Any]] | None = None) -> Approval:
+        """The owner picks an organisation and what to share; returns a one-time pickup code.
+
+        Record-level like an approved request: ``records`` is her choice of records per type
+        (as for :meth:`approve`; ``include_later`` off unless she ticks it); without it the
+        grant is bound to the records of the written types she holds now (narrowed by any
+        ``categories``/``period``/``max_records``), none added later.
+        """
         try:
             org = self.orgs.get(client_id)
         except OAuthError as exc:
@@ -179,13 +186,12 @@ class Consent:
         except InvalidDetails as exc:
             raise InvalidInput("what to share is not valid", exc.errors) from None
         not_before, until = _expires(requested.duration, None)
-        # The owner chose the types herself on her own form: a type-level grant, as she
-        # wrote it (record-level binding is for answering an organisation's request).
+        choice = selection.resolve(vault, requested, dict(requested.fields), records)
         code = keys.new_token(codes.PICKUP_PREFIX)
         request_id = os.urandom(12).hex()
         grant = self._create_grant(
             vault, dek, organisation=org.summary(), requested=requested,
-            granted=dict(requested.fields), choice=None, not_before=not_before,
+            granted=choice.fields, choice=choice, not_before=not_before,
             expires_at=until,
             origin="owner", request_id=request_id, code=code, code_kind="pickup",
             redirect_uri=None, code_challenge=None, lang=lang,

@@ -117,10 +117,11 @@ class Grants(Redemption):
                                     expires_at=expires_at, lang=lang, records=records)
 
     def create_owner_grant(self, vault: VaultDB, dek: bytes, *, client_id: str,
-                           authorization_details: Any, lang: str = "nl") -> Approval:
+                           authorization_details: Any, lang: str = "nl",
+                           records: list[dict[str, Any]] | None = None) -> Approval:
         return self.consent.create_owner_grant(vault, dek, client_id=client_id,
                                                authorization_details=authorization_details,
-                                               lang=lang)
+                                               lang=lang, records=records)
 
     def get_grant(self, vault: VaultDB, grant_id: str) -> Grant:
         return self.consent.get_grant(vault, grant_id)

@@ -199,6 +199,11 @@ i18n.register({
     "new.days": {"nl": "Aantal dagen toegang", "en": "Days of access"},
     "new.retention": {"nl": "Mogen bewaren (dagen)", "en": "May keep (days)"},
     "new.create": {"nl": "Toegang geven", "en": "Give access"},
+    "new.records": {"nl": "Welke gegevens", "en": "Which records"},
+    "new.fields": {"nl": "Welke velden", "en": "Which fields"},
+    "new.no_records": {"nl": "Je hebt hier nog niets van.", "en": "You hold nothing of this yet."},
+    "new.later": {"nl": "Ook gegevens van deze soort die ik later toevoeg",
+                  "en": "Also records of this kind I add later"},
     "new.pickup_title": {"nl": "Ophaalcode voor {org}", "en": "Pickup code for {org}"},
     "new.pickup_intro": {
         "nl": "Geef deze code aan de organisatie. Hij werkt één keer en wordt niet opnieuw "
@@ -263,12 +268,18 @@ def overview():
 @bp.route("/grants/new", methods=["GET", "POST"])
 @owner_page
 def new_grant():
+    from vault.grants.consent import record_title
     from vault.grants.models import PURPOSES
     from vault.records.catalogue import RECORD_TYPES
+    from vault.records.service import list_records
 
     lang = _lang()
-    catalogue = [(rt.id, rt.label(lang), [(n, rt.field_label(n, lang)) for n in rt.field_names()])
-                 for rt in RECORD_TYPES.values()]
+    held: dict[str, list[tuple[str, str]]] = {}
+    for record in list_records(owner_vault(), newest_first=True):
+        held.setdefault(record.type, []).append((record.id,
+                                                 record_title(record.type, record.data, lang)))
+    catalogue = [(rt.id, rt.label(lang), [(n, rt.field_label(n, lang)) for n in rt.field_names()],
+                  held.get(rt.id, [])) for rt in RECORD_TYPES.values()]
     purposes = [(code, purpose_label(code, lang)) for code in PURPOSES]
     form = request.form
     # Organisations this vault has dealt with before, to pick instead of typing a client id.
@@ -277,12 +288,19 @@ def new_grant():
     known_organisations = sorted(known.items(), key=lambda item: item[1].lower())
     if request.method == "GET":
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
-                               form={}, known_organisations=known_organisations)
-    records = []
-    for type_id, _label, _fields in catalogue:
+                               form=form, known_organisations=known_organisations)
+    # Record-level like an approved request: per type the fields and the records ticked,
+    # and "also records I add later" only when ticked. A form without the record list of a
+    # type (a script posting fields only) shares the records of the type she holds now.
+    records, choice = [], []
+    for type_id, _label, _fields, mine in catalogue:
         chosen = form.getlist(f"field:{type_id}")
         if chosen:
             records.append({"record_type": type_id, "fields": chosen})
+            ids = form.getlist(f"record:{type_id}") if form.get(f"pick:{type_id}") \
+                else [record_id for record_id, _title in mine]
+            choice.append({"record_type": type_id, "record_ids": ids, "fields": chosen,
+                           "include_later": form.get(f"later:{type_id}") == "1"})
     detail = {"type": "kluis_records", "records": records,
               "purpose": form.get("purpose", ""),
               "retention": f"P{form.get('retention', '0').strip() or '0'}D",
@@ -290,7 +308,7 @@ def new_grant():
     try:
         decision = services().grants.create_owner_grant(
             owner_vault(), g.owner.dek, client_id=form.get("client_id", "").strip(),
-            authorization_details=[detail], lang=lang)
+            authorization_details=[detail], lang=lang, records=choice or None)
     except GrantError as exc:
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
