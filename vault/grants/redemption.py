@@ -94,9 +94,10 @@ class GrantHandle:
     journal: JournalRef
     dek: bytes
     cache_key: tuple[str, bytes]
-    grant: Grant  # as parsed at first use; only its immutable parts are used
+    grant: Grant  # as parsed at records_rev ``grant_rev``; re-read when that moves
     actor: str
     generation: tuple[int, int, int]
+    grant_rev: int | None = None
     created: float = field(default_factory=time.monotonic)
     views: dict[tuple[str, ...], RecordsView] = field(default_factory=dict)
 
@@ -223,6 +224,8 @@ class Redemption:
         slot, grant_id, dek = self.unwrap(token)
         vault = open_vault(self.instance, slot.vault_id, dek)
         try:
+            # The revision first: a narrowing committed after it moves it again.
+            grant_rev = _records_rev(vault)
             grant = repository.grant(vault.conn, grant_id)
         except (UnknownCondition, KeyError, TypeError):
             vault.close()
@@ -240,7 +243,7 @@ class Redemption:
             token_hash=digest, slot_id=slot.id, slot_expires_at=slot.expires_at,
             vault_id=slot.vault_id, vault_path=vault_path, journal=access_journal,
             dek=dek, cache_key=ConnectionCache.key(slot.vault_id, dek), grant=grant,
-            actor=f"org:{grant.client_id}", generation=generation)
+            actor=f"org:{grant.client_id}", generation=generation, grant_rev=grant_rev)
         HANDLES.put(handle, self.settings)
         return handle, vault, True
 
@@ -322,8 +325,9 @@ class Redemption:
                     uses = row[0]
                     if limited:
                         uses += journal.pending_reads(jconn, grant.id, row[2])
-                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     rev = row[1]
+                    grant = _current_grant(vault, handle, rev)
+                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     answer = handle.views.get(wanted)
                     if answer is None or rev is None or answer.records_rev != rev:
                         answer = _records_view(vault, grant, wanted, rev,
@@ -372,6 +376,7 @@ class Redemption:
                     uses = row[0]
                     if limited:
                         uses += journal.pending_reads(jconn, grant.id, row[2])
+                    grant = _current_grant(vault, handle, row[1])
                     self._check_conditions(handle, now, uses=uses, types=("document",),
                                            purpose=purpose)
                     document = _granted_document(vault, grant, record_id)
@@ -424,6 +429,30 @@ class Redemption:
             raise InvalidToken("the grant was revoked")
         self._check_conditions(handle, now, uses=grant.access_count, types=(), purpose=purpose)
         return grant
+
+
+def _records_rev(vault: VaultDB) -> int | None:
+    row = vault.conn.execute("SELECT value FROM meta WHERE key = 'records_rev'").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else None
+
+
+def _current_grant(vault: VaultDB, handle: GrantHandle, rev: int | None) -> Grant:
+    """The handle's grant, re-read when ``records_rev`` moved since it was parsed: the owner
+    may have narrowed it (its conditions changed; a trigger moves the revision with them).
+    One integer comparison on the reads in between."""
+    if rev is not None and rev == handle.grant_rev:
+        return handle.grant
+    try:
+        fresh = repository.grant(vault.conn, handle.grant.id)
+    except (UnknownCondition, KeyError, TypeError):
+        HANDLES.drop(handle.token_hash)
+        raise InvalidToken("the grant has a condition this server does not know") from None
+    if fresh is None:
+        HANDLES.drop(handle.token_hash)
+        raise InvalidToken("the grant was revoked")
+    handle.grant, handle.grant_rev = fresh, rev
+    handle.views.clear()
+    return fresh
 
 
 @dataclass(frozen=True)

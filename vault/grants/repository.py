@@ -238,6 +238,19 @@ def mark_revoked(tx: db.Connection, grant_id: str, *, at: str, by: str) -> bool:
     return bool(changed)
 
 
+def set_conditions(tx: db.Connection, grant_id: str, conditions: Sequence[Condition],
+                   receipt: dict[str, Any], receipt_id: str) -> bool:
+    """Replace an active grant's conditions (the owner narrowed it) and its receipt; False
+    if it is not active (any more). A trigger moves ``records_rev`` with it, so cached
+    answers of the grant are rebuilt (migrations/vault/0009_lifecycle.sql)."""
+    changed = tx.execute(
+        "UPDATE grants SET conditions = ?, receipt = ?, receipt_id = ?"
+        " WHERE id = ? AND status = 'active'",
+        (json.dumps([condition_to_dict(c) for c in conditions]), json.dumps(receipt),
+         receipt_id, grant_id)).rowcount
+    return bool(changed)
+
+
 def mark_picked_up(tx: db.Connection, grant_id: str) -> None:
     """The organisation collected the grant's token at the token endpoint."""
     tx.execute("UPDATE grants SET picked_up = 1 WHERE id = ?", (grant_id,))

@@ -29,7 +29,14 @@ from redis import Redis
 from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import deletion, events, notifications, repository, webhooks
+from vault.grants import (
+    deletion,
+    events,
+    narrowing,
+    notifications,
+    repository,
+    webhooks,
+)
 from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
@@ -122,6 +129,14 @@ class Grants(Redemption):
         return self.consent.create_owner_grant(vault, dek, client_id=client_id,
                                                authorization_details=authorization_details,
                                                lang=lang, records=records)
+
+    def narrow_grant(self, vault: VaultDB, grant_id: str, records: Any, *,
+                     lang: str = "nl") -> Grant:
+        """The owner narrows an active grant (fewer fields, records, "later", evidence); the
+        token keeps working for what is left and ``grant.narrowed`` is queued
+        (:mod:`vault.grants.narrowing`)."""
+        return narrowing.narrow(self.instance, vault, self.consent.get_grant(vault, grant_id),
+                                records, issuer=self.issuer, lang=lang)
 
     def get_grant(self, vault: VaultDB, grant_id: str) -> Grant:
         return self.consent.get_grant(vault, grant_id)

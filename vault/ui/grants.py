@@ -18,7 +18,7 @@ from flask import (
 )
 
 from vault.clock import to_iso, utcnow
-from vault.grants import accesslog
+from vault.grants import accesslog, narrowing
 from vault.grants.consent import describe_request
 from vault.grants.errors import GrantError, OAuthError
 from vault.grants.models import purpose_label
@@ -204,6 +204,19 @@ i18n.register({
     "new.no_records": {"nl": "Je hebt hier nog niets van.", "en": "You hold nothing of this yet."},
     "new.later": {"nl": "Ook gegevens van deze soort die ik later toevoeg",
                   "en": "Also records of this kind I add later"},
+    "narrow.title": {"nl": "Kleiner maken", "en": "Narrow"},
+    "narrow.intro": {
+        "nl": "Vink uit wat je niet meer wilt delen. De organisatie leest vanaf haar volgende "
+              "verzoek alleen wat aangevinkt blijft, en krijgt bericht dat je de toestemming "
+              "kleiner hebt gemaakt. Meer delen kan hier niet.",
+        "en": "Untick what you no longer want to share. From its next request the "
+              "organisation reads only what stays ticked, and is told that you narrowed the "
+              "access. Sharing more is not possible here."},
+    "narrow.evidence": {"nl": "Ook de documenten die deze gegevens als bewijs noemen",
+                        "en": "Also the documents these records cite as evidence"},
+    "narrow.submit": {"nl": "Kleiner maken", "en": "Narrow"},
+    "narrow.done": {"nl": "De toestemming is kleiner gemaakt.",
+                    "en": "The access was narrowed."},
     "new.pickup_title": {"nl": "Ophaalcode voor {org}", "en": "Pickup code for {org}"},
     "new.pickup_intro": {
         "nl": "Geef deze code aan de organisatie. Hij werkt één keer en wordt niet opnieuw "
@@ -467,13 +480,43 @@ def grant_detail(grant_id: str):
         except GrantError:
             asked = None
     now = utcnow()
+    status = grant.status_at(now)
     page = accesslog.read_log(vault, grant_id=grant_id)
     return render_template(
-        "grants/detail.html", grant=grant, status=grant.status_at(now), log=page,
+        "grants/detail.html", grant=grant, status=status, log=page,
         status_label=_status_label, shared=shared_records(vault, grant, _lang()),
         history=accesslog.grant_history(vault, grant, to_iso(now), _lang(), asked),
         retention_end=_retention_end(grant.expiry.expires_at, grant.retention),
+        narrowable=narrowing.narrowable(vault, grant, _lang()) if status == "active" else [],
         action_label=lambda a: accesslog.action_label(a, _lang()))
+
+
+@bp.post("/grants/<grant_id>/narrow")
+@owner_page
+def narrow(grant_id: str):
+    """The grant page's "Kleiner maken": what stays ticked stays shared."""
+    service = services().grants
+    vault = owner_vault()
+    try:
+        grant = service.get_grant(vault, grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    form = request.form
+    records = []
+    for type_id in grant.fields.types:
+        entry: dict = {"record_type": type_id, "fields": form.getlist(f"field:{type_id}"),
+                       "record_ids": form.getlist(f"record:{type_id}"),
+                       "include_later": form.get(f"later:{type_id}") == "1",
+                       "evidence": form.get(f"evidence:{type_id}") == "1"}
+        records.append(entry)
+    try:
+        service.narrow_grant(vault, grant_id, records, lang=_lang())
+    except GrantError as exc:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+        flash(f"{exc} {errors}".strip(), "error")
+    else:
+        flash(t("narrow.done"), "info")
+    return redirect(url_for(".grant_detail", grant_id=grant_id))
 
 
 @bp.post("/grants/<grant_id>/revoke")
