@@ -30,6 +30,7 @@ from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
 from vault.grants import (
+    changes,
     deletion,
     events,
     narrowing,
@@ -137,6 +138,10 @@ class Grants(Redemption):
         (:mod:`vault.grants.narrowing`)."""
         return narrowing.narrow(self.instance, vault, self.consent.get_grant(vault, grant_id),
                                 records, issuer=self.issuer, lang=lang)
+
+    def records_changed(self, vault: VaultDB) -> int:
+        """Queue ``records.updated`` for what changed in the vault (:mod:`vault.grants.changes`)."""
+        return changes.records_changed(vault)
 
     def get_grant(self, vault: VaultDB, grant_id: str) -> Grant:
         return self.consent.get_grant(vault, grant_id)

@@ -1,5 +1,5 @@
-"""grant.narrowed: the owner narrows a grant; the organisation is told by signed webhook,
-delivered by the real worker to a real receiver."""
+"""grant.narrowed and records.updated: the owner narrows a grant, a granted record changes;
+the organisation is told by signed webhook, delivered by the real worker to a real receiver."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.integration.grants.test_ui_pages import CSRF, signed_in
 from tests.integration.lifecycle.conftest import INCOME, ask
 from tests.integration.lifecycle.receiver import start_receiver, verify
 from tests.integration.lifecycle.test_webhooks import _register, _wait
+from tests.standins.fixtures import brp_standin  # noqa: F401 - fixture
 from vault.grants.organisations import PICKUP_GRANT_TYPE
 
 INCOME_2024 = INCOME | {"year": 2024, "gross_amount_cents": 4_812_345}
@@ -134,3 +135,63 @@ def test_the_grant_page_narrows_with_its_form(live_server, make_owner, receiver)
         "record:income": [new]})
     assert 'class="flash error"' in refused.text
     assert [r["id"] for r in _read(base, access).json()["records"]] == [old]
+
+
+def test_a_granted_record_updated_delivers_one_records_updated_per_grant(
+        live_server, make_owner, start_worker, receiver):
+    base = live_server.url
+    org = _register(base, [receiver.url])
+    start_worker()
+    owner, (old, new), grant_id, access = _granted_two_incomes(base, make_owner, org)
+    narrowed = owner.post(f"/api/v1/grants/{grant_id}/narrow", json={"records": [
+        {"record_type": "income", "record_ids": [new]}]})
+    assert narrowed.status_code == 200
+    # Not granted any more: its update tells nobody. Granted: one event, no contents.
+    assert owner.put(f"/api/v1/records/{old}",
+                     json={"data": INCOME_2024 | {"net_amount_cents": 1}}).status_code == 200
+    assert owner.put(f"/api/v1/records/{new}",
+                     json={"data": INCOME | {"net_amount_cents": 4_111_111}}).status_code == 200
+    _wait(lambda: _events(receiver, "records.updated"))
+    time.sleep(1.5)
+    [event] = _events(receiver, "records.updated")
+    assert event["grant_id"] == grant_id and event["data"] == {"record_ids": {"income": [new]}}
+    body = next(m.body for m in receiver.received if json.loads(m.body)["id"] == event["id"])
+    assert b"4111111" not in body and b"ACME" not in body
+    # A revoked grant hears of nothing more.
+    owner.delete(f"/api/v1/grants/{grant_id}")
+    owner.put(f"/api/v1/records/{new}", json={"data": INCOME})
+    time.sleep(1.5)
+    assert len(_events(receiver, "records.updated")) == 1
+
+
+def test_a_connector_refresh_of_granted_records_delivers_records_updated(
+        live_server, make_owner, start_worker, receiver, request):
+    from tests.integration.connectors.conftest import add_connection, records, wait_state
+    from tests.standins.fixtures import API_KEY, BRP_BSN
+
+    brp = request.getfixturevalue("brp_standin")
+
+    base = live_server.url
+    org = _register(base, [receiver.url])
+    start_worker()
+    owner = make_owner()
+    # Household members she will have: "also records I add later" ticked, none held yet.
+    made = owner.post("/api/v1/grants", json={
+        "client_id": org["client_id"], "authorization_details": ask({"household-member": None}),
+        "records": [{"record_type": "household-member", "record_ids": [],
+                     "include_later": True}]})
+    assert made.status_code == 201, made.text
+    connection = add_connection(owner, "brp", {"base_url": brp.base_url,
+                                               "bsn": BRP_BSN}, {"api_key": API_KEY})
+    wait_state(owner, connection["id"], {"ok"})
+    members = records(owner, "household-member")  # the owner's open merges the refresh
+    assert len(members) == 3
+    _wait(lambda: _events(receiver, "records.updated"))
+    time.sleep(1.5)
+    [event] = _events(receiver, "records.updated")  # one batch: one event
+    assert event["grant_id"] == made.json()["grant"]["id"]
+    assert sorted(event["data"]["record_ids"]["household-member"]) == sorted(
+        m["id"] for m in members)
+    body = next(m.body for m in receiver.received if json.loads(m.body)["id"] == event["id"])
+    for member in members:
+        assert member["data"]["surname"].encode() not in body
