@@ -19,7 +19,7 @@ from typing import Any
 from vault.clock import utcnow
 from vault.grants import events, receipts
 from vault.grants.errors import Conflict, InvalidInput
-from vault.grants.models import Fields, Grant, Records
+from vault.grants.models import Condition, Fields, Grant, Records
 from vault.records.service import list_records
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB
@@ -51,7 +51,8 @@ def narrow(instance: Instance, vault: VaultDB, grant: Grant, records: Any, *,
             and set(evidence) == set(bound.evidence_types):
         raise InvalidInput("nothing was removed", {"records": ["Leave out something the "
                                                                "grant shares now."]})
-    conditions = [c for c in grant.conditions if not isinstance(c, (Fields, Records))]
+    conditions: list[Condition] = [c for c in grant.conditions
+                                   if not isinstance(c, (Fields, Records))]
     conditions.insert(min(2, len(conditions)), new_fields)
     conditions.append(new_records)
     narrowed = replace(grant, conditions=conditions, receipt_id=str(uuid.uuid4()))
