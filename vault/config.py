@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from vault.formats import check_timezone
 
@@ -40,6 +41,7 @@ INT_RANGES: dict[str, tuple[int, int | None]] = {
     "connector_retry_base_seconds": (1, 24 * 3600),
     "connector_max_attempts": (1, 100),
     "connector_timeout_seconds": (1, 600),
+    "outbox_retention_days": (1, 3650),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -109,6 +111,10 @@ class Settings:
     webhook_retry_seconds: str = "10,60,300,1800,7200"
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
+    # Delivered, failed and endpoint-less webhook events (with their attempts) and sent or
+    # failed notification mails are deleted this many days after they were queued, by the
+    # worker's periodic purge; queued ones are kept until they are done.
+    outbox_retention_days: int = 30
     # Notification mail: smtp://user:password@host:587 (STARTTLS), smtps:// (TLS), or
     # smtp+insecure://host:port (loopback test servers only); empty: no mail is sent.
     smtp_url: str = ""
@@ -171,6 +177,11 @@ class Settings:
             check_timezone(self.timezone)
         except ValueError as exc:
             raise ConfigError(f"KLUIS_TIMEZONE: {exc}") from None
+        smtp_query = parse_qs(urlsplit(self.smtp_url).query, keep_blank_values=True)
+        if set(smtp_query) - {"cafile"} or any(len(v) != 1 or not v[0]
+                                               for v in smtp_query.values()):
+            raise ConfigError("KLUIS_SMTP_URL takes one query parameter only: cafile=<PEM file "
+                              "of the CA certificates to trust>")
 
     @property
     def webhook_retry_delays(self) -> list[float]:

@@ -30,7 +30,7 @@ from vault.config import Settings, load_settings
 from vault.connectors import service as connections
 from vault.connectors.inbox import HANDLERS as INBOX_HANDLERS
 from vault.connectors.inbox import merge_on_open
-from vault.grants import deletion, notifications, repository
+from vault.grants import changes, deletion, notifications, repository
 from vault.grants.oauth import settle_replayed_codes
 from vault.grants.organisations import Organisations
 from vault.grants.service import Grants
@@ -48,8 +48,10 @@ INBOX_HANDLERS[attempts.KIND] = attempts.merge_item
 log = logging.getLogger("kluis.services")
 
 #: What runs whenever a vault opens, in order, on every entry point: the connector inbox
-#: merge, and marking revoked the grants whose authorization code was replayed.
-VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open,
+#: merge, telling organisations which granted records that (or anything since) changed
+#: (``records.updated``), and marking revoked the grants whose authorization code was
+#: replayed.
+VAULT_OPEN_HOOKS: tuple[Callable[[VaultDB], None], ...] = (merge_on_open, changes.on_open,
                                                            settle_replayed_codes)
 
 

@@ -244,6 +244,11 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
     check(owner.get(url("/api/v1/grants")), 200)
     check(owner.get(url(f"/api/v1/grants/{made['grant']['id']}")), 200)
     check(owner.get(url(f"/api/v1/grants/{made['grant']['id']}/receipt")), 200)
+    narrow = url(f"/api/v1/grants/{made['grant']['id']}/narrow")
+    check(owner.post(narrow, json={"records": [{"record_type": "income"}]}), 422)
+    narrowed = check(owner.post(narrow, json={"records": [
+        {"record_type": "person", "fields": ["surname"]}]}), 200).json()
+    assert narrowed["records"] == {"person": ["surname"]}
     check(requests.post(meta["revocation_endpoint"], auth=basic, timeout=30,
                         data={"token": picked["access_token"],
                               "token_type_hint": "access_token"}), 200)

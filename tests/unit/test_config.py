@@ -64,3 +64,11 @@ def test_kluis_init_refuses_a_bad_setting_in_one_line(tmp_path):
     assert "KLUIS_REQUEST_LIFETIME_HOURS must be from 1" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("url", ["smtp://relay:587?foo=1", "smtp://relay:587?cafile=",
+                                 "smtp://relay:587?cafile=/a&cafile=/b"])
+def test_the_smtp_url_takes_only_a_cafile_parameter(url):
+    with pytest.raises(ConfigError, match="cafile"):
+        Settings(smtp_url=url)
+    assert Settings(smtp_url="smtp://relay:587?cafile=/etc/kluis/ca.pem").smtp_url

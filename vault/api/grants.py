@@ -56,11 +56,38 @@ class ApproveSchema(Schema):
     lang = ma.String(load_default="nl")
 
 
+class NarrowChoiceSchema(Schema):
+    """What stays shared of one type; a member left out keeps what the grant has."""
+
+    record_type = ma.String(required=True)
+    record_ids = ma.List(ma.String(), validate=validate.Length(max=1000), metadata={
+        "description": "The records that stay shared (a subset of those shared now)."})
+    field_names = ma.List(ma.String(), data_key="fields", metadata={
+        "description": "The fields that stay shared (a subset)."})
+    include_later = ma.Boolean(metadata={"description": "false: no longer share records "
+                                                        "of this type added later."})
+    evidence = ma.Boolean(metadata={"description": "false: no longer share the documents "
+                                                   "these records cite."})
+
+
+class NarrowSchema(Schema):
+    records = ma.List(ma.Nested(NarrowChoiceSchema), required=True,
+                      validate=validate.Length(max=20), metadata={
+                          "description": "Per type what stays shared; types left out are "
+                                         "no longer shared."})
+    lang = ma.String(load_default="nl", validate=validate.OneOf(["nl", "en"]))
+
+
 class OwnerGrantSchema(Schema):
     client_id = ma.String(required=True, metadata={
         "description": "A registered client id or an organisation's metadata URL."})
     authorization_details = ma.Raw(required=True, metadata={
         "description": "One kluis_records authorization detail (as a list)."})
+    records = ma.List(ma.Nested(RecordChoiceSchema), validate=validate.Length(max=20),
+                      metadata={"description": "Which records to share, per type (as when "
+                                               "approving); leave out to share the records "
+                                               "of the written types held now, none added "
+                                               "later."})
     lang = ma.String(load_default="nl")
 
 
@@ -268,7 +295,8 @@ def create_grant():
     body = load_body(OwnerGrantSchema(), max_bytes=64 * 1024)
     decision = services().grants.create_owner_grant(
         owner_vault(), g.owner.dek, client_id=body["client_id"],
-        authorization_details=body["authorization_details"], lang=body.get("lang", "nl"))
+        authorization_details=body["authorization_details"], lang=body.get("lang", "nl"),
+        records=_choices(body.get("records")))
     from vault.api.oauth import issuer
 
     return respond(s.OwnerGrantCreatedSchema(), {
@@ -302,6 +330,18 @@ def get_grant(grant_id: str):
            tags=OWNER_TAG, responses={200: s.owner_grant()})
 def revoke_grant(grant_id: str):
     return respond(s.owner_grant(), services().grants.revoke(owner_vault(), grant_id))
+
+
+@bp.post("/grants/<grant_id>/narrow")
+@owner_api
+@operation("/api/v1/grants/{grant_id}/narrow", "post",
+           "Narrow an active grant: fewer fields or records; the token reads only what is "
+           "left from the next request, and the organisation gets grant.narrowed",
+           tags=OWNER_TAG, request=NarrowSchema, responses={200: s.owner_grant()})
+def narrow_grant(grant_id: str):
+    body = load_body(NarrowSchema(), max_bytes=64 * 1024)
+    return respond(s.owner_grant(), services().grants.narrow_grant(
+        owner_vault(), grant_id, _choices(body["records"]), lang=body["lang"]))
 
 
 @bp.get("/grants/<grant_id>/receipt")

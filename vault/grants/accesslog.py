@@ -14,6 +14,7 @@ ACTIONS: dict[str, dict[str, str]] = {
     "grant.viewed": {"nl": "Toestemming bekeken", "en": "Grant viewed"},
     "grant.created": {"nl": "Toestemming gegeven", "en": "Access granted"},
     "grant.revoked": {"nl": "Toestemming ingetrokken", "en": "Access revoked"},
+    "grant.narrowed": {"nl": "Toestemming kleiner gemaakt", "en": "Access narrowed"},
     "grant.token-issued": {"nl": "Toegangssleutel opgehaald", "en": "Access token collected"},
     "request.received": {"nl": "Verzoek ontvangen", "en": "Request received"},
     "request.denied": {"nl": "Verzoek geweigerd", "en": "Request refused"},
@@ -68,6 +69,8 @@ def read_log(vault: VaultDB, *, grant_id: str | None = None, limit: int = 200,
 HISTORY: dict[str, dict[str, str]] = {
     "created": {"nl": "Toestemming gegeven", "en": "Access granted"},
     "narrowed": {"nl": "Kleiner gemaakt dan gevraagd", "en": "Narrowed from what was asked"},
+    "narrowed-later": {"nl": "Kleiner gemaakt: {count} gegeven(s) niet meer gedeeld",
+                       "en": "Narrowed: {count} record(s) no longer shared"},
     "token-issued": {"nl": "Toegangssleutel opgehaald", "en": "Access token collected"},
     "read": {"nl": "Gegevens gelezen", "en": "Data read"},
     "download": {"nl": "Document {name} gedownload", "en": "Document {name} downloaded"},
@@ -77,7 +80,7 @@ HISTORY: dict[str, dict[str, str]] = {
 }
 _KINDS = {"grant.created": "created", "grant.token-issued": "token-issued",
           "grant.read": "read", "grant.download": "download", "grant.viewed": "viewed",
-          "grant.revoked": "revoked"}
+          "grant.revoked": "revoked", "grant.narrowed": "narrowed-later"}
 
 
 def grant_history(vault: VaultDB, grant: Any, now: str, lang: str = "nl",
@@ -98,8 +101,17 @@ def grant_history(vault: VaultDB, grant: Any, now: str, lang: str = "nl",
         label = HISTORY[kind].get(lang) or HISTORY[kind]["en"]
         text = label.format(name=event.detail.get("document", "")) if kind == "download" \
             else label
-        out.append({"at": event.at, "kind": kind, "by": by, "text": text,
-                    "detail": event.detail})
+        detail = event.detail
+        if kind == "narrowed-later":
+            # The owner narrowed the grant later: shown like a narrowing at approval (the
+            # fields left out), saying how many records are no longer shared.
+            removed = detail.get("removed") or {}
+            text = label.format(count=sum(len(i) for i in
+                                          (removed.get("record_ids") or {}).values()))
+            kind = "narrowed"
+            detail = {"left_out": removed.get("fields") or {},
+                      "record_ids": detail.get("record_ids")}
+        out.append({"at": event.at, "kind": kind, "by": by, "text": text, "detail": detail})
         if kind == "created" and asked is not None:
             granted = grant.fields.as_dict()
             left_out = {t: [f for f in names if f not in granted.get(t, [])]

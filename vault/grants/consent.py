@@ -168,8 +168,15 @@ class Consent:
         return Approval(redirect, grant)
 
     def create_owner_grant(self, vault: VaultDB, dek: bytes, *, client_id: str,
-                           authorization_details: Any, lang: str = "nl") -> Approval:
-        """The owner picks an organisation and what to share; returns a one-time pickup code."""
+                           authorization_details: Any, lang: str = "nl",
+                           records: list[dict[str, Any]] | None = None) -> Approval:
+        """The owner picks an organisation and what to share; returns a one-time pickup code.
+
+        Record-level like an approved request: ``records`` is her choice of records per type
+        (as for :meth:`approve`; ``include_later`` off unless she ticks it); without it the
+        grant is bound to the records of the written types she holds now (narrowed by any
+        ``categories``/``period``/``max_records``), none added later.
+        """
         try:
             org = self.orgs.get(client_id)
         except OAuthError as exc:
@@ -179,13 +186,12 @@ class Consent:
         except InvalidDetails as exc:
             raise InvalidInput("what to share is not valid", exc.errors) from None
         not_before, until = _expires(requested.duration, None)
-        # The owner chose the types herself on her own form: a type-level grant, as she
-        # wrote it (record-level binding is for answering an organisation's request).
+        choice = selection.resolve(vault, requested, dict(requested.fields), records)
         code = keys.new_token(codes.PICKUP_PREFIX)
         request_id = os.urandom(12).hex()
         grant = self._create_grant(
             vault, dek, organisation=org.summary(), requested=requested,
-            granted=dict(requested.fields), choice=None, not_before=not_before,
+            granted=choice.fields, choice=choice, not_before=not_before,
             expires_at=until,
             origin="owner", request_id=request_id, code=code, code_kind="pickup",
             redirect_uri=None, code_challenge=None, lang=lang,
@@ -208,7 +214,8 @@ class Consent:
         if requested.max_uses is not None:
             conditions.append(UsageLimit(requested.max_uses))
         if choice is not None:
-            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now))
+            conditions.append(Records.of(choice.record_ids, choice.include_later, since=now,
+                                         evidence=choice.evidence))
         grant = Grant(
             id=grant_id, organisation=organisation, purpose=requested.purpose,
             purpose_description=requested.purpose_description, retention=requested.retention,
@@ -466,14 +473,16 @@ def shared_records(vault: VaultDB, grant: Grant, lang: str = "nl") -> list[dict[
     chosen records by title (newest first) and whether records added later are shared too.
     A grant without record binding lists the type's current records."""
     bound = grant.records
+    cited = selection.cited_documents(vault, grant)
     out = []
     for type_id, names in grant.fields.allowed:
         record_type = RECORD_TYPES[type_id]
         current = list_records(vault, [type_id], newest_first=True)
-        if bound is not None:
-            chosen = set(bound.ids(type_id))
-            items = [r for r in current if r.id in chosen
-                     or bound.covers(type_id, r.id, r.created_at)]
+        if bound is not None and type_id == "document":
+            items = [r for r in current
+                     if bound.shares_document(r.id, r.created_at, r.data.get("sha256"), cited)]
+        elif bound is not None:
+            items = [r for r in current if bound.covers(type_id, r.id, r.created_at)]
         else:
             items = current
         out.append({

@@ -56,15 +56,12 @@ def emit(tx: db.Connection, type: str, *, client_id: str, grant_id: str | None =
         " VALUES (?, ?, ?, ?, ?, ?)",
         (event_id, client_id, type, json.dumps(body, sort_keys=True, separators=(",", ":")),
          at, at))
-    if type in (GRANT_REVOKED, GRANT_NARROWED) and grant_id:
-        grant_ended(tx, grant_id)
+    # A narrowed grant stays active with its token (vault.grants.narrowing): it does not end.
     if type == GRANT_REVOKED and grant_id:
+        grant_ended(tx, grant_id)
         by = (data or {}).get("by")
         tx.execute("UPDATE token_fates SET by_whom = ? WHERE grant_id = ? AND reason = 'revoked'",
                    (by, grant_id))
-    elif type == GRANT_NARROWED and grant_id:
-        tx.execute("UPDATE token_fates SET reason = 'narrowed', detail = ? WHERE grant_id = ?",
-                   (json.dumps(data or {}), grant_id))
     return event_id
 
 

@@ -13,7 +13,7 @@ stored rows share, with no I/O; split, each part would import the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -122,7 +122,7 @@ class AccessContext:
     """What a condition is checked against on one organisation request."""
 
     now: datetime
-    uses: int = 0  # reads already made under this grant
+    uses: int = 0  # reads and document downloads already made under this grant
     purpose: str | None = None  # the purpose the organisation states, if it states one
     types: tuple[str, ...] = ()  # record types this request asks for (empty: all granted)
 
@@ -197,7 +197,8 @@ class UsageLimit:
 
     def verify(self, context: AccessContext) -> Verdict:
         if context.uses >= self.max_uses:
-            return Verdict(False, "usage-limit", f"the grant allowed {self.max_uses} reads")
+            return Verdict(False, "usage-limit",
+                           f"the grant allowed {self.max_uses} reads and downloads")
         return OK
 
 
@@ -206,18 +207,26 @@ class Records:
     """The records the person chose, by id per type (their later versions included), and
     the types whose records added after ``since`` are covered too (she ticked "also records
     I add later" for them). A grant without this condition covers every record of its types
-    (grants made before record-level consent)."""
+    (grants made before record-level consent).
+
+    ``evidence_types``: the types whose shared records' evidence is shared too: the
+    documents their **current** versions cite (``document_sha256``). It is worked out at
+    each read (:func:`vault.grants.selection.cited_documents`), so a refreshed record that
+    cites a new document shares the new one and no longer the one it stopped citing.
+    (Grants approved before this member kept the documents cited at approval as chosen
+    ``document`` ids.)"""
 
     tag: ClassVar[str] = "records"
     ids_by_type: tuple[tuple[str, tuple[str, ...]], ...]
     include_later_types: tuple[str, ...] = ()
     since: str = ""
+    evidence_types: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, ids: Mapping[str, Sequence[str]], include_later: Sequence[str] = (),
-           since: str = "") -> Records:
+           since: str = "", evidence: Sequence[str] = ()) -> Records:
         return cls(tuple(sorted((t, tuple(dict.fromkeys(i))) for t, i in ids.items())),
-                   tuple(sorted(set(include_later))), since)
+                   tuple(sorted(set(include_later))), since, tuple(sorted(set(evidence))))
 
     def as_dict(self) -> dict[str, list[str]]:
         return {t: list(i) for t, i in self.ids_by_type}
@@ -230,6 +239,14 @@ class Records:
         if record_id in self.ids(type_id):
             return True
         return type_id in self.include_later_types and created_at > self.since
+
+    def shares_document(self, record_id: str, created_at: str, sha256: Any,
+                        cited: Set[str]) -> bool:
+        """Whether a ``document`` record is shared: chosen (or added later, when ticked), or
+        cited as evidence (``cited``: the hashes :func:`~vault.grants.selection.
+        cited_documents` found for this grant)."""
+        return self.covers("document", record_id, created_at) or (
+            isinstance(sha256, str) and sha256 in cited)
 
     def verify(self, context: AccessContext) -> Verdict:
         return OK  # a filter on what is read, not a reason to refuse the read
@@ -251,9 +268,13 @@ def condition_to_dict(condition: Condition) -> dict[str, Any]:
     if isinstance(condition, Fields):
         return {"tag": condition.tag, "allowed": condition.as_dict()}
     if isinstance(condition, Records):
-        return {"tag": condition.tag, "ids_by_type": condition.as_dict(),
-                "include_later_types": list(condition.include_later_types),
-                "since": condition.since}
+        out_records: dict[str, Any] = {
+            "tag": condition.tag, "ids_by_type": condition.as_dict(),
+            "include_later_types": list(condition.include_later_types),
+            "since": condition.since}
+        if condition.evidence_types:
+            out_records["evidence_types"] = list(condition.evidence_types)
+        return out_records
     out: dict[str, Any] = {"tag": condition.tag}
     out.update({k: v for k, v in condition.__dict__.items()})
     return out
@@ -269,7 +290,7 @@ def condition_from_dict(data: dict[str, Any]) -> Condition:
         return Fields.of(args["allowed"])
     if cls is Records:
         return Records.of(args["ids_by_type"], args.get("include_later_types", ()),
-                          args.get("since", ""))
+                          args.get("since", ""), args.get("evidence_types", ()))
     return cls(**args)
 
 
@@ -456,6 +477,8 @@ class Grant:
             if bound is not None:
                 entry["record_ids"] = list(bound.ids(t))
                 entry["include_later"] = t in bound.include_later_types
+                if t in bound.evidence_types:
+                    entry["evidence"] = True
             entries.append(entry)
         detail: dict[str, Any] = {
             "type": "kluis_records",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from vault.clock import from_iso, now_iso, utcnow
 from vault.config import Settings
@@ -113,19 +113,22 @@ def notify(instance: Instance, tx: db.Connection, *, kind: str, group_key: str,
 
 
 def reads_merged(instance: Instance, tx: db.Connection, rows: Sequence[Any]) -> None:
-    """After access journal rows moved into the log: one notification per grant per day."""
+    """After access journal rows moved into the log: one notification per grant per day, for
+    its reads and document downloads together."""
     seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for row in rows:
-        if row["action"] != "grant.read" or not row["grant_id"]:
+        if row["action"] not in ("grant.read", "grant.download") or not row["grant_id"]:
             continue
         try:
             detail = json.loads(row["detail"]) if row["detail"] else {}
         except (TypeError, ValueError):
             detail = {}
         key = (row["grant_id"], str(row["at"])[:10])
-        count, _ = seen.get(key, (0, detail))
+        count, before = seen.get(key, (0, {"types": []}))
+        types = detail.get("types") or (["document"] if row["action"] == "grant.download"
+                                        else [])
         seen[key] = (count + 1, {"organisation": detail.get("organisation"),
-                                 "types": detail.get("types") or []})
+                                 "types": list(dict.fromkeys(before["types"] + types))})
     for (grant_id, day), (count, detail) in seen.items():
         notify(instance, tx, kind=GRANT_READ, group_key=f"{GRANT_READ}:{grant_id}:{day}",
                grant_id=grant_id, detail=detail, count=count)
@@ -326,12 +329,21 @@ def send(instance: Instance, settings: Settings, mail_id: str) -> str:
     return "sent"
 
 
+def tls_context(url: str) -> ssl.SSLContext:
+    """The TLS context for ``KLUIS_SMTP_URL``: the system's trusted CAs, or only the CA
+    certificates in the PEM file the URL's ``cafile`` query parameter names
+    (``smtp://relay.internal:587?cafile=/etc/kluis/relay-ca.pem``: a private CA, or a test
+    server's own certificate). The server's certificate and host name are always checked."""
+    cafile = parse_qs(urlsplit(url).query).get("cafile")
+    return ssl.create_default_context(cafile=cafile[0] if cafile else None)
+
+
 def _smtp_send(url: str, message: EmailMessage) -> None:
     """``smtp://`` with STARTTLS (required), ``smtps://`` (TLS), ``smtp+insecure://`` (no TLS:
     a loopback test server only)."""
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
-    context = ssl.create_default_context()
+    context = tls_context(url)
     if parts.scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=20,
                                                 context=context)
@@ -345,6 +357,13 @@ def _smtp_send(url: str, message: EmailMessage) -> None:
         if parts.username:
             client.login(unquote(parts.username), unquote(parts.password or ""))
         client.send_message(message)
+
+
+def purge_done_mails(tx: db.Connection, before: str) -> int:
+    """Delete the mails queued before ``before`` that were sent or given up (their payload
+    is gone already); how many. Queued ones stay."""
+    return int(tx.execute("DELETE FROM mail_outbox WHERE status <> 'queued' AND created_at < ?",
+                          (before,)).rowcount)
 
 
 def mail_counts(conn: db.Connection) -> dict[str, int]:

@@ -96,10 +96,14 @@ def build(grant: Grant, *, vault_id: str, issuer: str, lang: str = "nl",
     categories = []
     for type_id, fields in granted.items():
         entry: dict[str, Any] = {"recordType": type_id, "fields": list(fields)}
-        if bound is not None:
-            entry["recordIds"] = list(bound.ids(type_id))
-            entry["includeLater"] = type_id in bound.include_later_types
         titles = next((s["records"] for s in shared or [] if s["record_type"] == type_id), None)
+        if bound is not None:
+            # What is shared now: the chosen records and, for documents, the evidence cited.
+            entry["recordIds"] = ([r["id"] for r in titles] if titles is not None
+                                  else list(bound.ids(type_id)))
+            entry["includeLater"] = type_id in bound.include_later_types
+            if type_id in bound.evidence_types:
+                entry["evidence"] = True
         if titles is not None:
             entry["recordTitles"] = [r["title"] for r in titles]
         categories.append(entry)

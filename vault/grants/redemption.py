@@ -57,7 +57,7 @@ from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys, slots
 from vault.crypto.errors import CryptoError
-from vault.grants import repository
+from vault.grants import repository, selection
 from vault.grants.errors import AccessNotLogged, GrantError, InsufficientScope, InvalidToken
 from vault.grants.models import AccessContext, Grant, UnknownCondition, verify_all
 from vault.grants.repository import READ_STATE
@@ -94,9 +94,10 @@ class GrantHandle:
     journal: JournalRef
     dek: bytes
     cache_key: tuple[str, bytes]
-    grant: Grant  # as parsed at first use; only its immutable parts are used
+    grant: Grant  # as parsed at records_rev ``grant_rev``; re-read when that moves
     actor: str
     generation: tuple[int, int, int]
+    grant_rev: int | None = None
     created: float = field(default_factory=time.monotonic)
     views: dict[tuple[str, ...], RecordsView] = field(default_factory=dict)
 
@@ -223,6 +224,8 @@ class Redemption:
         slot, grant_id, dek = self.unwrap(token)
         vault = open_vault(self.instance, slot.vault_id, dek)
         try:
+            # The revision first: a narrowing committed after it moves it again.
+            grant_rev = _records_rev(vault)
             grant = repository.grant(vault.conn, grant_id)
         except (UnknownCondition, KeyError, TypeError):
             vault.close()
@@ -240,7 +243,7 @@ class Redemption:
             token_hash=digest, slot_id=slot.id, slot_expires_at=slot.expires_at,
             vault_id=slot.vault_id, vault_path=vault_path, journal=access_journal,
             dek=dek, cache_key=ConnectionCache.key(slot.vault_id, dek), grant=grant,
-            actor=f"org:{grant.client_id}", generation=generation)
+            actor=f"org:{grant.client_id}", generation=generation, grant_rev=grant_rev)
         HANDLES.put(handle, self.settings)
         return handle, vault, True
 
@@ -322,8 +325,9 @@ class Redemption:
                     uses = row[0]
                     if limited:
                         uses += journal.pending_reads(jconn, grant.id, row[2])
-                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     rev = row[1]
+                    grant = _current_grant(vault, handle, rev)
+                    self._check_conditions(handle, now, uses=uses, types=wanted, purpose=purpose)
                     answer = handle.views.get(wanted)
                     if answer is None or rev is None or answer.records_rev != rev:
                         answer = _records_view(vault, grant, wanted, rev,
@@ -372,6 +376,7 @@ class Redemption:
                     uses = row[0]
                     if limited:
                         uses += journal.pending_reads(jconn, grant.id, row[2])
+                    grant = _current_grant(vault, handle, row[1])
                     self._check_conditions(handle, now, uses=uses, types=("document",),
                                            purpose=purpose)
                     document = _granted_document(vault, grant, record_id)
@@ -426,6 +431,30 @@ class Redemption:
         return grant
 
 
+def _records_rev(vault: VaultDB) -> int | None:
+    row = vault.conn.execute("SELECT value FROM meta WHERE key = 'records_rev'").fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else None
+
+
+def _current_grant(vault: VaultDB, handle: GrantHandle, rev: int | None) -> Grant:
+    """The handle's grant, re-read when ``records_rev`` moved since it was parsed: the owner
+    may have narrowed it (its conditions changed; a trigger moves the revision with them).
+    One integer comparison on the reads in between."""
+    if rev is not None and rev == handle.grant_rev:
+        return handle.grant
+    try:
+        fresh = repository.grant(vault.conn, handle.grant.id)
+    except (UnknownCondition, KeyError, TypeError):
+        HANDLES.drop(handle.token_hash)
+        raise InvalidToken("the grant has a condition this server does not know") from None
+    if fresh is None:
+        HANDLES.drop(handle.token_hash)
+        raise InvalidToken("the grant was revoked")
+    handle.grant, handle.grant_rev = fresh, rev
+    handle.views.clear()
+    return fresh
+
+
 @dataclass(frozen=True)
 class _Document:
     name: str
@@ -443,10 +472,12 @@ def _granted_document(vault: VaultDB, grant: Grant, record_id: str) -> _Document
         " ON v.record_id = r.id AND v.version = r.current_version WHERE r.id = ?",
         (record_id,)).fetchone()
     bound = grant.records
-    if row is None or row[0] != "document" or grant.fields.filter("document", {}) is None \
-            or (bound is not None and not bound.covers("document", record_id, row[1])):
+    if row is None or row[0] != "document" or grant.fields.filter("document", {}) is None:
         raise NotFound("no such document under this grant")
     data = json.loads(row[2])
+    if bound is not None and not bound.shares_document(
+            record_id, row[1], data.get("sha256"), selection.cited_documents(vault, grant)):
+        raise NotFound("no such document under this grant")
     blob = vault.conn.execute("SELECT rowid, media_type, size FROM documents WHERE sha256 = ?",
                               (data.get("sha256", ""),)).fetchone()
     if blob is None:
@@ -520,10 +551,14 @@ def _records_view(vault: VaultDB, grant: Grant, wanted: tuple[str, ...],
     fields = grant.fields
     bound = grant.records
     types = list(wanted) or list(fields.types)
+    cited = selection.cited_documents(vault, grant) if "document" in types else set()
     out = []
     shared: dict[str, set[str]] = {}
     for record in list_records(vault, types):
-        if bound is not None and not bound.covers(record.type, record.id, record.created_at):
+        if bound is not None and not (
+                bound.shares_document(record.id, record.created_at, record.data.get("sha256"),
+                                      cited) if record.type == "document"
+                else bound.covers(record.type, record.id, record.created_at)):
             continue
         data = fields.filter(record.type, record.data)
         if data is None:

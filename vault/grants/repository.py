@@ -238,10 +238,26 @@ def mark_revoked(tx: db.Connection, grant_id: str, *, at: str, by: str) -> bool:
     return bool(changed)
 
 
+def set_conditions(tx: db.Connection, grant_id: str, conditions: Sequence[Condition],
+                   receipt: dict[str, Any], receipt_id: str) -> bool:
+    """Replace an active grant's conditions (the owner narrowed it) and its receipt; False
+    if it is not active (any more). A trigger moves ``records_rev`` with it, so cached
+    answers of the grant are rebuilt (migrations/vault/0009_lifecycle.sql)."""
+    changed = tx.execute(
+        "UPDATE grants SET conditions = ?, receipt = ?, receipt_id = ?"
+        " WHERE id = ? AND status = 'active'",
+        (json.dumps([condition_to_dict(c) for c in conditions]), json.dumps(receipt),
+         receipt_id, grant_id)).rowcount
+    return bool(changed)
+
+
 def mark_picked_up(tx: db.Connection, grant_id: str) -> None:
     """The organisation collected the grant's token at the token endpoint."""
     tx.execute("UPDATE grants SET picked_up = 1 WHERE id = ?", (grant_id,))
 
+
+USES = ("grant.read", "grant.download")
+"""Journal actions that are a use of a grant: each counts toward its ``max_uses``."""
 
 READ_STATE = (
     "SELECT access_count, (SELECT value FROM meta WHERE key = 'records_rev'),"
@@ -254,14 +270,15 @@ runs it on the vault connection itself (see :mod:`vault.grants.redemption`)."""
 
 
 def add_reads(tx: db.Connection, rows: Sequence[Row]) -> None:
-    """Add access journal rows (being merged into the log) to their grants' access counts.
+    """Add access journal rows (being merged into the log) to their grants' access counts:
+    reads and document downloads alike (both count toward ``max_uses``).
 
     The ``on_merged`` of :func:`vault.storage.journal.merge`: it runs inside the vault
     transaction that moves the rows, so counts and log commit together.
     """
     reads: dict[str, tuple[int, str]] = {}
     for row in rows:
-        if row["action"] == "grant.read" and row["grant_id"]:
+        if row["action"] in USES and row["grant_id"]:
             count, latest = reads.get(row["grant_id"], (0, ""))
             reads[row["grant_id"]] = (count + 1, max(latest, row["at"]))
     for grant_id, (count, latest) in reads.items():

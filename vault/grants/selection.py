@@ -5,14 +5,15 @@ a ``period``, ``max_records``, ``evidence``). The person picks records. This mod
 says which of her records match the request (only those are preselected and only
 those may be chosen), turns her choice into the grant's :class:`Fields` and
 :class:`Records` conditions, and finds the documents shared records cite as
-evidence. A choice that names a record outside the request is refused whole
-(:class:`InvalidInput`, 422): nothing is granted.
+evidence (at each read: evidence follows the records' current versions). A choice
+that names a record outside the request is refused whole (:class:`InvalidInput`,
+422): nothing is granted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -89,21 +90,30 @@ def preselected(requested: RequestedRecords, found: Mapping[str, Sequence[Record
     return out
 
 
-def evidence_ids(vault: VaultDB, records: Sequence[Record]) -> list[str]:
-    """Document records the given records cite (``document_sha256``), oldest first."""
-    cited = {r.data["document_sha256"] for r in records if r.data.get("document_sha256")}
-    if not cited:
-        return []
-    return [d.id for d in list_records(vault, ["document"]) if d.data.get("sha256") in cited]
+def cited_documents(vault: VaultDB, grant: Any) -> set[str]:
+    """The SHA-256 of every document the grant shares as evidence: cited
+    (``document_sha256``) by the current version of a record it shares, of a type whose
+    evidence the person shares (:attr:`Records.evidence_types`). Empty for a grant without
+    evidence or without ``document`` among its granted types."""
+    bound = grant.records
+    if bound is None or not bound.evidence_types \
+            or grant.fields.filter("document", {}) is None:
+        return set()
+    return {r.data["document_sha256"]
+            for r in list_records(vault, list(bound.evidence_types))
+            if isinstance(r.data.get("document_sha256"), str)
+            and bound.covers(r.type, r.id, r.created_at)}
 
 
 @dataclass(frozen=True)
 class Choice:
-    """What the person shares: fields per type, record ids per type, the "later" types."""
+    """What the person shares: fields per type, record ids per type, the "later" types,
+    and the types whose evidence documents are shared (worked out at each read)."""
 
     fields: dict[str, list[str]]
     record_ids: dict[str, list[str]]
     include_later: list[str]
+    evidence: list[str] = field(default_factory=list)
 
 
 def resolve(vault: VaultDB, requested: RequestedRecords, fields: dict[str, list[str]],
@@ -129,14 +139,12 @@ def resolve(vault: VaultDB, requested: RequestedRecords, fields: dict[str, list[
     for type_id, ids in chosen_ids.items():
         if ids or type_id in later:
             shared[type_id] = ids
-    cited: list[str] = []
-    for type_id, ids in shared.items():
-        if evidence.get(type_id):
-            cited += evidence_ids(vault, [by_id[i] for i in ids])
-    if cited:
-        docs = list(dict.fromkeys(shared.get("document", []) + cited))
-        shared["document"] = docs
-        if "document" not in choice_fields:
+    # Evidence is not fixed here: the grant shares what the shared records cite at each
+    # read (cited_documents), so "document" is granted whenever evidence is.
+    with_evidence = sorted(t for t in shared if evidence.get(t) and choice_fields.get(t))
+    if with_evidence:
+        shared.setdefault("document", [])
+        if not choice_fields.get("document"):
             from vault.records.catalogue import RECORD_TYPES
 
             choice_fields["document"] = RECORD_TYPES["document"].field_names()
@@ -150,7 +158,8 @@ def resolve(vault: VaultDB, requested: RequestedRecords, fields: dict[str, list[
         raise InvalidInput("nothing left to share; refuse the request instead",
                            {"records": ["Choose at least one record, or refuse."]})
     return Choice(final_fields, {t: shared[t] for t in final_fields},
-                  [t for t in later if t in final_fields])
+                  [t for t in later if t in final_fields],
+                  [t for t in with_evidence if t in final_fields])
 
 
 def _check(requested: RequestedRecords, records: Any, fields: dict[str, list[str]],

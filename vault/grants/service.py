@@ -26,10 +26,18 @@ from typing import Any
 
 from redis import Redis
 
-from vault.clock import now_iso, utcnow
+from vault.clock import now_iso, to_iso, utcnow
 from vault.config import Settings
 from vault.crypto import keys
-from vault.grants import deletion, events, notifications, repository
+from vault.grants import (
+    changes,
+    deletion,
+    events,
+    narrowing,
+    notifications,
+    repository,
+    webhooks,
+)
 from vault.grants.clients import Clients
 from vault.grants.consent import Approval, Consent, Decision
 from vault.grants.errors import InvalidToken, NotFound
@@ -117,10 +125,23 @@ class Grants(Redemption):
                                     expires_at=expires_at, lang=lang, records=records)
 
     def create_owner_grant(self, vault: VaultDB, dek: bytes, *, client_id: str,
-                           authorization_details: Any, lang: str = "nl") -> Approval:
+                           authorization_details: Any, lang: str = "nl",
+                           records: list[dict[str, Any]] | None = None) -> Approval:
         return self.consent.create_owner_grant(vault, dek, client_id=client_id,
                                                authorization_details=authorization_details,
-                                               lang=lang)
+                                               lang=lang, records=records)
+
+    def narrow_grant(self, vault: VaultDB, grant_id: str, records: Any, *,
+                     lang: str = "nl") -> Grant:
+        """The owner narrows an active grant (fewer fields, records, "later", evidence); the
+        token keeps working for what is left and ``grant.narrowed`` is queued
+        (:mod:`vault.grants.narrowing`)."""
+        return narrowing.narrow(self.instance, vault, self.consent.get_grant(vault, grant_id),
+                                records, issuer=self.issuer, lang=lang)
+
+    def records_changed(self, vault: VaultDB) -> int:
+        """Queue ``records.updated`` for what changed in the vault (:mod:`vault.grants.changes`)."""
+        return changes.records_changed(vault)
 
     def get_grant(self, vault: VaultDB, grant_id: str) -> Grant:
         return self.consent.get_grant(vault, grant_id)
@@ -216,9 +237,13 @@ class Grants(Redemption):
 
     def purge_expired(self) -> dict[str, int]:
         """Delete expired grant slots, codes and pushed requests; queue ``request.expired``
-        and ``grant.expired`` events. Safe to run twice (each event is queued once)."""
+        and ``grant.expired`` events; delete webhook events and mails done more than
+        ``KLUIS_OUTBOX_RETENTION_DAYS`` ago. Safe to run twice (each event is queued once)."""
         with self.instance.transaction() as tx:
             counts = repository.purge_expired(tx, now_iso())
             counts["requests_expired"] = events.expire_requests(tx)
             counts["grants_expired"] = events.expire_grants(tx)
+            before = to_iso(utcnow() - timedelta(days=self.settings.outbox_retention_days))
+            counts["webhook_events_purged"] = webhooks.purge_done(tx, before)
+            counts["mails_purged"] = notifications.purge_done_mails(tx, before)
             return counts

@@ -257,6 +257,15 @@ def deliveries(conn: db.Connection, client_id: str, limit: int = 50) -> list[dic
     return out
 
 
+def purge_done(tx: db.Connection, before: str) -> int:
+    """Delete the events queued before ``before`` that are done (delivered, failed, no
+    endpoint), with their attempts; how many events. Queued ones stay until they are done."""
+    tx.execute("DELETE FROM webhook_attempts WHERE event_id IN (SELECT id FROM webhook_events"
+               " WHERE status <> 'queued' AND created_at < ?)", (before,))
+    return int(tx.execute("DELETE FROM webhook_events WHERE status <> 'queued'"
+                          " AND created_at < ?", (before,)).rowcount)
+
+
 def counts(conn: db.Connection) -> dict[str, int]:
     """Events per status (the operator's view)."""
     return {r["status"]: int(r["n"]) for r in conn.execute(

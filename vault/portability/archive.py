@@ -47,8 +47,9 @@ MAX_HEADER = 16 * 1024
 # Passphrase hardening for a file that may sit on a USB stick for years: stronger than login.
 ARCHIVE_ARGON2 = Argon2Params(time_cost=3, memory_kib=64 * 1024, lanes=1)
 
-# Tables not carried over: bookkeeping about the old instance's inbox.
-SKIPPED_TABLES = {"merged_inbox", "sqlite_sequence"}
+# Tables not carried over: bookkeeping about the old instance's inbox, and the record
+# changes its organisations were still to be told of (records.updated; no grant carries over).
+SKIPPED_TABLES = {"merged_inbox", "sqlite_sequence", "record_changes"}
 # Meta keys bound to the old instance or to the old account's second factor, and the
 # bookkeeping of this vault file: records_rev (kept by triggers) and its access journal.
 INSTANCE_META = {"vault_id", "created_at", "inbox_private_key", "inbox_public_key", "log_head",

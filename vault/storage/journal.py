@@ -215,13 +215,15 @@ def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: s
 
 
 def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int:
-    """Reads under ``grant_id`` in the journal and not yet in the vault, given the vault's
-    ``journal_merged`` mark as read in the same vault snapshot as its access count. Call
+    """Uses (reads and document downloads) under ``grant_id`` in the journal and not yet in
+    the vault, given the vault's ``journal_merged`` mark as read in the same vault snapshot
+    as its access count. Call
     inside the journal's write transaction: a merge deletes rows only under that lock and
     only after its vault commit, so no row is counted twice or missed."""
     journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
     return int(conn.execute(
-        "SELECT count(*) FROM entries WHERE grant_id = ? AND action = 'grant.read' AND seq > ?",
+        "SELECT count(*) FROM entries WHERE grant_id = ?"
+        " AND action IN ('grant.read', 'grant.download') AND seq > ?",
         (grant_id, _merged_upto(merged, journal_id))).fetchone()[0])
 
 

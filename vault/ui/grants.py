@@ -19,7 +19,7 @@ from flask import (
 
 from vault import formats
 from vault.clock import to_iso, utcnow
-from vault.grants import accesslog
+from vault.grants import accesslog, narrowing
 from vault.grants.consent import describe_request
 from vault.grants.errors import GrantError, OAuthError
 from vault.grants.models import purpose_label
@@ -206,6 +206,24 @@ i18n.register({
     "new.days": {"nl": "Aantal dagen toegang", "en": "Days of access"},
     "new.retention": {"nl": "Mogen bewaren (dagen)", "en": "May keep (days)"},
     "new.create": {"nl": "Toegang geven", "en": "Give access"},
+    "new.records": {"nl": "Welke gegevens", "en": "Which records"},
+    "new.fields": {"nl": "Welke velden", "en": "Which fields"},
+    "new.no_records": {"nl": "Je hebt hier nog niets van.", "en": "You hold nothing of this yet."},
+    "new.later": {"nl": "Ook gegevens van deze soort die ik later toevoeg",
+                  "en": "Also records of this kind I add later"},
+    "narrow.title": {"nl": "Kleiner maken", "en": "Narrow"},
+    "narrow.intro": {
+        "nl": "Vink uit wat je niet meer wilt delen. De organisatie leest vanaf haar volgende "
+              "verzoek alleen wat aangevinkt blijft, en krijgt bericht dat je de toestemming "
+              "kleiner hebt gemaakt. Meer delen kan hier niet.",
+        "en": "Untick what you no longer want to share. From its next request the "
+              "organisation reads only what stays ticked, and is told that you narrowed the "
+              "access. Sharing more is not possible here."},
+    "narrow.evidence": {"nl": "Ook de documenten die deze gegevens als bewijs noemen",
+                        "en": "Also the documents these records cite as evidence"},
+    "narrow.submit": {"nl": "Kleiner maken", "en": "Narrow"},
+    "narrow.done": {"nl": "De toestemming is kleiner gemaakt.",
+                    "en": "The access was narrowed."},
     "new.pickup_title": {"nl": "Ophaalcode voor {org}", "en": "Pickup code for {org}"},
     "new.pickup_intro": {
         "nl": "Geef deze code aan de organisatie. Hij werkt één keer en wordt niet opnieuw "
@@ -278,12 +296,18 @@ def overview():
 @bp.route("/grants/new", methods=["GET", "POST"])
 @owner_page
 def new_grant():
+    from vault.grants.consent import record_title
     from vault.grants.models import PURPOSES
     from vault.records.catalogue import RECORD_TYPES
+    from vault.records.service import list_records
 
     lang = _lang()
-    catalogue = [(rt.id, rt.label(lang), [(n, rt.field_label(n, lang)) for n in rt.field_names()])
-                 for rt in RECORD_TYPES.values()]
+    held: dict[str, list[tuple[str, str]]] = {}
+    for record in list_records(owner_vault(), newest_first=True):
+        held.setdefault(record.type, []).append((record.id,
+                                                 record_title(record.type, record.data, lang)))
+    catalogue = [(rt.id, rt.label(lang), [(n, rt.field_label(n, lang)) for n in rt.field_names()],
+                  held.get(rt.id, [])) for rt in RECORD_TYPES.values()]
     purposes = [(code, purpose_label(code, lang)) for code in PURPOSES]
     form = request.form
     # Organisations this vault has dealt with before, to pick instead of typing a client id.
@@ -292,12 +316,19 @@ def new_grant():
     known_organisations = sorted(known.items(), key=lambda item: item[1].lower())
     if request.method == "GET":
         return render_template("grants/new.html", catalogue=catalogue, purposes=purposes,
-                               form={}, known_organisations=known_organisations)
-    records = []
-    for type_id, _label, _fields in catalogue:
+                               form=form, known_organisations=known_organisations)
+    # Record-level like an approved request: per type the fields and the records ticked,
+    # and "also records I add later" only when ticked. A form without the record list of a
+    # type (a script posting fields only) shares the records of the type she holds now.
+    records, choice = [], []
+    for type_id, _label, _fields, mine in catalogue:
         chosen = form.getlist(f"field:{type_id}")
         if chosen:
             records.append({"record_type": type_id, "fields": chosen})
+            ids = form.getlist(f"record:{type_id}") if form.get(f"pick:{type_id}") \
+                else [record_id for record_id, _title in mine]
+            choice.append({"record_type": type_id, "record_ids": ids, "fields": chosen,
+                           "include_later": form.get(f"later:{type_id}") == "1"})
     detail = {"type": "kluis_records", "records": records,
               "purpose": form.get("purpose", ""),
               "retention": f"P{form.get('retention', '0').strip() or '0'}D",
@@ -305,7 +336,7 @@ def new_grant():
     try:
         decision = services().grants.create_owner_grant(
             owner_vault(), g.owner.dek, client_id=form.get("client_id", "").strip(),
-            authorization_details=[detail], lang=lang)
+            authorization_details=[detail], lang=lang, records=choice or None)
     except GrantError as exc:
         details = error_messages(exc.errors or {}, lang)
         message = ("; ".join(details) if exc.errors
@@ -469,13 +500,43 @@ def grant_detail(grant_id: str):
         except GrantError:
             asked = None
     now = utcnow()
+    status = grant.status_at(now)
     page = accesslog.read_log(vault, grant_id=grant_id)
     return render_template(
-        "grants/detail.html", grant=grant, status=grant.status_at(now), log=page,
+        "grants/detail.html", grant=grant, status=status, log=page,
         status_label=_status_label, shared=shared_records(vault, grant, _lang()),
         history=accesslog.grant_history(vault, grant, to_iso(now), _lang(), asked),
         retention_end=_retention_end(grant.expiry.expires_at, grant.retention),
+        narrowable=narrowing.narrowable(vault, grant, _lang()) if status == "active" else [],
         action_label=lambda a: accesslog.action_label(a, _lang()))
+
+
+@bp.post("/grants/<grant_id>/narrow")
+@owner_page
+def narrow(grant_id: str):
+    """The grant page's "Kleiner maken": what stays ticked stays shared."""
+    service = services().grants
+    vault = owner_vault()
+    try:
+        grant = service.get_grant(vault, grant_id)
+    except GrantError:
+        return render_template("grants/error.html", message=t("grants.none")), 404
+    form = request.form
+    records = []
+    for type_id in grant.fields.types:
+        entry: dict = {"record_type": type_id, "fields": form.getlist(f"field:{type_id}"),
+                       "record_ids": form.getlist(f"record:{type_id}"),
+                       "include_later": form.get(f"later:{type_id}") == "1",
+                       "evidence": form.get(f"evidence:{type_id}") == "1"}
+        records.append(entry)
+    try:
+        service.narrow_grant(vault, grant_id, records, lang=_lang())
+    except GrantError as exc:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.errors or {}).items())
+        flash(f"{exc} {errors}".strip(), "error")
+    else:
+        flash(t("narrow.done"), "info")
+    return redirect(url_for(".grant_detail", grant_id=grant_id))
 
 
 @bp.post("/grants/<grant_id>/revoke")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from vault import formats
 from vault.grants import deletion, notifications
@@ -72,6 +72,55 @@ i18n.register({
     "notifications.title": {"nl": "Meldingen", "en": "Notifications"},
     "notifications.none": {"nl": "Geen meldingen.", "en": "No notifications."},
     "notifications.times": {"nl": "{count} keer", "en": "{count} times"},
+    "notifications.settings_link": {"nl": "Meldingen per e-mail instellen",
+                                    "en": "Set up notifications by e-mail"},
+    "mail.title": {"nl": "Meldingen per e-mail", "en": "Notifications by e-mail"},
+    "mail.intro": {
+        "nl": "Kies welke meldingen je ook per e-mail wilt krijgen. Een mail zegt alleen wie "
+              "wat deed (\"Woonstichting De Kern las je inkomen\"), nooit je gegevens zelf. "
+              "Je e-mailadres blijft in je kluis.",
+        "en": "Choose which notifications you also want by e-mail. A mail only says who did "
+              "what (\"Woonstichting De Kern read your income\"), never your data itself. "
+              "Your e-mail address stays inside your vault."},
+    "mail.address": {"nl": "E-mailadres", "en": "E-mail address"},
+    "mail.address_hint": {"nl": "Leeg laten: geen e-mail.", "en": "Leave empty: no e-mail."},
+    "mail.confirmed": {"nl": "Bevestigd: {email}", "en": "Confirmed: {email}"},
+    "mail.none": {"nl": "Nog geen bevestigd e-mailadres.", "en": "No confirmed e-mail address yet."},
+    "mail.pending": {
+        "nl": "We hebben een bevestigingscode gestuurd naar {email}. Vul hem hieronder in; "
+              "tot dan gaat er geen mail naar dat adres.",
+        "en": "We sent a confirmation code to {email}. Enter it below; until then no mail "
+              "goes to that address."},
+    "mail.kinds": {"nl": "Stuur me een e-mail bij", "en": "Send me an e-mail for"},
+    "mail.save": {"nl": "Opslaan", "en": "Save"},
+    "mail.saved": {"nl": "Opgeslagen.", "en": "Saved."},
+    "mail.code": {"nl": "Bevestigingscode", "en": "Confirmation code"},
+    "mail.confirm": {"nl": "Bevestigen", "en": "Confirm"},
+    "mail.confirmed_now": {"nl": "Je e-mailadres is bevestigd.",
+                           "en": "Your e-mail address is confirmed."},
+    "mail.wrong_code": {"nl": "Die bevestigingscode klopt niet.",
+                        "en": "That confirmation code is not right."},
+    "mail.bad_address": {"nl": "Dat is geen geldig e-mailadres.",
+                         "en": "That is not a valid e-mail address."},
+    "mail.no_smtp": {
+        "nl": "Deze kluis verstuurt geen e-mail: de beheerder heeft geen mailserver ingesteld.",
+        "en": "This vault sends no e-mail: the operator has not set up a mail server."},
+    "mail.kind.request.waiting": {"nl": "een nieuw verzoek om je gegevens",
+                                  "en": "a new request for your data"},
+    "mail.kind.grant.read": {
+        "nl": "elke keer dat een organisatie je gegevens leest of downloadt (hooguit één mail "
+              "per toestemming per dag)",
+        "en": "an organisation reading or downloading your data (at most one mail per grant "
+              "per day)"},
+    "mail.kind.grant.expiring": {"nl": "een toestemming die binnen 7 dagen afloopt",
+                                 "en": "a grant ending within 7 days"},
+    "mail.kind.connector.attention": {"nl": "een koppeling die je aandacht vraagt",
+                                      "en": "a connection that needs your attention"},
+    "mail.kind.deletion.received": {"nl": "een verklaring dat je gegevens zijn verwijderd",
+                                    "en": "a statement that your data was deleted"},
+    "mail.kind.deletion.overdue": {
+        "nl": "een organisatie die niet op tijd verklaart je gegevens te hebben verwijderd",
+        "en": "an organisation that did not declare in time that it deleted your data"},
 })
 
 
@@ -91,3 +140,35 @@ def notifications_page():
     response = render_template("lifecycle/notifications.html", items=items)
     notifications.mark_read(vault)
     return response
+
+
+@bp.route("/notifications/settings", methods=["GET", "POST"])
+@owner_page
+def mail_settings():
+    """The owner's notification e-mail: the address (double opt-in) and the kinds to mail."""
+    vault = owner_vault()
+    if request.method == "POST":
+        form = request.form
+        try:
+            if form.get("action") == "confirm":
+                notifications.confirm(vault, form.get("code", "").strip())
+                flash(t("mail.confirmed_now"), "info")
+            else:
+                email = form.get("email", "").strip() or None
+                notifications.set_mail(vault, email=email, mail_kinds=[
+                    k for k in form.getlist("kind") if k in notifications.KINDS])
+                flash(t("mail.saved"), "info")
+        except GrantError as exc:
+            message = t("mail.wrong_code") if "code" in (exc.errors or {}) \
+                else t("mail.bad_address")
+            return render_template("lifecycle/mail_settings.html", error=message,
+                                   **_mail_page(vault)), 422
+        return redirect(url_for(".mail_settings"))
+    return render_template("lifecycle/mail_settings.html", **_mail_page(vault))
+
+
+def _mail_page(vault: Any) -> dict[str, Any]:
+    prefs = notifications.settings_of(vault)
+    return {"prefs": prefs, "kinds": [(k, t(f"mail.kind.{k}"), k in prefs["mail_kinds"])
+                                      for k in notifications.KINDS],
+            "smtp": bool(services().settings.smtp_url)}

@@ -21,6 +21,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from vault.accounts import sessions
 from vault.accounts.errors import InvalidCredentials
 from vault.crypto import slots
+from vault.grants import changes
 from vault.services import Services
 from vault.storage.vaults import VaultDB
 from vault.web.problems import Problem
@@ -161,7 +162,12 @@ def owner_vault() -> VaultDB:
 def close_vault(_exc: BaseException | None = None) -> None:
     vault = g.pop("vault", None)
     if vault is not None:
-        vault.close()
+        try:
+            # The request's record changes, as one batch: records.updated for the grants
+            # covering them (vault.grants.changes; never fails the request).
+            changes.on_open(vault)
+        finally:
+            vault.close()
 
 
 def owner_api(view: Callable[..., Any]) -> Callable[..., Any]:

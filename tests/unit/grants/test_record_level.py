@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.unit.grants.conftest import INCOME, auth_params, pkce
+from vault.grants.consent import shared_records
 from vault.grants.errors import InvalidInput, NotFound
 from vault.grants.models import Records, condition_from_dict, condition_to_dict
 from vault.records.service import add_document, create_record, update_record
@@ -154,6 +155,44 @@ def test_evidence_shares_the_cited_document(grants, person, make_org):
         download.close()
 
 
+def test_evidence_follows_the_current_version_of_the_shared_record(grants, person, make_org):
+    owner, ids = person
+    ask = {**ASK, "records": [{"record_type": "income", "evidence": True}]}
+    _o, org, token = _approve(grants, person, make_org, [
+        {"record_type": "income", "record_ids": [ids["income2025"]]}], ask=ask)
+    access = token["access_token"]
+    entry = token["authorization_details"][0]["records"]
+    assert {e["record_type"]: e.get("evidence") for e in entry} == {"income": True,
+                                                                    "document": None}
+    payslip_sha = hashlib.sha256(PAYSLIP).hexdigest()
+    statement_sha = hashlib.sha256(STATEMENT).hexdigest()
+    with owner.open() as vault:
+        # A refresh: the shared income now cites the payslip, no longer the annual statement.
+        update_record(vault, ids["income2025"], INCOME | {"document_sha256": payslip_sha})
+        # A record that is not shared shares nothing it cites.
+        update_record(vault, ids["income2024"], INCOME_2024 | {"document_sha256": statement_sha})
+    read = json.loads(grants.redeem_records(access))["records"]
+    assert {r["id"] for r in read} == {ids["income2025"], ids["payslip"]}
+    with pytest.raises(NotFound):
+        grants.redeem_document(access, ids["statement"])
+    download = grants.redeem_document(access, ids["payslip"])
+    try:
+        assert b"".join(download) == PAYSLIP
+    finally:
+        download.close()
+    only_documents = json.loads(grants.redeem_records(access, types=["document"]))["records"]
+    assert [r["id"] for r in only_documents] == [ids["payslip"]]
+    with owner.open() as vault:
+        with_evidence = [s for s in shared_records(vault, grants.list_grants(vault)[0])
+                         if s["record_type"] == "document"]
+    assert [r["id"] for r in with_evidence[0]["records"]] == [ids["payslip"]]
+    # Not citing anything any more: no document is shared at all.
+    with owner.open() as vault:
+        update_record(vault, ids["income2025"], INCOME)
+    assert {r["id"] for r in json.loads(grants.redeem_records(access))["records"]} == {
+        ids["income2025"]}
+
+
 def test_a_download_streams_the_exact_bytes_and_is_logged(grants, person, make_org):
     owner, ids = person
     _o, _org, token = _approve(grants, person, make_org, [
@@ -173,6 +212,30 @@ def test_a_download_streams_the_exact_bytes_and_is_logged(grants, person, make_o
     with owner.open() as vault:
         downloads = [e for e in vault.events(limit=50) if e.action == "grant.download"]
     assert [e.detail["document"] for e in downloads] == ["jaaropgave-2025.pdf"]
+
+
+def test_downloads_count_toward_max_uses_like_reads(grants, person, make_org):
+    from vault.clock import utcnow
+    from vault.grants.errors import InvalidToken
+
+    owner, ids = person
+    ask = {**ASK, "max_uses": 3}
+    _o, _org, token = _approve(grants, person, make_org, [
+        {"record_type": "document", "record_ids": [ids["statement"]]}], ask=ask)
+    access = token["access_token"]
+    grants.redeem_records(access)
+    for _ in range(2):
+        download = grants.redeem_document(access, ids["statement"])
+        download.close()
+    # One read and two downloads: the third use was the last one.
+    with pytest.raises(InvalidToken) as caught:
+        grants.redeem_records(access)
+    assert caught.value.reason == "used_up"
+    with pytest.raises(InvalidToken):
+        grants.redeem_document(access, ids["statement"])
+    with owner.open() as vault:  # merged into the vault, the count says the same
+        grant = grants.list_grants(vault)[0]
+        assert grant.access_count == 3 and grant.status_at(utcnow()) == "used-up"
 
 
 def test_without_a_choice_the_matching_records_are_shared(grants, person, make_org):
