@@ -1,7 +1,7 @@
 """``records.updated``: telling organisations that records they are granted changed. No Flask.
 
 Triggers inside the vault note every record that is created or gets a new version
-(``record_changes``, migrations/vault/0009_lifecycle.sql), whoever wrote it: the owner,
+(``record_changes``, migrations/vault/0007_record_changes.sql), whoever wrote it: the owner,
 a connector refresh merged from the inbox, an upload. :func:`records_changed` turns what
 accumulated into one ``records.updated`` event per active grant that covers any of those
 records (a batch: one owner request, one inbox merge), naming the records by type and id,

@@ -242,7 +242,7 @@ def set_conditions(tx: db.Connection, grant_id: str, conditions: Sequence[Condit
                    receipt: dict[str, Any], receipt_id: str) -> bool:
     """Replace an active grant's conditions (the owner narrowed it) and its receipt; False
     if it is not active (any more). A trigger moves ``records_rev`` with it, so cached
-    answers of the grant are rebuilt (migrations/vault/0009_lifecycle.sql)."""
+    answers of the grant are rebuilt (migrations/vault/0007_record_changes.sql)."""
     changed = tx.execute(
         "UPDATE grants SET conditions = ?, receipt = ?, receipt_id = ?"
         " WHERE id = ? AND status = 'active'",
