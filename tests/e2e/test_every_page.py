@@ -129,6 +129,8 @@ VISITS: list[Visit] = [
     Visit("revoke-all", "grants_ui.revoke_all", "owner", lambda s: "/grants/revoke-all"),
     Visit("notifications", "lifecycle_ui.notifications_page", "owner",
           lambda s: "/notifications"),
+    Visit("mail-settings", "lifecycle_ui.mail_settings", "owner",
+          lambda s: "/notifications/settings"),
     Visit("portability", "portability_ui.index", "owner", lambda s: "/portability/"),
     Visit("archive", "portability_ui.start_archive", "owner", lambda s: "/portability/archive"),
     Visit("archive-progress", "portability_ui.archive_progress", "owner",
@@ -142,6 +144,8 @@ VISITS: list[Visit] = [
 
 #: GET routes of the UI blueprints that answer with something other than a page.
 NOT_PAGES = {
+    "log_ui.log_csv": "the log as CSV (download)",
+    "log_ui.log_pdf": "the log as PDF (download)",
     "records_ui.download_document": "a document's bytes (download)",
     "grants_ui.receipt": "the consent receipt as JSON",
     "grants_ui.receipt_pdf": "the consent receipt as PDF",
@@ -321,7 +325,8 @@ def _check(site: Site, visit: Visit, width: int) -> None:
     assert page.locator("main#content").count() == 1, f"{visit.name}: no <main id=content>"
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"{visit.name} at {width}px scrolls sideways: {widths}"
+    assert widths[0] <= widths[1], (f"{visit.name} at {width}px scrolls sideways: {widths}, "
+                                    f"widest: {_widest(page)}")
     violations = _violations(page)
     assert not violations, f"{visit.name} at {width}px:\n" + "\n".join(violations)
     refused = [m for m in messages if "Content Security Policy" in m or "Refused" in m]
@@ -364,7 +369,17 @@ def test_page_fits_the_narrowest_phone(site, visit):
     path = _authorize_link(site) if visit.endpoint == "oauth.authorize" else visit.path(site)
     page.goto(site.url + path)
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"{visit.name} at 320px scrolls sideways: {widths}"
+    assert widths[0] <= widths[1], (f"{visit.name} at 320px scrolls sideways: {widths}, "
+                                    f"widest: {_widest(page)}")
+
+
+def _widest(page) -> list[str]:
+    """The elements reaching furthest right, to say what makes a page scroll sideways."""
+    return page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .map(e => [e.getBoundingClientRect().right, e.tagName.toLowerCase()
+                   + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string'
+                   ? '.' + e.className.trim().split(/\\s+/).join('.') : '')])
+        .sort((a, b) => b[0] - a[0]).slice(0, 4).map(([r, n]) => n + ' ' + Math.round(r))""")
 
 
 def _menu_on_a_phone(page: Page) -> None:

@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "request.denied": "consent",
     "grant.created": "consent",
     "grant.revoked": "consent",
+    "grant.narrowed": "consent",
     "grant.deletion-stated": "consent",
     # the records themselves
     "record.created": "records",
@@ -227,7 +228,7 @@ def describe(event: Event, lang: str, names: Names | None = None) -> Message:
     if action == "grant.viewed":
         return Message(f"{key}.receipt" if detail.get("receipt") else key, {"org": org})
     if action in ("grant.token-issued", "grant.deletion-stated", "request.received",
-                  "request.denied"):
+                  "request.denied", "grant.narrowed"):
         return Message(key, {"org": org})
     if action == "grant.created":
         return Message(key, {"org": org, "what": _granted_what(detail, lang)})

@@ -118,6 +118,8 @@ register({
     "log.event.session.ended": {"nl": "Je beëindigde een sessie", "en": "You ended a session"},
     "log.event.session.ended.others": {"nl": "Je beëindigde {n} andere sessies",
                                        "en": "You ended {n} other sessions"},
+    "log.event.grant.narrowed": {"nl": "Je maakte de toegang van {org} kleiner",
+                                 "en": "You made {org}'s access smaller"},
     "log.event.app-token.created": {"nl": "Je maakte het app-token „{name}”",
                                     "en": "You created the app token “{name}”"},
     "log.event.app-token.revoked": {"nl": "Het app-token „{name}” is ingetrokken",

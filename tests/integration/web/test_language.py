@@ -50,7 +50,7 @@ revoke download never none error choose unknown signed entered manual sign log r
 source sources grant grants access number least most shorter longer greater less than equal
 type list date data file upload name created updated changed shown only once again please
 check nothing something went expired refused approve what who when until from been main
-menu january february march june july august october""".split()
+january february march june july august october""".split()
 #: Words that are Dutch and not English.
 DUTCH = """de het een van niet je jouw mijn wachtwoord wachtzin gegevens verplicht klopt
 geldig ongeldig opslaan verwijderen toevoegen bijgewerkt nog geen zijn heeft tekens moet
@@ -353,6 +353,7 @@ def test_every_page_and_every_form_error_speaks_one_language(live_server, lang):
         "portability_ui.start_archive": "/portability/archive",
         "portability_ui.delete": "/portability/delete",
         "lifecycle_ui.notifications_page": "/notifications",
+        "lifecycle_ui.mail_settings": "/notifications/settings",
         "finance_ui.overview": "/finance",
     }
     for endpoint, path in pages.items():
@@ -421,6 +422,10 @@ def test_every_page_and_every_form_error_speaks_one_language(live_server, lang):
     assert 'data-valid="yes"' in valid.text
     v.submit("verify (changed)", "/verify",
              files={"bundle": ("b.json", bundle.content.replace(b'"payload": "e', b'"payload": "f'))})
+    for bad in ({"email": "geen-adres"}, {"action": "confirm", "code": "000000"}):
+        resp = v.submit("mail settings (bad)", "/notifications/settings", data=bad,
+                        typed=[bad.get("email", "")])
+        assert resp.status_code == 422, resp.status_code
     archive = v.submit("archive (start)", "/portability/archive",
                        data={"passphrase": "p" * 16, "passphrase_repeat": "p" * 16})
     v.seen["portability_ui.archive_progress"] = archive.url
@@ -468,6 +473,7 @@ VISITED = {
     "portability_ui.start_archive", "portability_ui.archive_progress",
     "portability_ui.start_import", "portability_ui.import_progress", "portability_ui.delete",
     "portability_verify.verify_page", "lifecycle_ui.notifications_page", "finance_ui.overview",
+    "lifecycle_ui.mail_settings",
 }
 
 
@@ -484,10 +490,10 @@ def test_every_ui_page_is_covered(app):
 def test_a_browser_asking_for_neither_language_gets_dutch_and_a_choice_persists(live_server):
     base = live_server.url
     http = requests.Session()
-    assert '<html lang="nl">' in http.get(f"{base}/login", timeout=30,
+    assert '<html lang="nl"' in http.get(f"{base}/login", timeout=30,
                                           headers={"Accept-Language": "de-DE, fr"}).text
-    assert '<html lang="nl">' in http.get(f"{base}/login", timeout=30).text
-    assert '<html lang="en">' in http.get(f"{base}/login", timeout=30,
+    assert '<html lang="nl"' in http.get(f"{base}/login", timeout=30).text
+    assert '<html lang="en"' in http.get(f"{base}/login", timeout=30,
                                           headers={"Accept-Language": "en-US"}).text
     token = CSRF.search(http.get(f"{base}/login", timeout=30).text).group(1)
     http.post(f"{base}/lang", timeout=30, data={"csrf_token": token, "lang": "en",
@@ -496,6 +502,6 @@ def test_a_browser_asking_for_neither_language_gets_dutch_and_a_choice_persists(
     # The choice outlives the session cookie (a new browser session keeps the lang cookie).
     fresh = requests.Session()
     fresh.cookies.set("kluis_lang", http.cookies.get("kluis_lang"))
-    assert '<html lang="en">' in fresh.get(f"{base}/login", timeout=30,
+    assert '<html lang="en"' in fresh.get(f"{base}/login", timeout=30,
                                            headers={"Accept-Language": "nl"}).text
 
