@@ -329,12 +329,17 @@ def delete_data(store: Store, client: PortalClient, dossier_id: str, *, reason: 
 
 
 def send_statement(store: Store, client: PortalClient, dossier_id: str) -> str:
-    """Sign (once) and send the deletion statement; the outcome is kept for a later retry."""
+    """Sign and send the deletion statement; the outcome is kept for a later retry.
+
+    The statement is the request's client authentication (a fresh ``iat``, a ``jti`` used
+    once), so every attempt signs a new one, all with the day the data was deleted; the last
+    one sent is kept."""
     row = store.conn.execute("SELECT * FROM dossiers WHERE id = ?", (dossier_id,)).fetchone()
     reg = client.registration(row["issuer"]) if row and row["issuer"] else None
     if row is None or reg is None or not row["grant_id"]:
         return "no-grant"
-    statement = row["deletion_statement"] or client.deletion_statement(reg, row["grant_id"])
+    deleted_on = str(row["deleted_at"] or now_iso())[:10]
+    statement = client.deletion_statement(reg, row["grant_id"], deleted_on)
     outcome = client.send_deletion(reg, row["grant_id"], statement)
     with store.transaction() as tx:
         tx.execute("UPDATE dossiers SET deletion_statement = ?, deletion_status = ?,"
