@@ -312,6 +312,28 @@ def refresh_status(store: Store, client: PortalClient, dossier_id: str) -> None:
                    (now_iso(), dossier_id))
 
 
+#: How often :func:`poll` asks about one dossier (the sweep runs hourly).
+POLL_EVERY = timedelta(minutes=50)
+
+
+def poll(store: Store, client: PortalClient, now: datetime | None = None) -> int:
+    """Ask the instances where every dossier still waiting or approved stands
+    (:func:`refresh_status`: the request status, token introspection), each at most once per
+    :data:`POLL_EVERY`, so an expired request, an expired grant or a revocation whose webhook
+    never arrived shows, with nobody looking. How many were asked.
+
+    Safe to run twice (and by several processes): asking again changes nothing new."""
+    moment = now or utcnow()
+    rows = store.conn.execute(
+        "SELECT id FROM dossiers WHERE status IN ('waiting', 'approved')"
+        " AND deleted_at IS NULL AND issuer IS NOT NULL"
+        " AND (status_checked_at IS NULL OR status_checked_at <= ?) ORDER BY created_at",
+        (to_iso(moment - POLL_EVERY),)).fetchall()
+    for row in rows:
+        refresh_status(store, client, str(row["id"]))
+    return len(rows)
+
+
 def delete_data(store: Store, client: PortalClient, dossier_id: str, *, reason: str) -> None:
     """Delete what was received (items, data key, token, the applicant's name and e-mail),
     keep that the dossier existed and when it was deleted, and send the deletion statement."""
