@@ -421,6 +421,23 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
         return Response(json.dumps(receipt), mimetype="application/json", headers={
             "Content-Disposition": f'attachment; filename="toestemming-{found["reference"]}.json"'})
 
+    @app.get("/dossiers/<dossier_id>/receipt.pdf")
+    @login_required()
+    def dossier_receipt_pdf(dossier_id: str):
+        found = _dossier_or_404(dossier_id)
+        receipt = dossiers.contents(portal().store, dossier_id)["receipt"] \
+            if found["has_data"] else None
+        if receipt is None:
+            abort(404)
+        lang = request.args.get("lang") or current_lang()
+        lang = lang if lang in ("nl", "en") else "nl"
+        pdf = dossiers.receipt_pdf(receipt, lang)
+        staff.audit(portal().store, g.staff, "receipt.downloaded", dossier_id=dossier_id,
+                    reference=found["reference"], detail=f"pdf {lang}")
+        name = ("toestemming" if lang == "nl" else "consent") + f"-{found['reference']}.pdf"
+        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=name)
+
     # -- admins --
 
     @app.route("/admin/staff", methods=["GET", "POST"])

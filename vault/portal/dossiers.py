@@ -234,6 +234,17 @@ def document(store: Store, dossier_id: str, record_id: str) -> tuple[dict[str, A
     return record, aead.decrypt(key, bytes(item["blob"]), f"{dossier_id}:document".encode())
 
 
+def receipt_pdf(receipt: dict[str, Any], lang: str = "nl") -> bytes:
+    """The consent receipt kept in a dossier as a readable PDF (nl/en), rendered by the same
+    code as the instance's copy (:mod:`vault.portability.receipt_pdf`), with the signed
+    receipt attached."""
+    from vault.grants import receipts
+    from vault.portability.receipt_pdf import render_receipt_pdf
+
+    return render_receipt_pdf(receipt, receipts.payload_of(receipt), receipts.key_id(receipt),
+                              lang)
+
+
 # -- lifecycle ----------------------------------------------------------------------------------
 
 
