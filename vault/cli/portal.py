@@ -104,8 +104,9 @@ def register_commands(cli: click.Group) -> None:
     @portal.command("sweep")
     def sweep() -> None:
         """Ask the instances where waiting and approved dossiers stand (a missed webhook),
-        delete dossiers whose retention ended and send their deletion statements; retry
-        statements not delivered yet. Safe to run often (e.g. hourly from cron or a timer)."""
+        read again what templates with ``refresh`` say to (at most daily), delete dossiers
+        whose retention ended and send their deletion statements; retry statements not
+        delivered yet. Safe to run often (e.g. hourly from cron or a timer)."""
         from vault.portal import dossiers
         from vault.portal.client import PortalClient
 
@@ -114,7 +115,9 @@ def register_commands(cli: click.Group) -> None:
         client = PortalClient(settings, store)
         try:
             checked = dossiers.poll(store, client)
-            done = dossiers.sweep(store, client) | {"status_checked": checked}
+            refreshed = dossiers.refresh_due(store, client)
+            done = dossiers.sweep(store, client) | {"status_checked": checked,
+                                                    "refreshed": refreshed}
         finally:
             store.close()
         click.echo(json.dumps(done))

@@ -538,7 +538,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
             else {
             "name": "", "purpose": "rental-eligibility", "purpose_text": "", "records": [],
             "duration_days": 30, "retention_days": portal().settings.retention_days,
-            "delete_on_revoke": False}
+            "delete_on_revoke": False, "refresh": False}
         if current is None:
             abort(404)
         errors: dict[str, str] = {}
@@ -660,7 +660,8 @@ def _template_form() -> dict[str, Any]:
             "purpose_text": form.get("purpose_text", ""), "records": records,
             "duration_days": form.get("duration_days", ""),
             "retention_days": form.get("retention_days", ""),
-            "delete_on_revoke": bool(form.get("delete_on_revoke"))}
+            "delete_on_revoke": bool(form.get("delete_on_revoke")),
+            "refresh": bool(form.get("refresh"))}
 
 
 def _record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:

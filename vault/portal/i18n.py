@@ -72,6 +72,13 @@ TEXT: dict[str, dict[str, str]] = {
     "purpose_text": {"nl": "Uitleg voor de aanvrager", "en": "Explanation for the applicant"},
     "duration_days": {"nl": "Inzage (dagen)", "en": "Access (days)"},
     "retention_days": {"nl": "Bewaren (dagen)", "en": "Retention (days)"},
+    "refresh": {"nl": "Opnieuw lezen zolang de toegang loopt (hoogstens eens per dag)",
+                "en": "Read again while access lasts (at most once a day)"},
+    "ask_refresh": {"nl": "Zolang de toegang loopt, leest {org} je gegevens hoogstens eens per "
+                          "dag opnieuw, zodat een wijziging meekomt.",
+                    "en": "While access lasts, {org} reads your data again at most once a day, "
+                          "so a change comes along."},
+    "refreshed_at": {"nl": "Laatst opnieuw gelezen", "en": "Last read again"},
     "delete_on_revoke": {"nl": "Verwijderen zodra de aanvrager de toestemming intrekt",
                          "en": "Delete as soon as the applicant revokes consent"},
     "asks": {"nl": "Vraagt", "en": "Asks"},

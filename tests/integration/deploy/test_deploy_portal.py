@@ -98,7 +98,7 @@ def test_deploy_sh_portal_serves_through_caddy_sweeps_and_stops(portal_env):
     assert (home / "portal.db").read_bytes()[:16] != b"SQLite format 3\x00"
     # The sweeper ran once at start (then hourly).
     assert _wait_for_sweep(home / "log" / "sweeper.log") == {
-        "deleted": 0, "statements_retried": 0, "status_checked": 0}
+        "deleted": 0, "statements_retried": 0, "status_checked": 0, "refreshed": 0}
     # No access log: paths carry the applicants' short links.
     assert "GET /healthz" not in (home / "log" / "portal.log").read_text()
 

@@ -45,7 +45,8 @@ def test_a_request_nobody_answered_shows_expired_after_the_sweep(
     assert _status(portal, dossier_id) == "waiting"  # still pending at the instance
 
     clock.advance(timedelta(days=40).total_seconds())
-    assert _sweep_cli(portal) == {"deleted": 0, "statements_retried": 0, "status_checked": 1}
+    assert _sweep_cli(portal) == {"deleted": 0, "statements_retried": 0, "status_checked": 1,
+                                 "refreshed": 0}
     assert _status(portal, dossier_id) == "expired"
     assert _sweep_cli(portal)["status_checked"] == 0  # nothing waits any more
 
