@@ -205,6 +205,9 @@ def test_every_operation_of_the_document_answers_as_the_document_says(
     assert check(requests.get(url("/api/v1/requests/status"), auth=basic, timeout=30,
                               params={"request_uri": other["request_uri"]}),
                  200).json()["status"] == "refused"
+    assert check(requests.post(url("/api/v1/requests/status"), auth=basic, timeout=30,
+                               data={"request_uri": other["request_uri"]}),
+                 200).json()["status"] == "refused"
     check(requests.get(url("/api/v1/webhooks/deliveries"), auth=basic, timeout=30), 200)
 
     # -- the organisation reads -------------------------------------------------------------

@@ -1,9 +1,11 @@
 """What organisations ask about the lifecycle of their requests and grants.
 
-``GET /api/v1/requests/status`` (where a pushed request stands), ``GET
-/api/v1/webhooks/deliveries`` (recent events and how their delivery went) and ``POST
-/api/v1/grant/deletion`` (a signed deletion statement). Each is authenticated as the
-client, as at the token endpoint. Views are thin: the work is in :mod:`vault.grants`.
+``GET /api/v1/requests/status`` (where a pushed request stands; also ``POST`` with a form
+body, like RFC 7662 introspection, so a ``private_key_jwt`` client can send its assertion),
+``GET /api/v1/webhooks/deliveries`` (recent events and how their delivery went) and ``POST
+/api/v1/grant/deletion`` (a signed deletion statement; for a ``private_key_jwt`` client the
+statement itself can be the client authentication). Each is authenticated as the client, as
+at the token endpoint. Views are thin: the work is in :mod:`vault.grants`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from flask import Blueprint, request
 from marshmallow import Schema, fields
 
 from vault.api import schemas as s
+from vault.api.schemas import ClientAuthSchema
 from vault.api.spec import load_body, load_query, operation, page_of, respond
-from vault.grants import notifications
+from vault.grants import deletion, notifications
 from vault.grants.errors import OAuthError
 from vault.grants.models import Organisation
 from vault.grants.organisations import ClientCredentials, parse_credentials
@@ -32,22 +35,34 @@ def authenticated_client(path: str) -> Organisation:
     return authenticated(path)[0]
 
 
+def _audiences(path: str) -> list[str]:
+    base = services().settings.public_url
+    return [base, base + "/", base + path]
+
+
+def _client_problem(exc: OAuthError) -> Problem | None:
+    """The 401 problem+json for a client authentication failure (None: not one)."""
+    if exc.status >= 500 or exc.error not in ("invalid_client", "unauthorized_client",
+                                              "invalid_request"):
+        return None
+    return Problem(401 if exc.status == 401 else exc.status, "invalid-client",
+                   "Client authentication failed", exc.description,
+                   headers={"WWW-Authenticate": 'Basic realm="kluis"'})
+
+
 def authenticated(path: str) -> tuple[Organisation, ClientCredentials]:
     """:func:`authenticated_client` and the credentials it checked."""
     form = {k: v for k, v in request.form.items()} if request.mimetype == \
         "application/x-www-form-urlencoded" else {}
-    base = services().settings.public_url
     try:
         creds = parse_credentials(request.headers.get("Authorization"), form)
-        org = services().grants.orgs.authenticate(creds, [base, base + "/", base + path])
+        org = services().grants.orgs.authenticate(creds, _audiences(path))
         return org, creds
     except OAuthError as exc:
-        if exc.status >= 500 or exc.error not in ("invalid_client", "unauthorized_client",
-                                                  "invalid_request"):
+        problem = _client_problem(exc)
+        if problem is None:
             raise
-        raise Problem(401 if exc.status == 401 else exc.status, "invalid-client",
-                      "Client authentication failed", exc.description,
-                      headers={"WWW-Authenticate": 'Basic realm="kluis"'}) from None
+        raise problem from None
 
 
 class RequestStatusQuery(Schema):
@@ -65,6 +80,11 @@ class RequestStatusSchema(Schema):
     decided_at = fields.String(allow_none=True)
 
 
+class RequestStatusFormSchema(ClientAuthSchema):
+    request_uri = fields.String(required=True,
+                                metadata={"description": "The request_uri PAR returned"})
+
+
 @bp.get("/requests/status")
 @operation("/api/v1/requests/status", "get",
            "Where a pushed request stands: pending, approved, refused or expired",
@@ -72,7 +92,25 @@ class RequestStatusSchema(Schema):
            responses={200: RequestStatusSchema})
 def request_status():
     org = authenticated_client("/api/v1/requests/status")
-    request_uri = request.args.get("request_uri", "")
+    return _status_of(org, request.args.get("request_uri", ""))
+
+
+@bp.post("/requests/status")
+@operation("/api/v1/requests/status", "post",
+           "The same, asked with a form body (request_uri and any registered client "
+           "authentication, private_key_jwt included), as RFC 7662 introspection is",
+           tags=TAG, security=CLIENT_SECURITY, request=RequestStatusFormSchema,
+           request_content="application/x-www-form-urlencoded",
+           responses={200: RequestStatusSchema})
+def request_status_form():
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise Problem(415, "unsupported-media-type", "Send a form body",
+                      "Use Content-Type: application/x-www-form-urlencoded.")
+    org = authenticated_client("/api/v1/requests/status")
+    return _status_of(org, request.form.get("request_uri", ""))
+
+
+def _status_of(org: Organisation, request_uri: str):
     if not request_uri:
         raise Problem(422, "validation", "request_uri is required",
                       errors={"request_uri": ["The request_uri PAR returned."]})
@@ -145,11 +183,17 @@ def deliveries():
 # -- deletion statements ---------------------------------------------------------------------
 
 
+DELETION_MAX_BYTES = 32 * 1024
+
+
 class DeletionInSchema(Schema):
     grant_id = fields.String(required=True)
     statement = fields.String(required=True, metadata={
         "description": "Compact JWS of {iss: client_id, grant_id, deleted_at, iat}, signed "
-        "with the registered key (jwks/jwks_uri) or HS256 with the client secret"})
+        "with the registered key (jwks/jwks_uri) or HS256 with the client secret. Without "
+        "other client authentication, a private_key_jwt client's statement authenticates "
+        "the request: it then also carries sub = client_id, an aud of this instance, a "
+        "fresh iat and a jti used once"})
 
 
 class DeletionAcceptedSchema(Schema):
@@ -166,8 +210,25 @@ class DeletionAcceptedSchema(Schema):
            tags=TAG, security=CLIENT_SECURITY, request=DeletionInSchema,
            responses={201: DeletionAcceptedSchema})
 def deletion_statement():
-    org, creds = authenticated("/api/v1/grant/deletion")
-    body = load_body(DeletionInSchema(), max_bytes=32 * 1024)
+    path = "/api/v1/grant/deletion"
+    if request.headers.get("Authorization"):
+        org, creds = authenticated(path)
+    else:
+        # No other credentials: the statement, signed with the registered key, is the client
+        # authentication (private_key_jwt clients only; docs/api.md). It is checked before
+        # the body is validated, as any client authentication is.
+        small = (request.content_length or 0) <= DELETION_MAX_BYTES
+        raw = request.get_json(silent=True) if request.is_json and small else None
+        statement = raw.get("statement") if isinstance(raw, dict) else None
+        try:
+            org, creds = deletion.authenticate(services().grants.orgs, statement,
+                                               _audiences(path))
+        except OAuthError as exc:
+            problem = _client_problem(exc)
+            if problem is None:
+                raise
+            raise problem from None
+    body = load_body(DeletionInSchema(), max_bytes=DELETION_MAX_BYTES)
     accepted = services().grants.submit_deletion(org, creds, body["grant_id"],
                                                  body["statement"])
     return respond(DeletionAcceptedSchema(), accepted, 201)

@@ -103,15 +103,21 @@ def register_commands(cli: click.Group) -> None:
 
     @portal.command("sweep")
     def sweep() -> None:
-        """Delete dossiers whose retention ended and send their deletion statements; retry
-        statements not delivered yet. Safe to run often (e.g. hourly from cron or a timer)."""
+        """Ask the instances where waiting and approved dossiers stand (a missed webhook),
+        read again what templates with ``refresh`` say to (at most daily), delete dossiers
+        whose retention ended and send their deletion statements; retry statements not
+        delivered yet. Safe to run often (e.g. hourly from cron or a timer)."""
         from vault.portal import dossiers
         from vault.portal.client import PortalClient
 
         settings = _settings()
         store = _store(settings)
+        client = PortalClient(settings, store)
         try:
-            done = dossiers.sweep(store, PortalClient(settings, store))
+            checked = dossiers.poll(store, client)
+            refreshed = dossiers.refresh_due(store, client)
+            done = dossiers.sweep(store, client) | {"status_checked": checked,
+                                                    "refreshed": refreshed}
         finally:
             store.close()
         click.echo(json.dumps(done))

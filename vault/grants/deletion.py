@@ -11,6 +11,11 @@ grant, with a compact JWS it signed:
 The payload: ``{"iss": client_id, "grant_id": G, "deleted_at": "2027-01-03", "iat": ...}``
 (``deleted_at`` a date or an RFC 3339 date-time, not in the future).
 
+A client registered with ``private_key_jwt`` may send the statement without any other client
+authentication: then the statement is the authentication (:func:`authenticate`), and says in
+addition ``sub`` (= ``iss``), an ``aud`` naming this instance, a fresh ``iat`` and a ``jti``
+used once, as an RFC 7523 client assertion does.
+
 Kluis verifies it (:func:`verify`), then seals it to the owner's vault inbox (the
 owner's key is not at hand; see :mod:`vault.storage.vaults`): the next time the vault
 opens, :func:`merge_item` stores it in ``deletion_statements`` and the grant page shows
@@ -32,9 +37,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from vault.clock import from_iso, now_iso, to_iso, utcnow
+from vault.crypto import keys
 from vault.grants.errors import GrantError, NotFound, OAuthError
 from vault.grants.models import Grant, Organisation, parse_duration
-from vault.grants.organisations import ClientCredentials, Organisations
+from vault.grants.organisations import ClientCredentials, Organisations, _unverified_issuer
 from vault.storage import db
 from vault.storage.instance import Instance
 from vault.storage.vaults import VaultDB, seal_for_vault
@@ -42,6 +48,10 @@ from vault.storage.vaults import VaultDB, seal_for_vault
 KIND = "kluis.deletion-statement"
 ASYMMETRIC = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: How old the ``iat`` of a statement that authenticates its request may be (and how far
+#: ahead of this instance's clock), and how long its ``jti`` is remembered.
+FRESH = timedelta(minutes=10)
+SKEW = timedelta(minutes=1)
 
 
 class StatementRefused(GrantError):
@@ -78,6 +88,61 @@ def _header(compact: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise StatementRefused("the statement is not a compact JWS")
     return header
+
+
+def authenticate(orgs: Organisations, compact: Any, audiences: list[str]
+                 ) -> tuple[Organisation, ClientCredentials]:
+    """The ``private_key_jwt`` organisation whose deletion statement authenticates the request
+    by itself: it verifies with the registered key and carries ``iss`` = ``sub`` = client id,
+    an ``aud`` in ``audiences``, an ``iat`` at most :data:`FRESH` old and a ``jti`` not used
+    before (remembered in Redis with the client assertions' ``jti``). Raises
+    ``OAuthError("invalid_client")`` (401) otherwise; the statement's own content is checked
+    afterwards by :func:`verify`."""
+    if not isinstance(compact, str) or not compact:
+        raise OAuthError("invalid_client", "client authentication is missing", 401)
+    if compact.count(".") != 2 or len(compact) > 16_384:
+        raise OAuthError("invalid_client", "the statement is not a compact JWS", 401)
+    client_id = _unverified_issuer(compact)
+    if not client_id:
+        raise OAuthError("invalid_client", "client authentication is missing", 401)
+    org = orgs.get(client_id)
+    if org.auth_method != "private_key_jwt":
+        raise OAuthError("invalid_client", f"this client authenticates with {org.auth_method};"
+                         " only a private_key_jwt client's statement authenticates by itself",
+                         401)
+    keyset = orgs._keyset(org)  # noqa: SLF001 - the one place client keys are read
+    try:
+        verified = jws.deserialize_compact(compact, keyset, algorithms=ASYMMETRIC)
+        claims = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError):
+        raise OAuthError("invalid_client", "the statement does not verify with this "
+                         "organisation's registered keys", 401) from None
+    if not isinstance(claims, dict):
+        raise OAuthError("invalid_client", "the statement's payload is not a JSON object", 401)
+    now = utcnow().timestamp()
+    aud = claims.get("aud")
+    problems = []
+    if claims.get("iss") != org.client_id or claims.get("sub") != org.client_id:
+        problems.append("iss and sub must be the client id")
+    if not any(a in audiences for a in (aud if isinstance(aud, list) else [aud])):
+        problems.append("aud must name this instance")
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or \
+            not now - FRESH.total_seconds() <= iat <= now + SKEW.total_seconds():
+        problems.append(f"iat must be within the last {int(FRESH.total_seconds() // 60)} "
+                        "minutes")
+    exp = claims.get("exp")
+    if exp is not None and (not isinstance(exp, int | float) or exp <= now):
+        problems.append("exp has passed")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 1 <= len(jti) <= 200:
+        problems.append("jti is required")
+    if problems:
+        raise OAuthError("invalid_client", "; ".join(problems), 401)
+    seen = "kluis:jti:" + keys.token_hash(f"{org.client_id}:{jti}")
+    if not orgs.redis.set(seen, b"1", nx=True, ex=int((FRESH + SKEW).total_seconds()) + 60):
+        raise OAuthError("invalid_client", "this statement was sent before (jti)", 401)
+    return org, ClientCredentials(org.client_id, None, "private_key_jwt", compact)
 
 
 def verify(orgs: Organisations, org: Organisation, creds: ClientCredentials, grant_id: str,

@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from vault.grants.models import PURPOSES
-from vault.portal import dossiers, letter, staff, templates_repo
+from vault.portal import dossiers, letter, lockout, staff, templates_repo
 from vault.portal.client import CALLBACK_PATH, WEBHOOK_PATH, InstanceError, PortalClient
 from vault.portal.config import PortalSettings, load_portal_settings
 from vault.portal.i18n import TEXT
@@ -168,7 +168,7 @@ def signed_in_staff() -> staff.Staff | None:
     except staff.StaffError:
         session.clear()
         return None
-    if member.session_version != session.get("sv"):
+    if member.session_version != session.get("sv") or member.must_enrol:
         session.clear()
         return None
     return member
@@ -254,20 +254,47 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
 
     # -- staff sign-in --
 
+    def _locked_out(username: str) -> str | None:
+        """The message when ``username`` from this address may not try now."""
+        wait = lockout.remaining(portal().store, username, request.remote_addr or "")
+        return t("locked_out", minutes=max(1, -(-wait // 60))) if wait else None
+
+    def _qr_data(uri: str) -> str:
+        qr = segno.make(uri, error="m")
+        buf = io.BytesIO()
+        qr.save(buf, kind="svg", scale=4, border=2)
+        return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+    def _sign_in(member: staff.Staff) -> None:
+        session.clear()
+        session.permanent = True
+        session["staff"] = member.id
+        session["sv"] = member.session_version
+
     @app.route("/login", methods=["GET", "POST"])
     def login():
         error = None
+        status = 200
         if request.method == "POST":
-            try:
-                member = staff.check_password_login(portal().store, request.form.get("username", ""),
-                                                    request.form.get("password", ""))
-            except staff.StaffError as exc:
-                error = str(exc)
+            store = portal().store
+            username = request.form.get("username", "")
+            error = _locked_out(username)
+            if error:
+                status = 429
             else:
-                session.clear()
-                session["pending"] = member.id
-                return redirect(url_for("login_totp", next=request.args.get("next")))
-        return render_template("login.html", error=error), 200 if error is None else 401
+                try:
+                    member = staff.check_password_login(store, username,
+                                                        request.form.get("password", ""))
+                except staff.StaffError as exc:
+                    lockout.record_failure(store, username, request.remote_addr or "")
+                    error, status = str(exc), 401
+                else:
+                    session.clear()
+                    session["pending"] = member.id
+                    session["pending_user"] = member.username
+                    target = "login_enrol" if member.must_enrol else "login_totp"
+                    return redirect(url_for(target, next=request.args.get("next")))
+        return render_template("login.html", error=error), status
 
     @app.route("/login/totp", methods=["GET", "POST"])
     def login_totp():
@@ -275,18 +302,51 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
         if not pending:
             return redirect(url_for("login"))
         error = None
+        status = 200
+        if request.method == "POST":
+            store = portal().store
+            username = str(session.get("pending_user", ""))
+            error = _locked_out(username)
+            if error:
+                status = 429
+            else:
+                try:
+                    member = staff.check_totp(store, str(pending), request.form.get("code", ""))
+                except staff.StaffError as exc:
+                    lockout.record_failure(store, username, request.remote_addr or "")
+                    error, status = str(exc), 401
+                else:
+                    lockout.clear_account(store, member.username)
+                    _sign_in(member)
+                    return redirect(_safe_next(request.args.get("next")))
+        return render_template("totp.html", error=error), status
+
+    @app.route("/login/enrol", methods=["GET", "POST"])
+    def login_enrol():
+        """After an administrator reset the authenticator: the password was just checked;
+        a new authenticator is set up before anything opens."""
+        store = portal().store
+        pending = session.get("pending")
+        if not pending:
+            return redirect(url_for("login"))
+        secret = session.get("enrol_secret") or staff.new_totp_secret()
+        session["enrol_secret"] = secret
+        error = None
         if request.method == "POST":
             try:
-                member = staff.check_totp(portal().store, str(pending), request.form.get("code", ""))
+                member = staff.enrol_totp(store, str(pending), secret,
+                                          request.form.get("code", ""))
             except staff.StaffError as exc:
                 error = str(exc)
             else:
-                session.clear()
-                session.permanent = True
-                session["staff"] = member.id
-                session["sv"] = member.session_version
+                lockout.clear_account(store, member.username)
+                _sign_in(member)
+                staff.audit(store, member, "staff.totp-enrolled")
                 return redirect(_safe_next(request.args.get("next")))
-        return render_template("totp.html", error=error), 200 if error is None else 401
+        uri = staff.totp_uri(secret, str(session.get("pending_user") or "medewerker"),
+                             portal().settings.name)
+        return render_template("enrol.html", secret=secret, qr=_qr_data(uri),
+                               error=error), 200 if error is None else 422
 
     @app.post("/logout")
     def logout():
@@ -312,19 +372,12 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
             except staff.StaffError as exc:
                 error = str(exc)
             else:
-                session.clear()
-                session.permanent = True
-                session["staff"] = member.id
-                session["sv"] = member.session_version
+                _sign_in(member)
                 staff.audit(store, member, "staff.joined", detail=member.role)
                 return redirect(url_for("home"))
         uri = staff.totp_uri(secret, request.form.get("username") or "medewerker",
                              portal().settings.name)
-        qr = segno.make(uri, error="m")
-        buf = io.BytesIO()
-        qr.save(buf, kind="svg", scale=4, border=2)
-        qr_data = "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
-        return render_template("invite.html", role=role, secret=secret, qr=qr_data,
+        return render_template("invite.html", role=role, secret=secret, qr=_qr_data(uri),
                                error=error), 200 if error is None else 422
 
     # -- caseworkers --
@@ -421,6 +474,23 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
         return Response(json.dumps(receipt), mimetype="application/json", headers={
             "Content-Disposition": f'attachment; filename="toestemming-{found["reference"]}.json"'})
 
+    @app.get("/dossiers/<dossier_id>/receipt.pdf")
+    @login_required()
+    def dossier_receipt_pdf(dossier_id: str):
+        found = _dossier_or_404(dossier_id)
+        receipt = dossiers.contents(portal().store, dossier_id)["receipt"] \
+            if found["has_data"] else None
+        if receipt is None:
+            abort(404)
+        lang = request.args.get("lang") or current_lang()
+        lang = lang if lang in ("nl", "en") else "nl"
+        pdf = dossiers.receipt_pdf(receipt, lang)
+        staff.audit(portal().store, g.staff, "receipt.downloaded", dossier_id=dossier_id,
+                    reference=found["reference"], detail=f"pdf {lang}")
+        name = ("toestemming" if lang == "nl" else "consent") + f"-{found['reference']}.pdf"
+        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=name)
+
     # -- admins --
 
     @app.route("/admin/staff", methods=["GET", "POST"])
@@ -428,12 +498,19 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
     def admin_staff():
         store = portal().store
         link = None
+        actions = {"deactivate": (staff.deactivate, "staff.deactivated"),
+                   "reactivate": (staff.reactivate, "staff.reactivated"),
+                   "reset_totp": (staff.reset_totp, "staff.totp-reset")}
         if request.method == "POST":
-            if request.form.get("deactivate"):
-                if request.form["deactivate"] != g.staff.id:
-                    staff.deactivate(store, request.form["deactivate"])
-                    staff.audit(store, g.staff, "staff.deactivated",
-                                detail=request.form["deactivate"])
+            action = next((a for a in actions if request.form.get(a)), None)
+            if action is not None:
+                target = request.form[action]
+                if target == g.staff.id:
+                    raise PageError(422, t("not_yourself"))
+                do, logged = actions[action]
+                do(store, target)
+                staff.audit(store, g.staff, logged,
+                            detail=staff.username_of(store, target) or target)
             else:
                 role = request.form.get("role", "caseworker")
                 try:
@@ -461,7 +538,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
             else {
             "name": "", "purpose": "rental-eligibility", "purpose_text": "", "records": [],
             "duration_days": 30, "retention_days": portal().settings.retention_days,
-            "delete_on_revoke": False}
+            "delete_on_revoke": False, "refresh": False}
         if current is None:
             abort(404)
         errors: dict[str, str] = {}
@@ -583,7 +660,8 @@ def _template_form() -> dict[str, Any]:
             "purpose_text": form.get("purpose_text", ""), "records": records,
             "duration_days": form.get("duration_days", ""),
             "retention_days": form.get("retention_days", ""),
-            "delete_on_revoke": bool(form.get("delete_on_revoke"))}
+            "delete_on_revoke": bool(form.get("delete_on_revoke")),
+            "refresh": bool(form.get("refresh"))}
 
 
 def _record_rows(record: dict[str, Any]) -> list[tuple[str, str]]:

@@ -6,9 +6,10 @@ requests (RFC 9126) with RFC 9396 details and PKCE, the code exchange, the one r
 and documents, the request status, webhooks (RFC 9421, verified with the instance's JWKS) and
 deletion statements. Every URL is checked by :mod:`vault.urlsafety` before it is fetched.
 
-The portal authenticates with ``client_secret_basic``: the instance's status and deletion
-endpoints take client credentials from Basic or a form body only, so a ``private_key_jwt``
-client could not call them (see docs/portal.md).
+The portal authenticates with ``private_key_jwt`` (RFC 7523, Authlib's ``PrivateKeyJWT``)
+and its own ES256 key: at PAR, the token endpoint, introspection and the form ``POST`` of the
+request status; its deletion statement is its own client authentication (docs/api.md). A
+registration made by an earlier portal with ``client_secret_basic`` keeps using its secret.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from http_message_signatures import (
     HTTPMessageVerifier,
@@ -43,7 +44,9 @@ from vault.portal.store import Store
 
 WEBHOOK_PATH = "/hooks/kluis"
 CALLBACK_PATH = "/callback"
-AUTH_METHOD = "client_secret_basic"  # noqa: S105 - a method name, not a secret
+AUTH_METHOD = "private_key_jwt"
+SECRET_METHOD = "client_secret_basic"  # noqa: S105 - a method name (registrations made before)
+ASSERTION_SECONDS = 300
 WEBHOOK_COMPONENTS = ("@method", "@target-uri", "content-digest", "date")
 
 
@@ -56,7 +59,22 @@ class Registration:
     issuer: str
     metadata: dict[str, Any]
     client_id: str
-    client_secret: str
+    auth_method: str = AUTH_METHOD
+    client_secret: str | None = None  # client_secret_basic registrations only
+
+
+class _PortalKeyJWT(PrivateKeyJWT):
+    """Authlib's ``PrivateKeyJWT`` (ES256, the portal's ``kid``), with ``iat`` from
+    :func:`vault.clock.utcnow` (the clock every other date of the portal comes from) and a
+    lifetime of :data:`ASSERTION_SECONDS`; a new ``jti`` each time, as Authlib makes it."""
+
+    alg = "ES256"
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return str(private_key_jwt_sign(
+            auth.client_secret, client_id=auth.client_id, token_endpoint=token_endpoint,
+            alg=self.alg, header=dict(self.headers or {}),
+            issued_at=int(utcnow().timestamp()), expires_in=ASSERTION_SECONDS))
 
 
 def normalise_instance(url: str) -> str:
@@ -146,9 +164,12 @@ class PortalClient:
                                       (issuer,)).fetchone()
         if row is None:
             return None
-        secret = self.store.unwrap("client-secret", bytes(row["wrapped_secret"]), issuer)
+        secret = None
+        if row["wrapped_secret"] is not None:
+            secret = self.store.unwrap("client-secret", bytes(row["wrapped_secret"]),
+                                       issuer).decode()
         return Registration(issuer, json.loads(row["metadata"]), row["client_id"],
-                            secret.decode())
+                            row["auth_method"], secret)
 
     def registration_by_client(self, client_id: str) -> Registration | None:
         row = self.store.conn.execute("SELECT issuer FROM registrations WHERE client_id = ?",
@@ -173,13 +194,14 @@ class PortalClient:
         if resp.status_code != 201:
             raise InstanceError(f"Deze Kluis weigerde het portaal ({resp.status_code}).")
         body = resp.json()
+        if body.get("token_endpoint_auth_method", AUTH_METHOD) != AUTH_METHOD:
+            raise InstanceError("Deze Kluis aanvaardt de sleutel van het portaal niet.")
         token = body.get("registration_access_token")
         with self.store.transaction() as tx:
             tx.execute("INSERT OR IGNORE INTO registrations (issuer, metadata, client_id,"
-                       " wrapped_secret, wrapped_registration_token, registration_client_uri,"
+                       " auth_method, wrapped_registration_token, registration_client_uri,"
                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (issuer, json.dumps(meta), body["client_id"],
-                        self.store.wrap("client-secret", body["client_secret"].encode(), issuer),
+                       (issuer, json.dumps(meta), body["client_id"], AUTH_METHOD,
                         self.store.wrap("registration-token", token.encode(), issuer)
                         if token else None, body.get("registration_client_uri"), now_iso()))
         registered = self.registration(issuer)
@@ -194,9 +216,30 @@ class PortalClient:
                                 f"({exc}).") from None
 
     def _session(self, reg: Registration) -> OAuth2Session:
-        return OAuth2Session(reg.client_id, reg.client_secret,
-                             token_endpoint_auth_method=AUTH_METHOD,
-                             redirect_uri=self.settings.public_url + CALLBACK_PATH)
+        """An Authlib session that authenticates as the portal at ``reg``'s instance."""
+        redirect_uri = self.settings.public_url + CALLBACK_PATH
+        if reg.auth_method != AUTH_METHOD:
+            return OAuth2Session(reg.client_id, reg.client_secret,
+                                 token_endpoint_auth_method=reg.auth_method,
+                                 redirect_uri=redirect_uri)
+        jwk = self.signing_key()
+        session = OAuth2Session(reg.client_id, ECKey.import_key(jwk),
+                                token_endpoint_auth_method=AUTH_METHOD,
+                                redirect_uri=redirect_uri)
+        session.register_client_auth_method(_PortalKeyJWT(headers={"kid": jwk["kid"]}))
+        return session
+
+    def _post(self, reg: Registration, url: str, data: dict[str, str]) -> requests.Response:
+        """A form POST to ``url`` with the portal's client authentication (its assertion's
+        ``aud`` is ``url``)."""
+        self._check(url)
+        session = self._session(reg)
+        try:
+            return session.post(url, data=data, withhold_token=True,
+                                auth=session.client_auth(reg.auth_method),
+                                timeout=self.settings.http_timeout_seconds)
+        finally:
+            session.close()
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -206,22 +249,15 @@ class PortalClient:
         verifier = generate_token(64)
         state = secrets.token_urlsafe(24)
         endpoint = str(reg.metadata["pushed_authorization_request_endpoint"])
-        self._check(endpoint)
-        session = self._session(reg)
         try:
-            resp = session.post(endpoint, withhold_token=True,
-                                auth=session.client_auth(AUTH_METHOD), data={
-                                    "response_type": "code", "client_id": reg.client_id,
-                                    "redirect_uri": self.settings.public_url + CALLBACK_PATH,
-                                    "state": state,
-                                    "code_challenge": create_s256_code_challenge(verifier),
-                                    "code_challenge_method": "S256",
-                                    "authorization_details": json.dumps(details)},
-                                timeout=self.settings.http_timeout_seconds)
+            resp = self._post(reg, endpoint, {
+                "response_type": "code", "client_id": reg.client_id,
+                "redirect_uri": self.settings.public_url + CALLBACK_PATH, "state": state,
+                "code_challenge": create_s256_code_challenge(verifier),
+                "code_challenge_method": "S256",
+                "authorization_details": json.dumps(details)})
         except requests.RequestException as exc:
             raise InstanceError(f"De Kluis gaf geen antwoord ({type(exc).__name__}).") from None
-        finally:
-            session.close()
         if resp.status_code != 201:
             raise InstanceError(f"De Kluis weigerde het verzoek ({resp.status_code}: "
                                 f"{_error_of(resp)}).")
@@ -295,24 +331,24 @@ class PortalClient:
         return dict(payload)
 
     def request_status(self, reg: Registration, request_uri: str) -> dict[str, Any] | None:
+        """Where a pushed request stands (``POST /api/v1/requests/status``); None when the
+        instance did not answer it."""
         try:
-            resp = requests.get(reg.issuer + "/api/v1/requests/status",
-                                params={"request_uri": request_uri},
-                                auth=(reg.client_id, reg.client_secret),
-                                timeout=self.settings.http_timeout_seconds)
-        except requests.RequestException:
+            resp = self._post(reg, reg.issuer + "/api/v1/requests/status",
+                              {"request_uri": request_uri})
+        except (requests.RequestException, InstanceError):
             return None
         return dict(resp.json()) if resp.status_code == 200 else None
 
     def introspect(self, reg: Registration, access_token: str) -> dict[str, Any] | None:
+        """RFC 7662 introspection of the access token, with the instance's
+        ``Kluis-Inactive-Reason`` as ``_reason``; None when it did not answer."""
         endpoint = reg.metadata.get("introspection_endpoint")
         if not isinstance(endpoint, str):
             return None
         try:
-            resp = requests.post(endpoint, data={"token": access_token},
-                                 auth=(reg.client_id, reg.client_secret),
-                                 timeout=self.settings.http_timeout_seconds)
-        except requests.RequestException:
+            resp = self._post(reg, endpoint, {"token": access_token})
+        except (requests.RequestException, InstanceError):
             return None
         if resp.status_code != 200:
             return None
@@ -322,22 +358,32 @@ class PortalClient:
 
     # -- deletion statements ---------------------------------------------------------------------
 
-    def deletion_statement(self, reg: Registration, grant_id: str) -> str:
-        """A compact JWS (ES256, the registered key) saying the grant's data was deleted."""
+    def deletion_statement(self, reg: Registration, grant_id: str,
+                           deleted_at: str | None = None) -> str:
+        """A compact JWS (ES256, the registered key) saying the grant's data was deleted (on
+        ``deleted_at``, a date; today by default). It is also the request's client
+        authentication (``sub``, ``aud`` = the instance, ``iat`` now, a new ``jti``), so a
+        new one is signed for every attempt."""
         jwk = self.signing_key()
         key = ECKey.import_key(jwk)
-        claims = {"iss": reg.client_id, "grant_id": grant_id,
-                  "deleted_at": utcnow().date().isoformat(), "iat": int(time.time())}
+        now = utcnow()
+        claims = {"iss": reg.client_id, "sub": reg.client_id, "aud": reg.issuer,
+                  "grant_id": grant_id, "deleted_at": deleted_at or now.date().isoformat(),
+                  "iat": int(now.timestamp()), "jti": secrets.token_urlsafe(18)}
         return jws.serialize_compact({"alg": "ES256", "kid": jwk["kid"]},
                                      json.dumps(claims).encode(), key, algorithms=["ES256"])
 
     def send_deletion(self, reg: Registration, grant_id: str, statement: str) -> str:
         """POST the statement; ``accepted`` or a short reason why not (to retry later)."""
+        url = reg.issuer + "/api/v1/grant/deletion"
+        auth = (reg.client_id, reg.client_secret) if reg.client_secret else None
         try:
-            resp = requests.post(reg.issuer + "/api/v1/grant/deletion",
-                                 auth=(reg.client_id, reg.client_secret),
+            self._check(url)
+            resp = requests.post(url, auth=auth,
                                  json={"grant_id": grant_id, "statement": statement},
                                  timeout=self.settings.http_timeout_seconds)
+        except InstanceError as exc:
+            return f"unreachable: {exc}"[:200]
         except requests.RequestException as exc:
             return f"unreachable: {type(exc).__name__}"
         if resp.status_code == 201:

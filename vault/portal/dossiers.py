@@ -175,15 +175,7 @@ def receive(store: Store, client: PortalClient, dossier_id: str, token: dict[str
     data_key = keys.random_key()
     with store.transaction() as tx:
         tx.execute("DELETE FROM dossier_items WHERE dossier_id = ?", (dossier_id,))
-        for record in records:
-            tx.execute("INSERT INTO dossier_items (dossier_id, kind, record_id, blob)"
-                       " VALUES (?, 'record', ?, ?)",
-                       (dossier_id, record.get("id"), _seal(data_key, dossier_id, record)))
-        for record_id, content in documents.items():
-            tx.execute("INSERT INTO dossier_items (dossier_id, kind, record_id, blob)"
-                       " VALUES (?, 'document', ?, ?)",
-                       (dossier_id, record_id,
-                        aead.encrypt(data_key, content, f"{dossier_id}:document".encode())))
+        _keep_read(tx, data_key, dossier_id, records, documents)
         if isinstance(receipt, dict):
             tx.execute("INSERT INTO dossier_items (dossier_id, kind, blob)"
                        " VALUES (?, 'receipt', ?)",
@@ -197,6 +189,68 @@ def receive(store: Store, client: PortalClient, dossier_id: str, token: dict[str
                     store.wrap("access-token", access_token.encode(), dossier_id),
                     to_iso(received), access_ends, retention_ends, int(verified),
                     store.wrap("dossier-key", data_key, dossier_id), dossier_id))
+
+
+def _keep_read(tx: Any, data_key: bytes, dossier_id: str, records: list[dict[str, Any]],
+               documents: dict[str, bytes]) -> None:
+    """Store what one read gave: each record and each document's bytes, sealed."""
+    for record in records:
+        tx.execute("INSERT INTO dossier_items (dossier_id, kind, record_id, blob)"
+                   " VALUES (?, 'record', ?, ?)",
+                   (dossier_id, record.get("id"), _seal(data_key, dossier_id, record)))
+    for record_id, content in documents.items():
+        tx.execute("INSERT INTO dossier_items (dossier_id, kind, record_id, blob)"
+                   " VALUES (?, 'document', ?, ?)",
+                   (dossier_id, record_id,
+                    aead.encrypt(data_key, content, f"{dossier_id}:document".encode())))
+
+
+#: How often a dossier under a template that says ``refresh`` is read again.
+REFRESH_EVERY = timedelta(days=1)
+
+
+def refresh_due(store: Store, client: PortalClient, now: datetime | None = None) -> int:
+    """Read again, with the grant's access token, every approved dossier whose template says
+    ``refresh``, while its access lasts and at most once per :data:`REFRESH_EVERY` (counted
+    from the last read); the records and documents read replace those kept (the receipt and
+    the granted details stay; the retention still counts from the first receipt). A read the
+    instance refuses (the grant ended) leaves the data as it was and asks where the grant
+    stands (:func:`refresh_status`). How many were read again.
+
+    Safe to run twice: a dossier read less than a day ago is skipped."""
+    moment = now or utcnow()
+    rows = store.conn.execute(
+        "SELECT * FROM dossiers WHERE status = 'approved' AND data_key IS NOT NULL"
+        " AND deleted_at IS NULL AND wrapped_token IS NOT NULL AND access_ends_at > ?"
+        " AND coalesce(refreshed_at, received_at) <= ? ORDER BY received_at",
+        (to_iso(moment), to_iso(moment - REFRESH_EVERY))).fetchall()
+    done = 0
+    for row in rows:
+        if not json.loads(row["template"]).get("refresh"):
+            continue
+        reg = client.registration(row["issuer"])
+        if reg is None:
+            continue
+        dossier_id = str(row["id"])
+        token = store.unwrap("access-token", bytes(row["wrapped_token"]), dossier_id).decode()
+        try:
+            records, documents = client.read(reg, token)
+        except InstanceError:
+            refresh_status(store, client, dossier_id)
+            continue
+        data_key = _data_key(store, dossier_id)
+        with store.transaction() as tx:
+            current = tx.execute("SELECT data_key FROM dossiers WHERE id = ? AND status ="
+                                 " 'approved' AND deleted_at IS NULL", (dossier_id,)).fetchone()
+            if current is None or current["data_key"] is None:
+                continue  # deleted or revoked meanwhile: keep nothing of this read
+            tx.execute("DELETE FROM dossier_items WHERE dossier_id = ?"
+                       " AND kind IN ('record', 'document')", (dossier_id,))
+            _keep_read(tx, data_key, dossier_id, records, documents)
+            tx.execute("UPDATE dossiers SET refreshed_at = ? WHERE id = ?",
+                       (to_iso(moment), dossier_id))
+        done += 1
+    return done
 
 
 def _seal(data_key: bytes, dossier_id: str, value: Any) -> bytes:
@@ -232,6 +286,17 @@ def document(store: Store, dossier_id: str, record_id: str) -> tuple[dict[str, A
     if record is None or item is None:
         raise DossierError("not-found", "Dit document hoort niet bij dit dossier.")
     return record, aead.decrypt(key, bytes(item["blob"]), f"{dossier_id}:document".encode())
+
+
+def receipt_pdf(receipt: dict[str, Any], lang: str = "nl") -> bytes:
+    """The consent receipt kept in a dossier as a readable PDF (nl/en), rendered by the same
+    code as the instance's copy (:mod:`vault.portability.receipt_pdf`), with the signed
+    receipt attached."""
+    from vault.grants import receipts
+    from vault.portability.receipt_pdf import render_receipt_pdf
+
+    return render_receipt_pdf(receipt, receipts.payload_of(receipt), receipts.key_id(receipt),
+                              lang)
 
 
 # -- lifecycle ----------------------------------------------------------------------------------
@@ -312,6 +377,28 @@ def refresh_status(store: Store, client: PortalClient, dossier_id: str) -> None:
                    (now_iso(), dossier_id))
 
 
+#: How often :func:`poll` asks about one dossier (the sweep runs hourly).
+POLL_EVERY = timedelta(minutes=50)
+
+
+def poll(store: Store, client: PortalClient, now: datetime | None = None) -> int:
+    """Ask the instances where every dossier still waiting or approved stands
+    (:func:`refresh_status`: the request status, token introspection), each at most once per
+    :data:`POLL_EVERY`, so an expired request, an expired grant or a revocation whose webhook
+    never arrived shows, with nobody looking. How many were asked.
+
+    Safe to run twice (and by several processes): asking again changes nothing new."""
+    moment = now or utcnow()
+    rows = store.conn.execute(
+        "SELECT id FROM dossiers WHERE status IN ('waiting', 'approved')"
+        " AND deleted_at IS NULL AND issuer IS NOT NULL"
+        " AND (status_checked_at IS NULL OR status_checked_at <= ?) ORDER BY created_at",
+        (to_iso(moment - POLL_EVERY),)).fetchall()
+    for row in rows:
+        refresh_status(store, client, str(row["id"]))
+    return len(rows)
+
+
 def delete_data(store: Store, client: PortalClient, dossier_id: str, *, reason: str) -> None:
     """Delete what was received (items, data key, token, the applicant's name and e-mail),
     keep that the dossier existed and when it was deleted, and send the deletion statement."""
@@ -329,12 +416,17 @@ def delete_data(store: Store, client: PortalClient, dossier_id: str, *, reason: 
 
 
 def send_statement(store: Store, client: PortalClient, dossier_id: str) -> str:
-    """Sign (once) and send the deletion statement; the outcome is kept for a later retry."""
+    """Sign and send the deletion statement; the outcome is kept for a later retry.
+
+    The statement is the request's client authentication (a fresh ``iat``, a ``jti`` used
+    once), so every attempt signs a new one, all with the day the data was deleted; the last
+    one sent is kept."""
     row = store.conn.execute("SELECT * FROM dossiers WHERE id = ?", (dossier_id,)).fetchone()
     reg = client.registration(row["issuer"]) if row and row["issuer"] else None
     if row is None or reg is None or not row["grant_id"]:
         return "no-grant"
-    statement = row["deletion_statement"] or client.deletion_statement(reg, row["grant_id"])
+    deleted_on = str(row["deleted_at"] or now_iso())[:10]
+    statement = client.deletion_statement(reg, row["grant_id"], deleted_on)
     outcome = client.send_deletion(reg, row["grant_id"], statement)
     with store.transaction() as tx:
         tx.execute("UPDATE dossiers SET deletion_statement = ?, deletion_status = ?,"

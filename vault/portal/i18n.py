@@ -72,6 +72,13 @@ TEXT: dict[str, dict[str, str]] = {
     "purpose_text": {"nl": "Uitleg voor de aanvrager", "en": "Explanation for the applicant"},
     "duration_days": {"nl": "Inzage (dagen)", "en": "Access (days)"},
     "retention_days": {"nl": "Bewaren (dagen)", "en": "Retention (days)"},
+    "refresh": {"nl": "Opnieuw lezen zolang de toegang loopt (hoogstens eens per dag)",
+                "en": "Read again while access lasts (at most once a day)"},
+    "ask_refresh": {"nl": "Zolang de toegang loopt, leest {org} je gegevens hoogstens eens per "
+                          "dag opnieuw, zodat een wijziging meekomt.",
+                    "en": "While access lasts, {org} reads your data again at most once a day, "
+                          "so a change comes along."},
+    "refreshed_at": {"nl": "Laatst opnieuw gelezen", "en": "Last read again"},
     "delete_on_revoke": {"nl": "Verwijderen zodra de aanvrager de toestemming intrekt",
                          "en": "Delete as soon as the applicant revokes consent"},
     "asks": {"nl": "Vraagt", "en": "Asks"},
@@ -83,6 +90,19 @@ TEXT: dict[str, dict[str, str]] = {
     "deactivate": {"nl": "Uitzetten", "en": "Turn off"},
     "active": {"nl": "actief", "en": "active"},
     "inactive": {"nl": "uit", "en": "off"},
+    "reactivate": {"nl": "Weer aanzetten", "en": "Turn on again"},
+    "reset_totp": {"nl": "Authenticator opnieuw instellen", "en": "Reset authenticator"},
+    "must_enrol": {"nl": "stelt authenticator opnieuw in bij het inloggen",
+                   "en": "sets up the authenticator again at sign-in"},
+    "not_yourself": {"nl": "Dat kun je niet bij je eigen account doen.",
+                     "en": "You cannot do that to your own account."},
+    "locked_out": {"nl": "Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw.",
+                   "en": "Too many failed attempts. Try again in {minutes} minutes."},
+    "enrol_title": {"nl": "Authenticator opnieuw instellen", "en": "Set up your authenticator again"},
+    "enrol_intro": {"nl": "Een beheerder heeft je authenticator-app losgekoppeld. Voeg het portaal "
+                          "opnieuw toe aan je app en vul de code in.",
+                    "en": "An administrator reset your authenticator app. Add the portal to your "
+                          "app again and enter the code."},
     "will_delete": {"nl": "Wordt verwijderd op", "en": "Deleted on"},
     "overdue": {"nl": "te laat: wordt bij de volgende ronde verwijderd",
                 "en": "overdue: deleted on the next sweep"},

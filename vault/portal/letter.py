@@ -74,6 +74,10 @@ def render(*, organisation: str, dossier: dict[str, Any], link: str) -> bytes:
                          f"bewaren ze hoogstens {template['retention_days']} dagen. Daarna "
                          "verwijderen wij ze en sturen wij u daarvan een ondertekende "
                          "verklaring.", new_x="LMARGIN", new_y="NEXT")
+    if template.get("refresh"):
+        pdf.multi_cell(0, 6, "Zolang wij toegang hebben, lezen wij uw gegevens hoogstens eens "
+                             "per dag opnieuw, zodat een wijziging meekomt.",
+                       new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_font(FONT, "B", 11)
     pdf.multi_cell(0, 6, "Zo deelt u uw gegevens", new_x="LMARGIN", new_y="NEXT")

@@ -1,5 +1,6 @@
 """Staff accounts: invite-only, password (Argon2id) plus TOTP, roles admin and caseworker;
-and the audit log of what staff saw."""
+administrators deactivate, reactivate and reset a member's authenticator (enrolled again at the
+next sign-in); and the audit log of what staff saw. Failed sign-ins: :mod:`vault.portal.lockout`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from vault.accounts.totp import STEP, matching_step, new_secret, provisioning_ur
 from vault.clock import now_iso, to_iso, utcnow
 from vault.crypto import keys
 from vault.crypto.kdf import Argon2Params, argon2id
+from vault.portal import lockout
 from vault.portal.store import Store
 
 ROLES = ("admin", "caseworker")
@@ -41,6 +43,7 @@ class Staff:
     display_name: str
     role: str
     session_version: int
+    must_enrol: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -49,7 +52,7 @@ class Staff:
 
 def _row(row: Any) -> Staff:
     return Staff(row["id"], row["username"], row["display_name"], row["role"],
-                 int(row["session_version"]))
+                 int(row["session_version"]), bool(row["must_enrol"]))
 
 
 def create_invite(store: Store, role: str, *, note: str = "", created_by: str | None = None,
@@ -150,6 +153,8 @@ def check_totp(store: Store, staff_id: str, code: str) -> Staff:
                              (staff_id,)).fetchone()
     if row is None:
         raise StaffError("unknown", "Onbekende medewerker.")
+    if row["must_enrol"]:
+        raise StaffError("enrol", "Stel eerst je authenticator-app opnieuw in.")
     try:
         step = matching_step(row["totp_secret"], code)
     except TotpInvalid:
@@ -168,16 +173,65 @@ def current_code(secret: str) -> str:
     return pyotp.TOTP(secret, interval=STEP).at(int(utcnow().timestamp()))
 
 
+def enrol_totp(store: Store, staff_id: str, totp_secret: str, totp_code: str) -> Staff:
+    """Set a new authenticator for a member whose authenticator was reset (the password was
+    checked just before); the code proves the app holds ``totp_secret``."""
+    try:
+        step = matching_step(totp_secret, totp_code)
+    except TotpInvalid:
+        raise StaffError("totp", "De code uit je authenticator-app klopt niet.") from None
+    with store.transaction() as tx:
+        done = tx.execute("UPDATE staff SET totp_secret = ?, totp_last_step = ?, must_enrol = 0"
+                          " WHERE id = ? AND active = 1 AND must_enrol = 1",
+                          (totp_secret, step, staff_id))
+        if done.rowcount != 1:
+            raise StaffError("enrol", "Er is geen authenticator in te stellen.")
+    return get(store, staff_id)
+
+
 def list_staff(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.conn.execute(
-        "SELECT id, username, display_name, role, active, created_at FROM staff"
+        "SELECT id, username, display_name, role, active, must_enrol, created_at FROM staff"
         " ORDER BY created_at")]
 
 
+def username_of(store: Store, staff_id: str) -> str | None:
+    row = store.conn.execute("SELECT username FROM staff WHERE id = ?", (staff_id,)).fetchone()
+    return str(row["username"]) if row else None
+
+
 def deactivate(store: Store, staff_id: str) -> None:
+    """Turn an account off: it cannot sign in, and its sessions end."""
     with store.transaction() as tx:
         tx.execute("UPDATE staff SET active = 0, session_version = session_version + 1"
                    " WHERE id = ?", (staff_id,))
+
+
+def reactivate(store: Store, staff_id: str) -> bool:
+    """Turn an account on again (with the password and authenticator it had); its failed
+    sign-ins are forgotten. False when there is no such inactive account."""
+    with store.transaction() as tx:
+        done = tx.execute("UPDATE staff SET active = 1 WHERE id = ? AND active = 0",
+                          (staff_id,)).rowcount
+    _forget_failures(store, staff_id)
+    return bool(done)
+
+
+def reset_totp(store: Store, staff_id: str) -> bool:
+    """Forget a member's authenticator (lost phone): the secret is wiped, the sessions end, and
+    the next sign-in with the password asks to enrol a new one before anything opens."""
+    with store.transaction() as tx:
+        done = tx.execute("UPDATE staff SET totp_secret = '', totp_last_step = NULL,"
+                          " must_enrol = 1, session_version = session_version + 1"
+                          " WHERE id = ?", (staff_id,)).rowcount
+    _forget_failures(store, staff_id)
+    return bool(done)
+
+
+def _forget_failures(store: Store, staff_id: str) -> None:
+    name = username_of(store, staff_id)
+    if name:
+        lockout.clear_account(store, name)
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A template's ``records`` use the instance's record catalogue (:mod:`vault.records.catalogue`):
 ``{"record_type", "fields"?, "categories"?, "years"?, "max_records"?, "evidence"?}``;
-``years: 2`` asks for the last two whole calendar years. :func:`authorization_details` turns
-a template into the RFC 9396 request a Kluis instance understands.
+``years: 2`` asks for the last two whole calendar years. ``refresh``: the portal reads again
+while access lasts, at most once a day (:func:`vault.portal.dossiers.refresh_due`); otherwise
+it reads once. :func:`authorization_details` turns a template into the RFC 9396 request a
+Kluis instance understands.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "purpose": purpose, "purpose_text": purpose_text, "records": records,
             "duration_days": numbers["duration_days"],
             "retention_days": numbers["retention_days"],
-            "delete_on_revoke": bool(data.get("delete_on_revoke"))}
+            "delete_on_revoke": bool(data.get("delete_on_revoke")),
+            "refresh": bool(data.get("refresh"))}
 
 
 def save(store: Store, data: dict[str, Any], template_id: str | None = None) -> str:
@@ -112,19 +115,20 @@ def save(store: Store, data: dict[str, Any], template_id: str | None = None) -> 
         if template_id is None:
             template_id = secrets.token_hex(6)
             tx.execute("INSERT INTO templates (id, name, purpose, purpose_text, records,"
-                       " duration_days, retention_days, delete_on_revoke, created_at, updated_at)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       " duration_days, retention_days, delete_on_revoke, refresh, created_at,"
+                       " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (template_id, clean["name"], clean["purpose"], clean["purpose_text"],
                         json.dumps(clean["records"]), clean["duration_days"],
-                        clean["retention_days"], int(clean["delete_on_revoke"]), now, now))
+                        clean["retention_days"], int(clean["delete_on_revoke"]),
+                        int(clean["refresh"]), now, now))
         else:
             tx.execute("UPDATE templates SET name = ?, purpose = ?, purpose_text = ?, records = ?,"
                        " duration_days = ?, retention_days = ?, delete_on_revoke = ?,"
-                       " updated_at = ? WHERE id = ?",
+                       " refresh = ?, updated_at = ? WHERE id = ?",
                        (clean["name"], clean["purpose"], clean["purpose_text"],
                         json.dumps(clean["records"]), clean["duration_days"],
-                        clean["retention_days"], int(clean["delete_on_revoke"]), now,
-                        template_id))
+                        clean["retention_days"], int(clean["delete_on_revoke"]),
+                        int(clean["refresh"]), now, template_id))
     return template_id
 
 
@@ -141,6 +145,7 @@ def _out(row: Any) -> dict[str, Any]:
     out = dict(row)
     out["records"] = json.loads(row["records"])
     out["delete_on_revoke"] = bool(row["delete_on_revoke"])
+    out["refresh"] = bool(row["refresh"])
     return out
 
 

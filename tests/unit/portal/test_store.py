@@ -11,7 +11,7 @@ from vault.crypto.errors import WrongKey
 from vault.portal import templates_repo
 from vault.portal.config import PortalSettings
 from vault.portal.store import DB_FILE, KEY_FILE, Store, init_home
-from vault.storage import migrations
+from vault.storage import db, migrations
 
 
 def test_init_creates_a_private_key_and_a_migrated_database(tmp_path) -> None:
@@ -55,3 +55,21 @@ def test_a_template_with_unknown_types_or_bad_terms_is_refused_naming_each() -> 
             {"record_type": "dna"}], "duration_days": 0, "retention_days": 99999})
     assert set(err.value.errors) == {"name", "purpose", "records", "duration_days",
                                      "retention_days"}
+
+
+def test_the_migration_keeps_earlier_registrations_with_their_secret(tmp_path) -> None:
+    conn = db.connect(tmp_path / "p.db", b"k" * 32)
+    first = [m for m in migrations.load("portal") if m.number == 1]
+    for statement in migrations._split(first[0].sql):  # noqa: SLF001 - the runner's own split
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO registrations (issuer, metadata, client_id, wrapped_secret,"
+                 " created_at) VALUES ('https://k.example', '{}', 'org_1', x'00', 'now')")
+    migrations.apply(conn, "portal")
+    row = conn.execute("SELECT * FROM registrations").fetchone()
+    assert row["auth_method"] == "client_secret_basic" and bytes(row["wrapped_secret"]) == b"\0"
+    conn.execute("INSERT INTO registrations (issuer, metadata, client_id, created_at)"
+                 " VALUES ('https://l.example', '{}', 'org_2', 'now')")
+    assert conn.execute("SELECT auth_method FROM registrations WHERE client_id = 'org_2'"
+                        ).fetchone()[0] == "private_key_jwt"
+    conn.close()
