@@ -76,7 +76,7 @@ def test_the_person_picks_one_income_and_one_document(page, live_server, make_ow
     # Newest first, each with its own values; only what matches the request is ticked.
     incomes = page.locator('fieldset[data-type="income"] li.record-choice')
     expect(incomes.nth(0)).to_contain_text("2025, ACME BV")
-    expect(incomes.nth(1)).to_contain_text("€ 48.123,45")
+    expect(incomes.nth(1)).to_contain_text("EUR 48.123,45")
     expect(page.locator(f'[data-record="{ids["2025"]}"]')).to_be_checked()
     expect(page.locator(f'[data-record="{ids["loonstrook-maart.pdf"]}"]')).to_be_disabled()
     expect(page.locator(f'[data-record="{ids["jaaropgave-2025.pdf"]}"]')).to_be_checked()

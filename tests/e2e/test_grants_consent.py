@@ -52,7 +52,7 @@ def test_request_link_consent_approve_then_one_click_revoke(page, live_server, m
     expect(page.locator("#org-name")).to_contain_text("Woonstichting De Kern")
     expect(page.locator("#org-domain")).to_have_text("dekern.example")
     expect(page.locator("#purpose")).to_contain_text("huurwoning")
-    expect(page.locator('[data-value="income.gross_amount_cents"]')).to_contain_text("€ 54.000,00")
+    expect(page.locator('[data-value="income.gross_amount_cents"]')).to_contain_text("EUR 54.000,00")
     expect(page.locator('[data-value="person.surname"]')).to_contain_text("de Vries")
     expect(page.locator('[data-value="person.bsn"]')).to_contain_text("111222333")
     expect(page.locator("#duration")).to_contain_text("30 dagen")

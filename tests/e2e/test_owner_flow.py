@@ -36,7 +36,7 @@ def test_sign_up_log_in_add_record_and_log_out(page, live_server):
     page.fill("#field-source", "Woonstichting De Kern")
     page.fill("#field-gross_amount_cents", "42.500,00")
     page.click("#record-save")
-    expect(page.locator(".card dl.fields").first).to_contain_text("€ 42.500,00")
+    expect(page.locator(".card dl.fields").first).to_contain_text("EUR 42.500,00")
 
     page.goto(f"{base}/dashboard")
     row = page.locator("#category-finance tr.record")

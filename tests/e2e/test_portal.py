@@ -102,7 +102,7 @@ def test_a_caseworker_asks_the_applicant_shares_revokes_and_the_data_is_deleted(
         fatima.reload()
         expect(fatima.locator("#dossier-status")).to_have_attribute("data-status", "approved")
         records = fatima.locator("#records")
-        expect(records).to_contain_text("€ 54.712,34")
+        expect(records).to_contain_text("EUR 54.712,34")
         expect(records).to_contain_text("ACME BV")
         expect(records).not_to_contain_text("Oud BV")
         expect(fatima.locator('#records [data-type="income"]')).to_have_count(1)

@@ -20,7 +20,8 @@ def euro(cents: int | None, lang: str) -> str:
 
 
 def format_cents(cents: int, lang: str) -> str:
-    return f"€ {euro(cents, lang)}"
+    """``EUR 48.250,00`` (nl), ``EUR 48,250.00`` (en): :func:`vault.formats.money`."""
+    return formats.money(cents, lang)
 
 
 def field_label(field: mfields.Field[Any], name: str, lang: str) -> str:

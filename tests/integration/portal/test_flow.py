@@ -90,7 +90,7 @@ def test_a_request_is_approved_read_once_revoked_and_deleted_with_a_statement(
 
     page = caseworker.get(f"{portal.url}/dossiers/{dossier_id}", timeout=30).text
     assert 'data-status="approved"' in page
-    assert "€ 54.712,34" in page and "ACME BV" in page
+    assert "EUR 54.712,34" in page and "ACME BV" in page
     assert "Oud BV" not in page and "48.123,45" not in page
     assert 'data-verified="1"' in page
     href = re.search(r'data-download="[^"]+" href="([^"]+)"', page).group(1)

@@ -64,7 +64,7 @@ def test_a_refresh_template_reads_again_at_most_daily_while_access_lasts(
     assert _gross(portal, once) == INCOME_2025["gross_amount_cents"]  # read once, as promised
     assert dossiers.get(the.store, fresh)["refreshed_at"]
     page = caseworker.get(f"{portal.url}/dossiers/{fresh}", timeout=30).text
-    assert 'id="refreshed-at"' in page and "€ 60.000,00" in page
+    assert 'id="refreshed-at"' in page and "EUR 60.000,00" in page
     assert dossiers.refresh_due(the.store, the.client) == 0  # again the same day: nothing
 
     clock.advance(timedelta(days=30).total_seconds())  # access (30 days) has ended

@@ -50,7 +50,7 @@ def test_values_are_shown_as_people_read_them(make_vault):
     with made.open() as vault:
         bundle = bundles.export_bundle(made.instance, vault, types=None, language="nl")
     text = _squash(_pdf_text(pdf.render_pdf(bundle.payload, bundle.digest, "nl")))
-    for shown in ["€ 52.345,67", "Brügge", "vrouw (V)", "Bruto bedrag", "WOZ-waarde: € 450.000,00",
+    for shown in ["EUR 52.345,67", "Brügge", "vrouw (V)", "Bruto bedrag", "WOZ-waarde: EUR 450.000,00",
                   "Loonstrook maart € 1.234,56", "Herkomst", "belastingdienst", "sig-abc",
                   "Gewaarmerkt overzicht van mijn gegevens"]:
         assert _squash(shown) in text, shown
