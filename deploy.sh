@@ -104,6 +104,9 @@ redis_answers() {
 ensure_redis_binary() { command -v redis-server >/dev/null 2>&1 || apt_install redis-server; }
 
 start_redis() {
+  if [ -n "${KLUIS_REDIS_SENTINELS:-}" ]; then  # Sentinel: Redis runs elsewhere, highly available
+    say "Redis through the sentinels at $KLUIS_REDIS_SENTINELS (not started here)"; return 0
+  fi
   if redis_answers; then return 0; fi
   local host port
   host=$(redis_host); port=$(redis_port)

@@ -57,6 +57,14 @@ class Settings:
 
     home: str = field(default_factory=_default_home)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis Sentinel (no single point of failure): comma-separated host:port of the sentinels
+    # and the name of the master they monitor; both or neither. With them, every Redis use asks
+    # the sentinels for the current master; KLUIS_REDIS_URL then gives only the master's
+    # username, password, database and TLS (rediss://), its host and port are not used.
+    redis_sentinels: str = ""
+    redis_service: str = ""
+    # The sentinels' own password (their requirepass), if they have one.
+    redis_sentinel_password: str = ""
     bind: str = "127.0.0.1:8080"
     base_url: str = ""
     registration: str = "open"
@@ -162,6 +170,16 @@ class Settings:
             raise ConfigError("KLUIS_BIND must be host:port (e.g. 127.0.0.1:8080)")
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("KLUIS_REDIS_URL must start with redis://, rediss:// or unix://")
+        if bool(self.redis_sentinels.strip()) != bool(self.redis_service.strip()):
+            raise ConfigError("KLUIS_REDIS_SENTINELS and KLUIS_REDIS_SERVICE go together: set "
+                              "both (the sentinels and the master's name they monitor) or neither")
+        if self.redis_sentinels.strip():
+            parse_sentinels(self.redis_sentinels)
+            if not self.redis_service.strip().isprintable() or " " in self.redis_service.strip():
+                raise ConfigError("KLUIS_REDIS_SERVICE must be the master's name, without spaces")
+            if self.redis_url.startswith("unix://"):
+                raise ConfigError("KLUIS_REDIS_URL cannot be unix:// with KLUIS_REDIS_SENTINELS "
+                                  "(the sentinels name the master by host and port)")
         if self.instance_key and not _is_hex_key(self.instance_key):
             raise ConfigError("KLUIS_INSTANCE_KEY must be 64 hexadecimal characters")
         try:
@@ -182,6 +200,11 @@ class Settings:
                                                for v in smtp_query.values()):
             raise ConfigError("KLUIS_SMTP_URL takes one query parameter only: cafile=<PEM file "
                               "of the CA certificates to trust>")
+
+    @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port); empty without KLUIS_REDIS_SENTINELS."""
+        return parse_sentinels(self.redis_sentinels) if self.redis_sentinels.strip() else []
 
     @property
     def webhook_retry_delays(self) -> list[float]:
@@ -220,6 +243,25 @@ class Settings:
                 value = "1" if value else "0"
             env[f"KLUIS_{f.name.upper()}"] = str(value)
         return env
+
+
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` (an IPv6 address in brackets: ``[::1]:26379``) as a list of
+    (host, port); a clear :class:`ConfigError` for anything else, duplicates included."""
+    addresses: list[tuple[str, int]] = []
+    for item in text.split(","):
+        entry = item.strip()
+        host, sep, port = entry.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536
+                or any(c in host for c in " /[]@") or (":" in host and not entry.startswith("["))):
+            raise ConfigError(f"KLUIS_REDIS_SENTINELS must be comma-separated host:port (e.g. "
+                              f"10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379); {entry!r} is not")
+        if (host, int(port)) in addresses:
+            raise ConfigError(f"KLUIS_REDIS_SENTINELS names {entry} twice")
+        addresses.append((host, int(port)))
+    return addresses
 
 
 def _is_hex_key(text: str) -> bool:

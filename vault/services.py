@@ -20,6 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis as redis_lib
+from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -98,11 +102,51 @@ def due_notifications(instance: Instance) -> Callable[[VaultDB], None]:
     return hook
 
 
+#: Seconds a sentinel may take to connect and answer before the next one is asked.
+SENTINEL_TIMEOUT = 2.0
+#: Seconds to connect to the master the sentinels name (a vanished host fails fast, so the
+#: next attempt asks the sentinels again and reaches the promoted replica).
+MASTER_CONNECT_TIMEOUT = 5.0
+#: How a Sentinel client rides out a failover: a command that meets a lost or refused
+#: connection is tried again, each time on the master the sentinels name then, waiting
+#: 0.1 s, 0.2 s, ... up to 1 s between tries, about 12 s in all (a failover with
+#: ``down-after-milliseconds`` 5000 fits). rq's scheduler process, which ends on the first
+#: error it sees, keeps running through such a failover too.
+FAILOVER_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=15)
+
+
+def redis_client(settings: Settings) -> redis_lib.Redis:
+    """The one way a process makes its Redis client: sessions, rate limits, the replay keys,
+    export progress, rq queues, workers and the scheduler all use what this returns.
+
+    Plain: ``KLUIS_REDIS_URL``. With ``KLUIS_REDIS_SENTINELS`` and ``KLUIS_REDIS_SERVICE``:
+    redis-py's :class:`~redis.sentinel.Sentinel`, whose ``master_for`` client asks the
+    sentinels for the current master on every new connection (and drops its connections when
+    the master changes), with the username, password, database and TLS of
+    ``KLUIS_REDIS_URL``.
+    """
+    if not settings.redis_sentinels.strip():
+        return redis_lib.Redis.from_url(settings.redis_url)
+    url = parse_url(settings.redis_url)
+    options = {key: url[key] for key in ("username", "password", "db") if url.get(key) is not None}
+    if settings.redis_url.startswith("rediss://"):
+        options["ssl"] = True
+        options.update({key: value for key, value in url.items() if key.startswith("ssl_")})
+    sentinel_options: dict[str, object] = {"socket_timeout": SENTINEL_TIMEOUT,
+                                           "socket_connect_timeout": SENTINEL_TIMEOUT}
+    if settings.redis_sentinel_password:
+        sentinel_options["password"] = settings.redis_sentinel_password
+    sentinel = Sentinel(settings.redis_sentinel_addresses, sentinel_kwargs=sentinel_options,
+                        socket_connect_timeout=MASTER_CONNECT_TIMEOUT, **options)
+    return sentinel.master_for(settings.redis_service.strip(), redis_class=redis_lib.Redis,
+                               retry=FAILOVER_RETRY)
+
+
 def build(settings: Settings) -> Services:
     """Every long-lived object, wired once."""
     formats.set_timezone(settings.timezone)  # every page and PDF shows moments in this zone
     instance = Instance(settings)
-    redis = redis_lib.Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     # The owner's open also creates the notifications that come due with time; an
     # organisation's read does not (it opens with the shared hooks only).
     owner_hooks = (*VAULT_OPEN_HOOKS, due_notifications(instance))

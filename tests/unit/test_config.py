@@ -72,3 +72,30 @@ def test_the_smtp_url_takes_only_a_cafile_parameter(url):
     with pytest.raises(ConfigError, match="cafile"):
         Settings(smtp_url=url)
     assert Settings(smtp_url="smtp://relay:587?cafile=/etc/kluis/ca.pem").smtp_url
+
+
+@pytest.mark.parametrize("env", [
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:26379"},
+    {"KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:0", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:26379,,127.0.0.1:26380", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "::1:26379", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "redis://127.0.0.1:26379", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:26379,127.0.0.1:26379", "KLUIS_REDIS_SERVICE": "kluis"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:26379", "KLUIS_REDIS_SERVICE": "my master"},
+    {"KLUIS_REDIS_SENTINELS": "127.0.0.1:26379", "KLUIS_REDIS_SERVICE": "kluis",
+     "KLUIS_REDIS_URL": "unix:///run/redis.sock"},
+])
+def test_sentinel_settings_are_both_or_neither_and_host_port(env):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env)
+    assert "KLUIS_REDIS_" in str(info.value)
+
+
+def test_sentinel_addresses_are_parsed_with_ipv6_in_brackets():
+    settings = load_settings({"KLUIS_REDIS_SENTINELS": " 10.0.0.1:26379, [fd00::2]:26380,s3:1",
+                              "KLUIS_REDIS_SERVICE": "kluis"})
+    assert settings.redis_sentinel_addresses == [("10.0.0.1", 26379), ("fd00::2", 26380),
+                                                 ("s3", 1)]
+    assert load_settings({}).redis_sentinel_addresses == []

@@ -9,6 +9,7 @@ Every command reads its settings from the environment (``KLUIS_*``).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -60,6 +61,30 @@ def migrate() -> None:
     instance.close()
 
 
+#: The longest path a Unix socket may have on Linux (sun_path is 108 bytes with its NUL).
+UNIX_SOCKET_MAX = 107
+
+
+def gunicorn_run_files(run_dir: Path, bind: str) -> dict[str, object]:
+    """gunicorn settings that keep one server's files to itself: its control socket
+    (``gunicornc``) in ``run_dir``, named after the address it listens on, instead of
+    gunicorn's one per user (``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``~/.gunicorn/gunicorn.ctl``),
+    where a second server on the host would take it over and stopping either removes it.
+    Without room for the path (a Unix socket path has at most 107 bytes) the socket is off.
+
+    Nothing else is shared: gunicorn writes a pid file only when told to (``./deploy.sh``
+    keeps its own in ``run/``), and each worker's heartbeat file is a fresh ``mkstemp`` in
+    the temporary directory, removed as soon as it is open (gunicorn advises a tmpfs there,
+    so it stays out of KLUIS_HOME).
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in ".-" else "_" for c in bind)
+    socket_path = run_dir.absolute() / f"gunicorn-{name}.ctl"
+    if len(str(socket_path).encode()) > UNIX_SOCKET_MAX:
+        return {"control_socket_disable": True}
+    return {"control_socket": str(socket_path), "control_socket_mode": 0o600}
+
+
 @cli.command()
 @click.option("--bind", default=None, help="host:port (default KLUIS_BIND)")
 @click.option("--workers", type=int, default=None, help="gunicorn workers (KLUIS_WEB_WORKERS)")
@@ -102,10 +127,13 @@ def serve(bind: str | None, workers: int | None) -> None:
         "accesslog": None,
     }
 
+    options.update(gunicorn_run_files(settings.home_path / "run", options["bind"]))
+
     class KluisServer(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # control_socket: gunicorn 25.1 and later
+                    self.cfg.set(key, value)
 
         def load(self):
             return create_app()

@@ -73,10 +73,15 @@ def register_commands(cli: click.Group) -> None:
             "accesslog": None,
         }
 
+        from vault.cli import gunicorn_run_files
+
+        options.update(gunicorn_run_files(settings.home_path / "run", options["bind"]))
+
         class PortalServer(BaseApplication):
             def load_config(self) -> None:
                 for key, value in options.items():
-                    self.cfg.set(key, value)
+                    if key in self.cfg.settings:  # control_socket: gunicorn 25.1 and later
+                        self.cfg.set(key, value)
 
             def load(self):
                 return create_portal_app()
