@@ -21,6 +21,7 @@ import requests
 from werkzeug.serving import make_server
 
 from bench.procs import free_port, wait_for_port
+from tests import pgserver
 from vault.app import create_app
 from vault.config import Settings
 from vault.storage.instance import init_home
@@ -49,6 +50,29 @@ def redis_server() -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pgserver.PgServer]:
+    """A real PostgreSQL (Debian's binaries) on a free loopback port for the whole session,
+    its data directory in a temporary directory (tests/pgserver.py)."""
+    server = pgserver.start()
+    try:
+        yield server
+    finally:
+        from vault.storage import pg
+
+        pg.close_all()
+        server.stop()
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def backend(request) -> str:
+    """The storage backend a test runs against: its KLUIS_DATABASE_URL ("" for files).
+    A test (or a conftest's ``settings``) that takes it runs once on each."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_server").url()
+    return ""
 
 
 @pytest.fixture
