@@ -6,6 +6,7 @@ the state it needs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -92,13 +93,20 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, redis_url: str):
-    """Settings for a fresh KLUIS_HOME under tmp_path (the instance is initialised)."""
+def make_settings(tmp_path: Path, redis_url: str, request):
+    """Settings for a fresh KLUIS_HOME under tmp_path (the instance is initialised).
+
+    ``KLUIS_TEST_BACKEND=postgresql`` in the environment runs every test that does not choose
+    its backend on PostgreSQL (the session server), for a whole-suite check of that backend.
+    """
+    default_url = ""
+    if os.environ.get("KLUIS_TEST_BACKEND") == "postgresql":
+        default_url = request.getfixturevalue("postgres_server").url()
 
     def make(name: str = "home", **overrides) -> Settings:
         home = tmp_path / name
         values = {"home": str(home), "redis_url": redis_url, "allow_private_urls": True,
-                  "secure_cookies": "never"}
+                  "secure_cookies": "never", "database_url": default_url}
         values.update(overrides)
         settings = Settings(**values)
         init_home(settings)
