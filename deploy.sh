@@ -252,9 +252,22 @@ cmd_status() {
   done
 }
 
+# PostgreSQL's server binaries (Debian's postgresql package) for the tests of the PostgreSQL
+# backend: they start their own server on loopback (tests/pgserver.py). initdb refuses to run as
+# root, so as root the tests run it as the unprivileged user nobody (runuser, util-linux).
+ensure_postgresql_binaries() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  # Debian's package starts its own cluster on port 5432; the tests do not use it.
+  if [ "$(id -u)" -eq 0 ]; then
+    command -v runuser >/dev/null 2>&1 || apt_install util-linux
+    id nobody >/dev/null 2>&1 || die "the tests run PostgreSQL as user nobody, which is missing"
+  fi
+}
+
 cmd_test() {
   ensure_python
   ensure_redis_binary
+  ensure_postgresql_binaries
   [ -x /usr/bin/chromium ] || apt_install chromium
   # tests/integration/deploy run Caddy in front of gunicorn.
   ensure_caddy

@@ -6,6 +6,7 @@ the state it needs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import requests
 from werkzeug.serving import make_server
 
 from bench.procs import free_port, wait_for_port
+from tests import pgserver
 from vault.app import create_app
 from vault.config import Settings
 from vault.storage.instance import init_home
@@ -51,6 +53,29 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pgserver.PgServer]:
+    """A real PostgreSQL (Debian's binaries) on a free loopback port for the whole session,
+    its data directory in a temporary directory (tests/pgserver.py)."""
+    server = pgserver.start()
+    try:
+        yield server
+    finally:
+        from vault.storage import pg
+
+        pg.close_all()
+        server.stop()
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def backend(request) -> str:
+    """The storage backend a test runs against: its KLUIS_DATABASE_URL ("" for files).
+    A test (or a conftest's ``settings``) that takes it runs once on each."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_server").url()
+    return ""
+
+
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     """The session Redis, emptied before each test."""
@@ -68,13 +93,20 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, redis_url: str):
-    """Settings for a fresh KLUIS_HOME under tmp_path (the instance is initialised)."""
+def make_settings(tmp_path: Path, redis_url: str, request):
+    """Settings for a fresh KLUIS_HOME under tmp_path (the instance is initialised).
+
+    ``KLUIS_TEST_BACKEND=postgresql`` in the environment runs every test that does not choose
+    its backend on PostgreSQL (the session server), for a whole-suite check of that backend.
+    """
+    default_url = ""
+    if os.environ.get("KLUIS_TEST_BACKEND") == "postgresql":
+        default_url = request.getfixturevalue("postgres_server").url()
 
     def make(name: str = "home", **overrides) -> Settings:
         home = tmp_path / name
         values = {"home": str(home), "redis_url": redis_url, "allow_private_urls": True,
-                  "secure_cookies": "never"}
+                  "secure_cookies": "never", "database_url": default_url}
         values.update(overrides)
         settings = Settings(**values)
         init_home(settings)

@@ -96,6 +96,10 @@ class Settings:
     # SQLite synchronous level for vault writes: FULL survives power loss; NORMAL (WAL) survives
     # process crashes. Access-log events are written with this level.
     sqlite_synchronous: str = "FULL"
+    # Empty: vaults are SQLCipher files under KLUIS_HOME (the default). postgresql://...: vaults
+    # are rows in PostgreSQL, each encrypted in the application under the vault's data key
+    # (vault/storage/pgvault.py, docs/operations.md "PostgreSQL"); instance.db stays a file.
+    database_url: str = ""
     secure_cookies: str = "auto"
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none;
     # deploy.sh sets 1 for its Caddy). Each hop a proxy adds is one; more than are really there
@@ -180,6 +184,9 @@ class Settings:
             if self.redis_url.startswith("unix://"):
                 raise ConfigError("KLUIS_REDIS_URL cannot be unix:// with KLUIS_REDIS_SENTINELS "
                                   "(the sentinels name the master by host and port)")
+        if self.database_url and not self.database_url.startswith(("postgresql://",
+                                                                     "postgres://")):
+            raise ConfigError("KLUIS_DATABASE_URL must be empty or start with postgresql://")
         if self.instance_key and not _is_hex_key(self.instance_key):
             raise ConfigError("KLUIS_INSTANCE_KEY must be 64 hexadecimal characters")
         try:

@@ -51,7 +51,13 @@ from vault.crypto.errors import CryptoError
 from vault.crypto.kdf import Argon2Params
 from vault.storage import db, heads, journal
 from vault.storage.instance import Instance
-from vault.storage.vaults import VaultDB, create_vault_file, new_vault_id, open_vault
+from vault.storage.vaults import (
+    VaultDB,
+    create_vault_file,
+    new_vault_id,
+    open_vault,
+    remove_vault_storage,
+)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
@@ -554,6 +560,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
 
 
 def _remove_vault_files(instance: Instance, vault_id: str) -> None:
+    remove_vault_storage(instance, vault_id)  # its rows, with the PostgreSQL backend
     path = instance.vault_path(vault_id)
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)

@@ -317,7 +317,7 @@ class Redemption:
                 # the instance's write hold comes before it (a backup waits for the row).
                 limited = grant.usage_limit is not None
                 with self.instance.hold.shared(), \
-                        db.transaction(jconn) if limited else contextlib.nullcontext():
+                        journal.locked(jconn) if limited else contextlib.nullcontext():
                     row = vault.conn.execute(READ_STATE, (grant.id,)).fetchone()
                     if row is None:
                         HANDLES.drop(handle.token_hash)
@@ -368,7 +368,7 @@ class Redemption:
             grant = handle.grant
             with _logged_or_nothing(), journal.opened(handle.journal, self.settings) as jconn:
                 limited = grant.usage_limit is not None
-                with db.transaction(jconn) if limited else contextlib.nullcontext():
+                with journal.locked(jconn) if limited else contextlib.nullcontext():
                     row = vault.conn.execute(READ_STATE, (grant.id,)).fetchone()
                     if row is None:
                         HANDLES.drop(handle.token_hash)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vault.storage.cache import forget_cached
 from vault.storage.instance import Instance
+from vault.storage.vaults import remove_vault_storage
 
 COUNTER = "vaults_erased"
 SUFFIXES = ("", "-wal", "-shm", "-journal", ".access", ".access-wal", ".access-shm")
@@ -68,6 +69,7 @@ def erase_vault(instance: Instance, vault_id: str, *,
             "DELETE FROM key_slots WHERE vault_id = ?", (vault_id,)
         ).rowcount
     forget_cached(vault_id)
+    remove_vault_storage(instance, vault_id)  # its rows, with the PostgreSQL backend
     path = instance.vault_path(vault_id)
     for suffix in SUFFIXES:
         candidate = path.with_name(path.name + suffix)

@@ -12,12 +12,23 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from vault.config import Settings
 from vault.storage import db
 
+if TYPE_CHECKING:
+    from vault.storage.pgvault import Mirror
 
-class ConnectionCache:
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+T = TypeVar("T", bound=_Closable)
+
+
+class ConnectionCache(Generic[T]):
     """Open vault connections kept for a short while in one process.
 
     Opening a SQLCipher file is cheap, but closing the last connection of a WAL
@@ -33,7 +44,7 @@ class ConnectionCache:
     """
 
     def __init__(self) -> None:
-        self._idle: OrderedDict[tuple[str, bytes], list[tuple[float, db.Connection]]] = (
+        self._idle: OrderedDict[tuple[str, bytes], list[tuple[float, T]]] = (
             OrderedDict()
         )
         self._count = 0
@@ -45,7 +56,7 @@ class ConnectionCache:
     def key(vault_id: str, dek: bytes) -> tuple[str, bytes]:
         return vault_id, hmac.new(dek, b"kluis-connection-cache", hashlib.sha256).digest()
 
-    def get(self, key: tuple[str, bytes], settings: Settings) -> db.Connection | None:
+    def get(self, key: tuple[str, bytes], settings: Settings) -> T | None:
         if settings.vault_cache_seconds <= 0:
             return None
         now = time.monotonic()
@@ -63,7 +74,7 @@ class ConnectionCache:
                 conn.close()
             return None
 
-    def put(self, key: tuple[str, bytes], conn: db.Connection, settings: Settings) -> None:
+    def put(self, key: tuple[str, bytes], conn: T, settings: Settings) -> None:
         if settings.vault_cache_seconds <= 0:
             conn.close()
             return
@@ -126,8 +137,13 @@ class ConnectionCache:
             self._pid = os.getpid()
 
 
-CONNECTIONS = ConnectionCache()  # vault connections, and access journals' (vault.storage.journal)
+# vault connections, and access journals' (vault.storage.journal)
+CONNECTIONS: ConnectionCache[db.Connection] = ConnectionCache()
+# With the PostgreSQL backend: vaults decrypted into memory (vault.storage.pgvault), kept and
+# handed out on the same terms, and caught up with the database on every open.
+MIRRORS: ConnectionCache[Mirror] = ConnectionCache()
 
 
 def forget_cached(vault_id: str) -> None:
     CONNECTIONS.forget(vault_id)
+    MIRRORS.forget(vault_id)

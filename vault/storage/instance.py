@@ -13,13 +13,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.clock import now_iso
 from vault.config import Settings
 from vault.crypto import keys, signing
 from vault.crypto.slots import KeySlot
 from vault.storage import db, hold, migrations
+
+if TYPE_CHECKING:
+    from vault.storage import pg
 
 INSTANCE_KEY_FILE = "instance.key"
 INSTANCE_DB_FILE = "instance.db"
@@ -48,6 +51,8 @@ def init_home(settings: Settings) -> bool:
     db_existed = (home / INSTANCE_DB_FILE).exists()
     instance = Instance(settings)
     try:
+        if instance.pg is not None and instance.pg.migrated:  # migrated on first use
+            created = True
         if instance.ensure_signing_key():
             created = True
     finally:
@@ -135,6 +140,15 @@ class Instance:
         from vault.crypto.kdf import hkdf
 
         return hkdf(self.key, info=b"kluis instance subkey:" + purpose.encode())
+
+    @property
+    def pg(self) -> pg.Database | None:
+        """The PostgreSQL database of the vaults (``KLUIS_DATABASE_URL``), or None: files."""
+        if not self.settings.database_url:
+            return None
+        from vault.storage import pg  # psycopg only when the backend is chosen
+
+        return pg.database(self.settings.database_url)
 
     @property
     def head_key(self) -> bytes:

@@ -37,20 +37,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.clock import now_iso
 from vault.config import Settings
 from vault.crypto.errors import WrongKey
+from vault.crypto.rowseal import JournalKeys
 from vault.storage import db, hold
 from vault.storage.cache import CONNECTIONS
 from vault.storage.vaults import EventDetail, VaultDB
+
+if TYPE_CHECKING:
+    from vault.storage.pg import Connection as PgConnection
+    from vault.storage.pg import Database
 
 log = logging.getLogger("kluis.storage")
 
@@ -89,6 +95,94 @@ class JournalRef:
         object.__setattr__(self, "cache_key", (self.vault_id, digest))
 
 
+class PgJournal:
+    """A vault's access journal in PostgreSQL (``KLUIS_DATABASE_URL``): table
+    ``kluis_journal``, one row per event, AES-GCM under a key derived from the journal key
+    (which only a holder of the vault's data key reads), bound to vault id and row number.
+
+    Rows are numbered by ``kluis_journal_heads.last``: taking a number locks the vault's
+    journal until the commit, so rows commit in the order of their numbers (a merge that
+    saw row n saw every row before it), as SQLite's write lock orders a journal file. The
+    numbers never start again, so the journal's id is always :data:`ID`. Every commit is
+    durable (``synchronous_commit = on``) before the read that wrote it is answered.
+    """
+
+    ID = "pg"
+    in_transaction = False
+
+    def __init__(self, database: Database, journal: JournalRef) -> None:
+        self.database = database
+        self.vault_id = journal.vault_id
+        self.keys = JournalKeys(journal.key, journal.vault_id)
+        self._locked: PgConnection | None = None
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The journal's write lock, for counting and appending as one."""
+        with self.database.connection() as pgc:
+            pgc.execute("SELECT last FROM kluis_journal_heads WHERE vault_id = %s FOR UPDATE",
+                        (self.vault_id,))
+            self._locked = pgc
+            try:
+                yield
+            finally:
+                self._locked = None
+
+    def append(self, at: str, actor: str, action: str, grant_id: str | None,
+               detail: EventDetail) -> int:
+        body = json.dumps([at, actor, action, grant_id, detail.stored, detail.canonical],
+                          ensure_ascii=False).encode("utf-8")
+        if self._locked is not None:
+            return self._append(self._locked, body)
+        with self.database.connection() as pgc:
+            return self._append(pgc, body)
+
+    def _append(self, pgc: PgConnection, body: bytes) -> int:
+        row = pgc.execute("UPDATE kluis_journal_heads SET last = last + 1 WHERE vault_id = %s"
+                          " RETURNING last", (self.vault_id,)).fetchone()
+        if row is None:
+            raise FileNotFoundError(f"vault {self.vault_id} is not in the database")
+        seq = int(row[0])
+        pgc.execute("INSERT INTO kluis_journal (vault_id, seq, sealed) VALUES (%s, %s, %s)",
+                    (self.vault_id, seq, self.keys.seal(seq, body)))
+        return seq
+
+    def entries(self, after: int = 0) -> list[dict[str, Any]]:
+        """The rows numbered above ``after``, oldest first, decrypted."""
+        with self.database.connection() as pgc:
+            rows = pgc.execute("SELECT seq, sealed FROM kluis_journal WHERE vault_id = %s"
+                               " AND seq > %s ORDER BY seq", (self.vault_id, after)).fetchall()
+        out: list[dict[str, Any]] = []
+        for seq, sealed in rows:
+            seq = int(seq)
+            at, actor, action, grant_id, stored, canonical = json.loads(
+                self.keys.open(seq, bytes(sealed)))
+            out.append({"seq": seq, "at": at, "actor": actor, "action": action,
+                        "grant_id": grant_id, "detail": stored, "canonical": canonical})
+        return out
+
+    def forget(self, last: int) -> None:
+        with self.database.connection() as pgc:
+            pgc.execute("DELETE FROM kluis_journal WHERE vault_id = %s AND seq <= %s",
+                        (self.vault_id, last))
+
+    def has_rows(self) -> bool:
+        with self.database.connection() as pgc:
+            return pgc.execute("SELECT 1 FROM kluis_journal WHERE vault_id = %s LIMIT 1",
+                               (self.vault_id,)).fetchone() is not None
+
+
+#: An open journal: a SQLCipher connection to its file, or the PostgreSQL one.
+Journal = db.Connection | PgJournal
+
+
+def locked(conn: Journal) -> AbstractContextManager[Any]:
+    """The journal's write lock held for the block (a SQLite write transaction on a file)."""
+    if isinstance(conn, PgJournal):
+        return conn.locked()
+    return db.transaction(conn)
+
+
 def ref(vault: VaultDB, vault_path: str) -> JournalRef:
     """The vault's journal; its key is made (in the vault's meta) on first use."""
     key = vault.get_meta("journal_key")
@@ -102,12 +196,17 @@ def ref(vault: VaultDB, vault_path: str) -> JournalRef:
 
 @contextmanager
 def opened(journal: JournalRef, settings: Settings, *,
-           vault: VaultDB | None = None) -> Iterator[db.Connection]:
+           vault: VaultDB | None = None) -> Iterator[Journal]:
     """A connection to the journal, from the per-process connection cache when possible.
 
     With ``vault`` (the journal's vault, open), a journal that does not open with its key is
     moved aside and replaced, and the vault's log says so (:func:`recover`).
     """
+    if settings.database_url:
+        from vault.storage import pg
+
+        yield PgJournal(pg.database(settings.database_url), journal)
+        return
     conn = CONNECTIONS.get(journal.cache_key, settings)
     if conn is None:
         try:
@@ -204,9 +303,11 @@ def _healthy(journal: JournalRef) -> bool:
         conn.close()
 
 
-def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: str | None,
+def append(conn: Journal, *, at: str, actor: str, action: str, grant_id: str | None,
            detail: EventDetail) -> int:
     """Add one event inside the caller's journal transaction; returns its row number."""
+    if isinstance(conn, PgJournal):
+        return conn.append(at, actor, action, grant_id, detail)
     cur = conn.execute(
         "INSERT INTO entries (at, actor, action, grant_id, detail, canonical)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -214,12 +315,15 @@ def append(conn: db.Connection, *, at: str, actor: str, action: str, grant_id: s
     return db.inserted_id(cur)
 
 
-def pending_reads(conn: db.Connection, grant_id: str, merged: str | None) -> int:
+def pending_reads(conn: Journal, grant_id: str, merged: str | None) -> int:
     """Uses (reads and document downloads) under ``grant_id`` in the journal and not yet in
     the vault, given the vault's ``journal_merged`` mark as read in the same vault snapshot
     as its access count. Call
     inside the journal's write transaction: a merge deletes rows only under that lock and
     only after its vault commit, so no row is counted twice or missed."""
+    if isinstance(conn, PgJournal):
+        return sum(1 for r in conn.entries(_merged_upto(merged, conn.ID))
+                   if r["grant_id"] == grant_id and r["action"] in ("grant.read", "grant.download"))
     journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
     return int(conn.execute(
         "SELECT count(*) FROM entries WHERE grant_id = ?"
@@ -233,7 +337,7 @@ def _merged_upto(merged: str | None, journal_id: str) -> int:
     return int(done_seq) if done_id == journal_id and done_seq.isdigit() else 0
 
 
-def merge(vault: VaultDB, conn: db.Connection, *, on_merged: OnMerged) -> int:
+def merge(vault: VaultDB, conn: Journal, *, on_merged: OnMerged) -> int:
     """Move the journal's rows into the vault's log; returns how many were moved.
 
     Readers keep appending meanwhile: the rows are read from a snapshot, committed to
@@ -252,21 +356,28 @@ def merge(vault: VaultDB, conn: db.Connection, *, on_merged: OnMerged) -> int:
     return moved
 
 
-def snapshot(conn: db.Connection) -> tuple[str, list[db.Row]]:
+def snapshot(conn: Journal) -> tuple[str, Sequence[Any]]:
     """The journal's id and rows, from one read snapshot."""
+    if isinstance(conn, PgJournal):
+        return conn.ID, conn.entries()
     with db.transaction(conn, immediate=False):
         rows = conn.execute("SELECT * FROM entries ORDER BY seq").fetchall()
         journal_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
     return journal_id, rows
 
 
-def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list[db.Row], *,
+def _journal_id(conn: Journal) -> str:
+    if isinstance(conn, PgJournal):
+        return conn.ID
+    return str(conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0])
+
+
+def to_vault(vault: VaultDB, conn: Journal, journal_id: str, rows: Sequence[Any], *,
              on_merged: OnMerged) -> int:
     """Append the rows not merged yet to the vault's log, with the new mark, in one commit;
     ``on_merged`` adds what it derives from them (access counts) to that same commit."""
     with vault.transaction() as tx:  # mergers of this vault take turns here
-        now_id = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
-        if now_id != journal_id:
+        if _journal_id(conn) != journal_id:
             return 0  # another merger moved these rows and emptied the journal meanwhile
         upto = _merged_upto(vault.get_meta("journal_merged"), journal_id)
         fresh = [r for r in rows if r["seq"] > upto]
@@ -280,8 +391,11 @@ def to_vault(vault: VaultDB, conn: db.Connection, journal_id: str, rows: list[db
     return len(fresh)
 
 
-def forget(conn: db.Connection, journal_id: str, last: int) -> None:
+def forget(conn: Journal, journal_id: str, last: int) -> None:
     """Delete rows up to ``last``, which the vault already holds (its mark says so)."""
+    if isinstance(conn, PgJournal):
+        conn.forget(last)
+        return
     with db.transaction(conn):
         current = conn.execute("SELECT value FROM journal_meta WHERE key = 'id'").fetchone()[0]
         if current != journal_id:
@@ -296,6 +410,11 @@ def forget(conn: db.Connection, journal_id: str, last: int) -> None:
 def merge_pending(vault: VaultDB, vault_path: str, settings: Settings, *,
                   on_merged: OnMerged) -> int:
     """Merge the vault's journal if it has one (the owner's open calls this)."""
+    if settings.database_url:
+        if vault.get_meta("journal_key") is None:
+            return 0  # never read by an organisation: no journal
+        with opened(ref(vault, vault_path), settings) as pgj:
+            return merge(vault, pgj, on_merged=on_merged)
     if not os.path.exists(path_for(vault_path)):
         return 0
     journal = ref(vault, vault_path)

@@ -20,8 +20,8 @@ from typing import Any
 from vault.clock import now_iso
 from vault.crypto import sealing
 from vault.crypto.errors import SealError, WrongKey
-from vault.storage import db, heads, migrations
-from vault.storage.cache import CONNECTIONS, ConnectionCache
+from vault.storage import db, heads, migrations, pgvault
+from vault.storage.cache import CONNECTIONS, MIRRORS, ConnectionCache
 from vault.storage.errors import VaultDamaged
 from vault.storage.instance import Instance
 
@@ -89,12 +89,16 @@ class VaultDB:
     """An open vault file."""
 
     def __init__(self, instance: Instance, vault_id: str, conn: db.Connection,
-                 cache_key: tuple[str, bytes] | None = None, path: str | None = None) -> None:
+                 cache_key: tuple[str, bytes] | None = None, path: str | None = None, *,
+                 mirror: pgvault.Mirror | None = None) -> None:
         self.instance = instance
         self.id = vault_id
         self.conn = conn
         self._cache_key = cache_key
         self._path = path
+        #: With the PostgreSQL backend: the vault's rows, decrypted in memory (``conn`` is its
+        #: connection); None for a vault file.
+        self._mirror = mirror
         #: The newest ``(seq, hash)`` appended in the open transaction, if any.
         self._appended: tuple[int, str] | None = None
 
@@ -107,6 +111,13 @@ class VaultDB:
         # None marks a closed VaultDB; every other use sees an open connection.
         conn, self.conn = self.conn, None  # type: ignore[assignment]
         if conn is None:
+            return
+        if self._mirror is not None:
+            mirror, self._mirror = self._mirror, None
+            if self._cache_key is not None and not conn.in_transaction:
+                MIRRORS.put(self._cache_key, mirror, self.instance.settings)
+            else:
+                mirror.close()
             return
         if self._cache_key is not None and not conn.in_transaction:
             path = self._path or str(self.instance.vault_path(self.id))
@@ -132,8 +143,12 @@ class VaultDB:
         with self.instance.hold.shared():
             self._appended = None
             try:
-                with db.transaction(self.conn) as conn:
-                    yield conn
+                if self._mirror is not None:
+                    with self._pg_transaction() as conn:
+                        yield conn
+                else:
+                    with db.transaction(self.conn) as conn:
+                        yield conn
             except BaseException:
                 self._appended = None
                 raise
@@ -145,6 +160,32 @@ class VaultDB:
                     # The write is committed; the commitment catches up at the next open.
                     log.error("vault %s: the log commitment did not move (%s)",
                               self.id, type(exc).__name__)
+
+    @contextmanager
+    def _pg_transaction(self) -> Iterator[db.Connection]:
+        """The PostgreSQL backend's write (:mod:`vault.storage.pgvault`): the vault's row
+        locked, the mirror caught up under the lock, the block in a SQLite transaction on the
+        mirror, its changed rows written to PostgreSQL, which commits first."""
+        mirror, database = self._mirror, self.instance.pg
+        assert mirror is not None and database is not None  # noqa: S101 - only called so
+        with database.connection() as pgc:
+            current = pgvault.head(pgc, self.id, lock=True)
+            if int(current[0]) != mirror.version:
+                fresh = pgvault.refresh(mirror, pgc, current)
+                self._mirror, self.conn = fresh, fresh.conn
+                mirror = fresh
+            conn = mirror.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                done = pgvault.flush(mirror, pgc, int(current[0]))
+                pgc.commit()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if done is not None:
+                pgvault.applied(mirror, done)
 
     # -- meta -------------------------------------------------------------------------------
 
@@ -290,13 +331,17 @@ class VaultDB:
 
 def create_vault_file(instance: Instance, vault_id: str, dek: bytes) -> tuple[VaultDB, bytes]:
     """Create and migrate a new vault file; returns it and the inbox public key."""
-    path = instance.vault_path(vault_id)
-    if path.exists():
-        raise FileExistsError(f"vault {vault_id} exists")
-    with instance.hold.shared():
-        conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
-        migrations.apply(conn, "vault")
-    vault = VaultDB(instance, vault_id, conn)
+    if instance.pg is not None:
+        mirror = pgvault.create(instance.pg, vault_id, dek)
+        vault = VaultDB(instance, vault_id, mirror.conn, mirror=mirror)
+    else:
+        path = instance.vault_path(vault_id)
+        if path.exists():
+            raise FileExistsError(f"vault {vault_id} exists")
+        with instance.hold.shared():
+            conn = db.connect(path, dek, synchronous=instance.settings.sqlite_synchronous)
+            migrations.apply(conn, "vault")
+        vault = VaultDB(instance, vault_id, conn)
     private, public = sealing.new_inbox_keypair()
     with vault.transaction() as tx:
         vault.set_meta(tx, "vault_id", vault_id)
@@ -322,6 +367,8 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     owner's "accept this older state" path only).
     """
     cache_key = cache_key or ConnectionCache.key(vault_id, dek)
+    if instance.pg is not None:
+        return _open_rows(instance, vault_id, dek, cache_key, check_head=check_head)
     conn = CONNECTIONS.get(cache_key, instance.settings)
     if conn is not None:
         return VaultDB(instance, vault_id, conn, cache_key, path)
@@ -354,6 +401,49 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
         conn.close()
         raise
     return vault
+
+
+def _open_rows(instance: Instance, vault_id: str, dek: bytes, cache_key: tuple[str, bytes], *,
+               check_head: bool) -> VaultDB:
+    """:func:`open_vault` for the PostgreSQL backend: the cached mirror caught up (one
+    statement when nothing changed), or the vault's rows read and decrypted afresh."""
+    assert instance.pg is not None  # noqa: S101 - the caller checked
+    mirror = MIRRORS.get(cache_key, instance.settings)
+    fresh = mirror is None
+    try:
+        if mirror is None:
+            mirror = pgvault.load(instance.pg, vault_id, dek)
+        else:
+            with instance.pg.connection() as pgc:
+                pgc.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                current = pgvault.head(pgc, vault_id)
+                if int(current[0]) != mirror.version:
+                    mirror = pgvault.refresh(mirror, pgc, current)
+                    fresh = True
+    except BaseException:
+        if mirror is not None:
+            mirror.close()
+        raise
+    vault = VaultDB(instance, vault_id, mirror.conn, cache_key, mirror=mirror)
+    try:
+        if mirror.needs_flush:  # migrated in memory: its rows go to PostgreSQL now
+            with vault.transaction():
+                pass
+        if check_head and fresh:
+            heads.check(instance, vault)
+    except BaseException:
+        vault._mirror = None
+        mirror.close()
+        raise
+    return vault
+
+
+def remove_vault_storage(instance: Instance, vault_id: str) -> None:
+    """Delete a vault's rows in PostgreSQL (nothing for the file backend: its files are
+    removed by the caller)."""
+    MIRRORS.forget(vault_id)
+    if instance.pg is not None:
+        pgvault.erase(instance.pg, vault_id)
 
 
 def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict[str, Any]]]:

@@ -10,6 +10,12 @@ from vault.storage.vaults import create_vault_file, new_vault_id
 
 
 @pytest.fixture
+def settings(make_settings, backend):
+    """Every storage test runs on both backends: SQLCipher files and PostgreSQL rows."""
+    return make_settings(database_url=backend)
+
+
+@pytest.fixture
 def instance(settings):
     inst = Instance(settings)
     yield inst

@@ -14,6 +14,13 @@ from vault.storage.errors import VaultDamaged
 from vault.storage.vaults import EventDetail, open_vault
 
 
+@pytest.fixture
+def backend() -> str:
+    """These tests are about SQLCipher files themselves: the file backend only."""
+    return ""
+
+
+
 def _flip(path: str | Path, count: int = 16, at: int = 0) -> None:
     with open(path, "r+b") as handle:
         handle.seek(at)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 
 import pytest
 
 from vault.storage import heads
-from vault.storage.cache import CONNECTIONS
+from vault.storage.cache import CONNECTIONS, MIRRORS
 from vault.storage.errors import VaultRolledBack
 from vault.storage.vaults import open_vault
 
@@ -18,15 +19,37 @@ def _events(vault, n: int, tag: str = "e") -> None:
             vault.append_event(tx, actor="owner", action="test.event", detail={tag: i})
 
 
-def _snapshot(instance, vault, dest) -> None:
-    """Copy the vault's file as it is (its connections closed, so the WAL is folded in)."""
-    vault.close()
+def _clear() -> None:
     CONNECTIONS.clear()
+    MIRRORS.clear()
+
+
+def _snapshot(instance, vault, dest) -> None:
+    """Copy the vault's file as it is (its connections closed, so the WAL is folded in); with
+    PostgreSQL, its rows, as a database restore would put them back."""
+    vault.close()
+    _clear()
+    if instance.pg is not None:
+        with instance.pg.connection() as pgc:
+            copy = [pgc.execute(f"SELECT * FROM {table} WHERE vault_id = %s",
+                                (vault.id,)).fetchall()
+                    for table in ("kluis_vaults", "kluis_rows")]
+        dest.write_bytes(pickle.dumps(copy))
+        return
     shutil.copyfile(instance.vault_path(vault.id), dest)
 
 
 def _put_back(instance, vault_id, src) -> None:
-    CONNECTIONS.clear()
+    _clear()
+    if instance.pg is not None:
+        vaults, rows = pickle.loads(src.read_bytes())  # noqa: S301 - the test's own file
+        with instance.pg.connection() as pgc:
+            pgc.execute("DELETE FROM kluis_rows WHERE vault_id = %s", (vault_id,))
+            pgc.execute("UPDATE kluis_vaults SET version = %s, purged_upto = %s, header = %s"
+                        " WHERE vault_id = %s", (*vaults[0][1:], vault_id))
+            with pgc.cursor() as cur:
+                cur.executemany("INSERT INTO kluis_rows VALUES (%s, %s, %s, %s)", rows)
+        return
     path = instance.vault_path(vault_id)
     for suffix in ("-wal", "-shm"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -77,7 +100,7 @@ def test_an_older_copy_written_to_since_is_refused_too(instance, vault_and_key, 
     forked = open_vault(instance, vault.id, dek, check_head=False)
     _events(forked, 3, tag="other")
     forked.close()
-    CONNECTIONS.clear()
+    _clear()
     with pytest.raises(VaultRolledBack, match="replaced by another copy"):
         open_vault(instance, vault.id, dek)
 
@@ -89,7 +112,7 @@ def test_a_vault_ahead_of_its_commitment_opens_and_catches_it_up(instance, vault
         heads._force(instance, tx, vault.id, 1, _hash_at(vault, 1))
     assert heads.committed(instance, vault.id).seq == 1
     vault.close()
-    CONNECTIONS.clear()
+    _clear()
     open_vault(instance, vault.id, dek).close()
     assert heads.committed(instance, vault.id).seq == 2
 
@@ -104,7 +127,7 @@ def test_a_commitment_that_does_not_verify_is_refused(instance, vault_and_key):
     with instance.transaction() as tx:
         tx.execute("UPDATE vault_heads SET mac = zeroblob(32) WHERE vault_id = ?", (vault.id,))
     vault.close()
-    CONNECTIONS.clear()
+    _clear()
     with pytest.raises(VaultRolledBack, match="does not verify"):
         open_vault(instance, vault.id, dek)
 
@@ -115,7 +138,7 @@ def test_a_vault_without_a_commitment_gets_one_when_opened(instance, vault_and_k
     with instance.transaction() as tx:
         tx.execute("DELETE FROM vault_heads")
     vault.close()
-    CONNECTIONS.clear()
+    _clear()
     open_vault(instance, vault.id, dek).close()
     assert heads.committed(instance, vault.id).seq == 2
 
@@ -134,7 +157,7 @@ def test_accepting_the_older_state_opens_it_and_logs_what_was_lost(instance, vau
     assert detail["log_seq_now"] == 2 and detail["log_seq_known"] == 5
     assert detail["events_missing"] == 3
     old.close()
-    CONNECTIONS.clear()
+    _clear()
     reopened = open_vault(instance, vault.id, dek)
     [event] = [e for e in reopened.events() if e.action == "vault.older-state-accepted"]
     assert event.seq == 3 and reopened.verify_log() == []
@@ -169,7 +192,7 @@ def test_the_check_reads_the_commitment_before_the_vault(instance, vault_and_key
     vault, dek = vault_and_key
     _events(vault, 2)
     vault.close()
-    CONNECTIONS.clear()
+    _clear()
     writer = open_vault(instance, vault.id, dek)
     real_log_head = heads.log_head
 

@@ -8,7 +8,16 @@ import sys
 import threading
 import time
 
+import pytest
+
 from vault.storage import hold
+
+
+@pytest.fixture
+def backend() -> str:
+    """These tests are about SQLCipher files themselves: the file backend only."""
+    return ""
+
 
 
 def test_the_exclusive_hold_waits_for_a_write_in_flight_and_holds_new_ones(tmp_path):

@@ -1,7 +1,16 @@
 """Every migration applied to an empty database and to one with data (STYLE item 9)."""
 
+import pytest
+
 from vault.crypto import keys
 from vault.storage import db, migrations
+
+
+@pytest.fixture
+def backend() -> str:
+    """These tests are about SQLCipher files themselves: the file backend only."""
+    return ""
+
 
 
 def _tables(conn) -> set[str]:
