@@ -386,6 +386,15 @@ def test_every_page_and_every_form_error_speaks_one_language(live_server, lang):
     v.submit("grant (unknown organisation)", "/grants/new", data={
         "client_id": "nobody", "purpose": "employment", "days": "10", "retention": "30",
         "field:person": ["surname"]}, typed=["nobody"])
+    v.submit("grant (no record chosen)", "/grants/new", data={
+        "client_id": org.client_id, "purpose": "employment", "days": "10", "retention": "30",
+        "field:person": ["surname"], "pick:person": "1"},
+        expect={"nl": "Kies minstens één gegeven", "en": "Choose at least one record"})
+    pickup = v.submit("grant (pickup code)", "/grants/new", data={
+        "client_id": org.client_id, "purpose": "employment", "days": "10", "retention": "30",
+        "field:person": ["surname"], "pick:person": "1", "record:person": ids["person"]},
+        expect={"nl": "Voor de ontwikkelaar van", "en": "For the developer at"})
+    assert 'id="pickup-code"' in pickup.text, pickup.text[-2000:]
     v.submit("grant (bad days)", "/grants/new", data={
         "client_id": org.client_id, "purpose": "employment", "days": "0", "retention": "30"})
     v.submit("open link (bad)", "/grants", "/grants/open", data={"link": "https://x.example/"})
