@@ -168,6 +168,7 @@ VISITS: list[Visit] = [
     Visit("oauth-consent", "oauth.authorize", "owner", lambda s: s.ids["authorize_link"]),
     Visit("error-not-found", "(error)", "owner", lambda s: "/records/rec_doesnotexist"),
     Visit("error-domain", "(error)", "owner", lambda s: "/grants/grt_doesnotexist"),
+    Visit("error-method", "(error)", "owner", lambda s: "/logout"),  # 405: POST only
 ]
 
 #: GET routes of the UI blueprints that answer with something other than a page.
@@ -236,8 +237,19 @@ def _log_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> 
 def _fill(site: Site, browser, contexts: list) -> None:
     """One owner with a bit of everything, a pending request and a grant."""
     username = "annemarie"
-    assert requests.post(f"{site.url}/api/v1/accounts", timeout=30, json={
-        "username": username, "password": PASSWORD}).status_code == 201
+    account = requests.post(f"{site.url}/api/v1/accounts", timeout=30, json={
+        "username": username, "password": PASSWORD})
+    assert account.status_code == 201, account.text
+    # A source that failed with its own long technical text (shown behind "Technische details").
+    from vault.connectors import service as connections
+
+    instance = site.app.extensions["kluis"].instance  # type: ignore[attr-defined]
+    failed = connections.create_connection(
+        instance, account.json()["vault_id"], "brp",
+        {"base_url": "http://127.0.0.1:9/api", "bsn": "111222333"}, {"api_key": "een-sleutel"})
+    connections.update_connection(instance, failed.id, status="needs_attention", last_error=(
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /api/"
+        + LONG))
     site.token = requests.post(f"{site.url}/api/v1/tokens", timeout=30, json={
         "username": username, "password": PASSWORD, "name": "tests"}).json()["token"]
     assert site.api("POST", "/api/v1/records", json={"type": "person", "data": PERSON}).ok
@@ -510,6 +522,7 @@ def test_page_fits_the_narrowest_phone(site, visit):
     page.goto(site.url + path)
     if visit.go is not None:
         visit.go(site, page)
+        page.wait_for_load_state("load")  # the page after the form, with its stylesheets
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], (f"{visit.name} at 320px scrolls sideways: {widths}, "
                                     f"widest: {_widest(page)}")
