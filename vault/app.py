@@ -176,10 +176,17 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if not _wants_json():
-            if exc.code in (403, 404):  # a page in the owner's language, in the site's frame
-                message = t("error.not_found" if exc.code == 404 else "error.forbidden")
-                return render_template("error.html", message=message), exc.code
-            return exc
+            if exc.code is None or exc.code < 400:  # a routing redirect, not an error
+                return exc
+            # A page in the owner's language, in the site's frame (werkzeug's own pages are
+            # English); its headers (Allow, Retry-After) stay.
+            key = {403: "error.forbidden", 404: "error.not_found"}.get(
+                exc.code, f"error.http_{exc.code}")
+            message = t(key)
+            if message == key:
+                message = t("error.http_other")
+            kept = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+            return render_template("error.html", message=message), exc.code, kept
         # A 405 says which methods the path takes (RFC 9110 section 15.5.6).
         headers = {k: v for k, v in exc.get_headers() if k == "Allow"} or None
         problem = Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "-"),
@@ -196,4 +203,11 @@ def _register_errors(app: Flask) -> None:
         if _wants_json():
             return _respond(problem_for(Problem(500, "internal", "Something went wrong on our side"),
                                         path=request.path))
-        return "Er ging iets mis / Something went wrong.", 500
+        try:  # the page in the person's language; if even that fails, one line of text
+            return render_template("error.html", message=t("error.server")), 500
+        except Exception:  # noqa: BLE001 - the error page must not raise
+            try:
+                text = t("error.server")
+            except Exception:  # noqa: BLE001 - no request language: Dutch, the default
+                text = t("error.server", "nl")
+            return Response(text, status=500, mimetype="text/plain")

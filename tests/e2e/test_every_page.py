@@ -4,7 +4,13 @@ and no axe-core violation of any impact, with the strict CSP left on.
 The list of pages is complete by construction: ``test_every_page_route_has_a_visit``
 enumerates the GET routes of the UI blueprints (``vault.ui.*``) in ``app.url_map`` and
 fails naming any route that has neither a visit in ``VISITS`` nor a reason in
-``NOT_PAGES``. A page added later must be added here.
+``NOT_PAGES``. A page added later must be added here. Pages a person only sees after
+sending a form (the recovery code after sign-up and after "new recovery code", the pickup
+code, the approved consent, a record form with errors or the duplicate warning, the log-in
+code step with a wrong code, the mail settings with an error) are reached through their
+form (``Visit.go``); the security page lists a passkey (Chromium's virtual authenticator,
+so the site is reached as ``localhost``); the readable receipt the API serves an
+organisation is opened with the organisation's token.
 
 axe-core (tests/e2e/vendor/axe.min.js, see its README) is injected with
 ``page.evaluate`` of the file's text: DevTools evaluation is not subject to the page's
@@ -72,8 +78,11 @@ class Visit:
 
     name: str
     endpoint: str
-    role: str  # "owner" (logged in), "anon" (logged out) or "totp" (password given, code not)
+    role: str  # "owner" (logged in), "anon" (logged out), "totp" (password given, code not),
+    #            "fresh" (signs up), "totp-error" (a wrong code), "org" (an organisation's token)
     path: Callable[[Site], str]
+    #: For a page a person only sees after a POST: drives the browser there from ``path``.
+    go: Callable[[Site, Page], None] | None = None
 
 
 def _records_new(type_id: str) -> Visit:
@@ -136,10 +145,30 @@ VISITS: list[Visit] = [
     Visit("archive-progress", "portability_ui.archive_progress", "owner",
           lambda s: s.ids["archive_progress"]),
     Visit("delete", "portability_ui.delete", "owner", lambda s: "/portability/delete"),
+    # pages a person only sees after sending a form (POST), reached through the form
+    Visit("signup-recovery-code", "(post)", "fresh", lambda s: "/signup",
+          go=lambda s, p: _sign_up(s, p)),
+    Visit("new-recovery-code", "(post)", "owner", lambda s: "/security",
+          go=lambda s, p: _new_recovery_code(p)),
+    Visit("record-form-errors", "(post)", "owner", lambda s: "/records/new/income",
+          go=lambda s, p: _record_errors(p)),
+    Visit("record-form-duplicate", "(post)", "owner", lambda s: "/records/new/income",
+          go=lambda s, p: _record_duplicate(p)),
+    Visit("login-totp-error", "(post)", "totp-error", lambda s: "/login/totp",
+          go=lambda s, p: _wrong_totp(p)),
+    Visit("mail-settings-error", "(post)", "owner", lambda s: "/notifications/settings",
+          go=lambda s, p: _mail_error(p)),
+    Visit("grant-pickup-code", "(post)", "owner", lambda s: "/grants/new",
+          go=lambda s, p: _owner_grant(s, p)),
+    Visit("consent-approved", "(post)", "owner", lambda s: "/grants",
+          go=lambda s, p: _approve(s, p)),
     # pages that are no GET route of a UI blueprint, checked all the same
+    Visit("receipt-public", "(api)", "org",
+          lambda s: "/api/v1/grant/receipt?format=html&lang=nl"),
     Visit("oauth-consent", "oauth.authorize", "owner", lambda s: s.ids["authorize_link"]),
     Visit("error-not-found", "(error)", "owner", lambda s: "/records/rec_doesnotexist"),
     Visit("error-domain", "(error)", "owner", lambda s: "/grants/grt_doesnotexist"),
+    Visit("error-method", "(error)", "owner", lambda s: "/logout"),  # 405: POST only
 ]
 
 #: GET routes of the UI blueprints that answer with something other than a page.
@@ -162,14 +191,15 @@ NOT_PAGES = {
 def site(tmp_path_factory, redis_server, browser) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("every-page") / "home"
     port = free_port()
+    # Reached as localhost (a secure context with a host name) so a passkey can register.
     settings = Settings(home=str(home), redis_url=redis_server, allow_private_urls=True,
-                        secure_cookies="never", base_url=f"http://127.0.0.1:{port}")
+                        secure_cookies="never", base_url=f"http://localhost:{port}")
     init_home(settings)
     app = create_app({"settings": settings, "TESTING": True})
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    the_site = Site(f"http://127.0.0.1:{port}", app)
+    the_site = Site(f"http://localhost:{port}", app)
     contexts = []
     try:
         _fill(the_site, browser, contexts)
@@ -185,7 +215,10 @@ def site(tmp_path_factory, redis_server, browser) -> Iterator[Site]:
 def _new_page(site: Site, browser, contexts: list, role: str) -> Page:
     context = browser.new_context(locale="nl-NL")
     contexts.append(context)
-    page = context.new_page()
+    return _watch(site, context.new_page(), role)
+
+
+def _watch(site: Site, page: Page, role: str) -> Page:
     page.set_default_timeout(15_000)
     messages = site.console.setdefault(role, [])
     page.on("console", lambda msg: messages.append(msg.text) if msg.type == "error" else None)
@@ -204,8 +237,19 @@ def _log_in(page: Page, site: Site, username: str, password: str = PASSWORD) -> 
 def _fill(site: Site, browser, contexts: list) -> None:
     """One owner with a bit of everything, a pending request and a grant."""
     username = "annemarie"
-    assert requests.post(f"{site.url}/api/v1/accounts", timeout=30, json={
-        "username": username, "password": PASSWORD}).status_code == 201
+    account = requests.post(f"{site.url}/api/v1/accounts", timeout=30, json={
+        "username": username, "password": PASSWORD})
+    assert account.status_code == 201, account.text
+    # A source that failed with its own long technical text (shown behind "Technische details").
+    from vault.connectors import service as connections
+
+    instance = site.app.extensions["kluis"].instance  # type: ignore[attr-defined]
+    failed = connections.create_connection(
+        instance, account.json()["vault_id"], "brp",
+        {"base_url": "http://127.0.0.1:9/api", "bsn": "111222333"}, {"api_key": "een-sleutel"})
+    connections.update_connection(instance, failed.id, status="needs_attention", last_error=(
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /api/"
+        + LONG))
     site.token = requests.post(f"{site.url}/api/v1/tokens", timeout=30, json={
         "username": username, "password": PASSWORD, "name": "tests"}).json()["token"]
     assert site.api("POST", "/api/v1/records", json={"type": "person", "data": PERSON}).ok
@@ -233,8 +277,8 @@ def _fill(site: Site, browser, contexts: list) -> None:
     site.ids["client_id"] = reg["client_id"]
     auth = (reg["client_id"], reg["client_secret"])
 
-    def push() -> dict:
-        verifier = secrets.token_urlsafe(48)
+    def push(verifier: str = "") -> dict:
+        verifier = verifier or secrets.token_urlsafe(48)
         return requests.post(f"{site.url}/oauth/par", auth=auth, timeout=30, data={
             "response_type": "code", "client_id": reg["client_id"], "redirect_uri": REDIRECT,
             "state": "s1", "code_challenge": pkce_challenge(verifier),
@@ -252,14 +296,36 @@ def _fill(site: Site, browser, contexts: list) -> None:
     pending = site.api("POST", "/api/v1/requests", json={"request_uri": push()["request_uri"]})
     assert pending.status_code == 201, pending.text
     site.ids["pending_request"] = pending.json()["id"]
-    granted = site.api("POST", "/api/v1/requests", json={"request_uri": push()["request_uri"]})
+    verifier = secrets.token_urlsafe(48)
+    granted = site.api("POST", "/api/v1/requests",
+                       json={"request_uri": push(verifier)["request_uri"]})
     approved = site.api("POST", f"/api/v1/requests/{granted.json()['id']}/approve")
     assert approved.status_code == 200, approved.text
     site.ids["grant"] = approved.json()["grant"]["id"]
+    code = re.search(r"[?&]code=([^&]+)", approved.json()["redirect_uri"]).group(1)
+    token = requests.post(f"{site.url}/oauth/token", auth=auth, timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": verifier})
+    assert token.status_code == 200, token.text
+    org = browser.new_context(locale="nl-NL", extra_http_headers={
+        "Authorization": f"Bearer {token.json()['access_token']}"})
+    contexts.append(org)
+    _watch(site, org.new_page(), "org")
 
     owner = _new_page(site, browser, contexts, "owner")
     _log_in(owner, site, username)
     expect(owner).to_have_url(f"{site.url}/dashboard")
+    # A passkey (Chromium's virtual authenticator), so the security page lists one.
+    cdp = owner.context.new_cdp_session(owner)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": "internal",
+        "hasResidentKey": True, "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True, "hasPrf": True}})
+    owner.goto(f"{site.url}/security")
+    owner.fill("#passkey-label", "Telefoon van Annemarie " + LONG)
+    owner.click("#passkey-add")
+    expect(owner.locator("#passkey-list li.passkey")).to_have_count(1)
     owner.goto(f"{site.url}/portability/archive")
     owner.fill("input[name=passphrase]", "een lange archiefzin voor de test")
     owner.fill("input[name=passphrase_repeat]", "een lange archiefzin voor de test")
@@ -292,6 +358,90 @@ def _fill(site: Site, browser, contexts: list) -> None:
     totp = _new_page(site, browser, contexts, "totp")
     _log_in(totp, site, "tweestaps")
     expect(totp).to_have_url(re.compile(r"/login/totp"))
+    # Another, to type wrong codes (three, fewer than the lock needs) without touching that one.
+    assert requests.post(f"{site.url}/api/v1/accounts", timeout=30, json={
+        "username": "foutecode", "password": PASSWORD}).status_code == 201
+    token = requests.post(f"{site.url}/api/v1/tokens", timeout=30, json={
+        "username": "foutecode", "password": PASSWORD, "name": "tests"}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    secret = requests.post(f"{site.url}/api/v1/account/totp", headers=bearer,
+                           timeout=30).json()["secret"]
+    assert requests.post(f"{site.url}/api/v1/account/totp/confirm", headers=bearer, timeout=30,
+                         json={"secret": secret, "code": pyotp.TOTP(secret).now()}).ok
+    wrong = _new_page(site, browser, contexts, "totp-error")
+    _log_in(wrong, site, "foutecode")
+    expect(wrong).to_have_url(re.compile(r"/login/totp"))
+    _new_page(site, browser, contexts, "fresh")
+
+
+# -- the pages behind a form ----------------------------------------------------------------
+
+
+def _sign_up(site: Site, page: Page) -> None:
+    page.fill("#username", f"nieuw{secrets.token_hex(4)}")
+    page.fill("#password", PASSWORD)
+    page.fill("#password_repeat", PASSWORD)
+    page.click("#signup-submit")
+    expect(page.locator("#recovery-code")).to_be_visible()
+    page.context.clear_cookies()  # logged out again for the next visit
+
+
+def _new_recovery_code(page: Page) -> None:
+    page.fill("#recovery-password", PASSWORD)
+    page.click("#recovery-new")
+    expect(page.locator("#recovery-code")).to_be_visible()
+
+
+def _no_browser_checks(page: Page) -> None:
+    """The server's own messages, not the browser's: forms sent without HTML validation."""
+    page.eval_on_selector_all("main form", "forms => forms.forEach(f => f.noValidate = true)")
+
+
+def _record_errors(page: Page) -> None:
+    _no_browser_checks(page)
+    page.fill("#field-year", "2099")
+    page.fill("#field-source", "")
+    page.fill("#field-gross_amount_cents", "veel")
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.locator("[aria-invalid=true]").first).to_be_visible()
+
+
+def _record_duplicate(page: Page) -> None:
+    page.fill("#field-year", str(INCOME["year"]))
+    page.fill("#field-source", INCOME["source"])
+    page.select_option("#field-kind", INCOME["kind"])
+    page.fill("#field-gross_amount_cents", "54.000,00")
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.locator("#record-confirm-duplicate")).to_be_visible()
+
+
+def _wrong_totp(page: Page) -> None:
+    page.fill("#code", "000000")
+    page.click("#totp-submit")
+    expect(page.locator(".flash.error")).to_be_visible()
+
+
+def _mail_error(page: Page) -> None:
+    _no_browser_checks(page)
+    page.fill("#mail-form input[name=email]", "geen-adres")
+    page.locator("#mail-form button[type=submit]").first.click()
+    expect(page.locator(".flash.error")).to_be_visible()
+
+
+def _owner_grant(site: Site, page: Page) -> None:
+    page.fill("#client_id", site.ids["client_id"])
+    page.locator("input[name='field:income']").first.check()
+    page.locator("input[name='record:income']").first.check()
+    page.click("#create-grant")
+    expect(page.locator("#pickup-code")).to_be_visible()
+
+
+def _approve(site: Site, page: Page) -> None:
+    pending = site.api("POST", "/api/v1/requests", json={"request_uri": site.push()["request_uri"]})
+    assert pending.status_code == 201, pending.text
+    page.goto(f"{site.url}/grants/requests/{pending.json()['id']}")
+    page.click("#approve")
+    expect(page.locator("#approved")).to_be_visible()
 
 
 # -- the checks ---------------------------------------------------------------------------
@@ -321,6 +471,8 @@ def _check(site: Site, visit: Visit, width: int) -> None:
     messages.clear()
     response = page.goto(site.url + path)
     assert response is not None
+    if visit.go is not None:
+        visit.go(site, page)
     page.wait_for_load_state("load")
     assert page.locator("main#content").count() == 1, f"{visit.name}: no <main id=content>"
     widths = page.evaluate(
@@ -368,6 +520,9 @@ def test_page_fits_the_narrowest_phone(site, visit):
     page.set_viewport_size({"width": 320, "height": 700})
     path = _authorize_link(site) if visit.endpoint == "oauth.authorize" else visit.path(site)
     page.goto(site.url + path)
+    if visit.go is not None:
+        visit.go(site, page)
+        page.wait_for_load_state("load")  # the page after the form, with its stylesheets
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], (f"{visit.name} at 320px scrolls sideways: {widths}, "
                                     f"widest: {_widest(page)}")

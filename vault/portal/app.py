@@ -11,6 +11,7 @@ import logging
 import secrets
 from datetime import timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    send_from_directory,
     session,
     url_for,
 )
@@ -35,13 +37,14 @@ from vault.grants.models import PURPOSES
 from vault.portal import dossiers, letter, lockout, staff, templates_repo
 from vault.portal.client import CALLBACK_PATH, WEBHOOK_PATH, InstanceError, PortalClient
 from vault.portal.config import PortalSettings, load_portal_settings
-from vault.portal.i18n import TEXT
+from vault.portal.i18n import TEXT, translate
 from vault.portal.store import Store
 from vault.records.catalogue import RECORD_TYPES
 from vault.records.display import field_label, format_day, format_value
 from vault.web.headers import CSP
 
 INSTANCE_COOKIE = "kluis_instance"
+NLDS_DIR = str(Path(__file__).resolve().parents[1] / "ui" / "static" / "nlds")
 log = logging.getLogger("kluis.portal")
 
 
@@ -88,6 +91,7 @@ def create_portal_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals.update(t=t, lang=current_lang, csrf_token=csrf_token,
                                  day=lambda iso: format_day(iso, current_lang()) if iso else "",
                                  purpose_label=purpose_label, record_label=record_label,
+                                 source_label=source_label,
                                  config_name=settings.name)
     _routes(app)
     _errors(app)
@@ -129,6 +133,17 @@ def t(key: str, **values: Any) -> str:
         return key
     text = entry.get(current_lang()) or entry["nl"]
     return text.format(**values) if values else text
+
+
+def say(exc: Exception) -> str:
+    """A message raised by the portal's modules, in the reader's language."""
+    return translate(str(exc), current_lang())
+
+
+def source_label(source: str) -> str:
+    """A record's source as the caseworker reads it: the applicant's own entries in words."""
+    key = f"source_{source}"
+    return t(key) if key in TEXT else source
 
 
 def purpose_label(code: str) -> str:
@@ -182,7 +197,7 @@ def login_required(role: str | None = None):
             if member is None:
                 return redirect(url_for("login", next=request.path))
             if role == "admin" and not member.is_admin:
-                raise PageError(403, "Alleen voor beheerders.")
+                raise PageError(403, t("admins_only"))
             g.staff = member
             return view(*args, **kwargs)
         return wrapped
@@ -211,14 +226,20 @@ def _errors(app: Flask) -> None:
                 request.accept_mimetypes.best == "application/json":
             return problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "-"),
                            exc.name or "Error", exc.description)
-        return render_template("error.html", message=exc.name), exc.code or 500
+        # werkzeug's names ("Method Not Allowed") are English: the page says it in words.
+        key = f"http_{exc.code}"
+        message = t(key) if key in TEXT else t("http_other")
+        return render_template("error.html", message=message), exc.code or 500
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.error("unhandled %s in %s %s", type(exc).__name__, request.method, request.url_rule)
         if request.path in ("/healthz", "/readyz", WEBHOOK_PATH):
             return problem(500, "internal", "Something went wrong on our side")
-        return "Er ging iets mis / Something went wrong.", 500
+        try:
+            return render_template("error.html", message=t("http_500")), 500
+        except Exception:  # noqa: BLE001 - the page itself failed: plain text, one language
+            return Response(t("http_500"), status=500, mimetype="text/plain")
 
 
 # -- views ----------------------------------------------------------------------------------------
@@ -243,6 +264,11 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                            type(exc).__name__)
         return Response(json.dumps({"status": "ok", "checks": {"portal_db": "ok"}}),
                         mimetype="application/json")
+
+    @app.get("/nlds/<path:filename>")
+    def nlds(filename: str):
+        """The NL Design System's CSS, vendored once for both apps (vault/ui/static/nlds)."""
+        return send_from_directory(NLDS_DIR, filename, max_age=3600)
 
     @app.get("/lang/<code>")
     def set_lang(code: str):
@@ -287,7 +313,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                                                         request.form.get("password", ""))
                 except staff.StaffError as exc:
                     lockout.record_failure(store, username, request.remote_addr or "")
-                    error, status = str(exc), 401
+                    error, status = say(exc), 401
                 else:
                     session.clear()
                     session["pending"] = member.id
@@ -314,7 +340,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                     member = staff.check_totp(store, str(pending), request.form.get("code", ""))
                 except staff.StaffError as exc:
                     lockout.record_failure(store, username, request.remote_addr or "")
-                    error, status = str(exc), 401
+                    error, status = say(exc), 401
                 else:
                     lockout.clear_account(store, member.username)
                     _sign_in(member)
@@ -337,7 +363,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                 member = staff.enrol_totp(store, str(pending), secret,
                                           request.form.get("code", ""))
             except staff.StaffError as exc:
-                error = str(exc)
+                error = say(exc)
             else:
                 lockout.clear_account(store, member.username)
                 _sign_in(member)
@@ -359,7 +385,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
         try:
             role = staff.invite_role(store, code)
         except staff.StaffError as exc:
-            raise PageError(404, str(exc)) from None
+            raise PageError(404, say(exc)) from None
         secret = session.get("enrol_secret") or staff.new_totp_secret()
         session["enrol_secret"] = secret
         error = None
@@ -370,7 +396,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                                              request.form.get("password", ""), secret,
                                              request.form.get("code", ""))
             except staff.StaffError as exc:
-                error = str(exc)
+                error = say(exc)
             else:
                 _sign_in(member)
                 staff.audit(store, member, "staff.joined", detail=member.role)
@@ -400,7 +426,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                                        email=request.form.get("email", ""),
                                        created_by=g.staff.id)
             except dossiers.DossierError as exc:
-                error = str(exc)
+                error = say(exc)
             else:
                 staff.audit(store, g.staff, "request.created", dossier_id=made["id"],
                             reference=made["reference"])
@@ -517,7 +543,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                     code = staff.create_invite(store, role, note=request.form.get("note", ""),
                                                created_by=g.staff.id)
                 except staff.StaffError as exc:
-                    raise PageError(422, str(exc)) from None
+                    raise PageError(422, say(exc)) from None
                 staff.audit(store, g.staff, "staff.invited", detail=role)
                 link = f"{portal().settings.public_url}/invite/{code}"
         return render_template("admin_staff.html", members=staff.list_staff(store), link=link,
@@ -547,7 +573,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
             try:
                 saved = templates_repo.save(store, data, template_id)
             except templates_repo.TemplateError as exc:
-                errors = exc.errors
+                errors = {k: translate(v, current_lang()) for k, v in exc.errors.items()}
                 current = data
             else:
                 staff.audit(store, g.staff, "template.saved", detail=data["name"])
@@ -599,7 +625,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
             try:
                 target = dossiers.start(the.store, the.client, code, chosen)
             except (InstanceError, dossiers.DossierError) as exc:
-                error = str(exc)
+                error = say(exc)
             else:
                 issuer = dossiers.get(the.store, found["id"])["issuer"]
                 resp = Response(render_template("applicant_go.html", target=target))
@@ -621,7 +647,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - one list of thin views
                                     error=request.args.get("error"),
                                     iss=request.args.get("iss"))
         except (dossiers.DossierError, InstanceError) as exc:
-            raise PageError(400, str(exc)) from None
+            raise PageError(400, say(exc)) from None
         return render_template("applicant_done.html", d=found)
 
     @app.post(WEBHOOK_PATH)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +42,8 @@ from vault.clock import now_iso, utcnow
 from vault.crypto import signing
 from vault.portal.config import PortalSettings
 from vault.portal.store import Store
+
+log = logging.getLogger("kluis.portal")
 
 WEBHOOK_PATH = "/hooks/kluis"
 CALLBACK_PATH = "/callback"
@@ -118,7 +121,9 @@ class PortalClient:
             got = urlsafety.fetch(url, allow_private=self.settings.allow_private_urls,
                                   timeout=self.settings.http_timeout_seconds)
         except urlsafety.UnsafeURL as exc:
-            raise InstanceError(f"De Kluis op dit adres is niet bereikbaar ({exc}).") from None
+            # The reason (a socket or address error, in English) goes to the log, not the page.
+            log.info("instance %s not reachable: %s", url, exc)
+            raise InstanceError("De Kluis op dit adres is niet bereikbaar.") from None
         if got.status != 200:
             raise InstanceError("Op dit adres staat geen Kluis.")
         try:
@@ -212,8 +217,9 @@ class PortalClient:
         try:
             urlsafety.check_url(url, allow_private=self.settings.allow_private_urls)
         except urlsafety.UnsafeURL as exc:
-            raise InstanceError(f"Deze Kluis noemt een adres dat het portaal niet gebruikt "
-                                f"({exc}).") from None
+            log.info("instance names an address the portal does not use: %s", exc)
+            raise InstanceError("Deze Kluis noemt een adres dat het portaal niet gebruikt.") \
+                from None
 
     def _session(self, reg: Registration) -> OAuth2Session:
         """An Authlib session that authenticates as the portal at ``reg``'s instance."""

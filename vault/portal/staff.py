@@ -59,7 +59,7 @@ def create_invite(store: Store, role: str, *, note: str = "", created_by: str | 
                   days: int = INVITE_DAYS) -> str:
     """A one-time invitation code for a new staff member of ``role`` (kept only as SHA-256)."""
     if role not in ROLES:
-        raise StaffError("role", f"role must be one of {', '.join(ROLES)}")
+        raise StaffError("role", f"Kies een rol: {', '.join(ROLES)}.")
     code = keys.new_token("kp_inv_")
     now = utcnow()
     with store.transaction() as tx:

@@ -83,7 +83,8 @@ def validate(data: dict[str, Any]) -> dict[str, Any]:
                 except (TypeError, ValueError):
                     value = -1
                 if not low <= value <= high:
-                    errors["records"] = f"{key} moet van {low} tot {high} zijn."
+                    what = "Laatste jaren" if key == "years" else "Aantal gegevens"
+                    errors["records"] = f"{what}: van {low} tot {high}."
                 else:
                     clean[key] = value
         if entry.get("evidence"):

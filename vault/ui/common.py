@@ -45,6 +45,28 @@ register({
                         "en": "This page does not exist (any more)."},
     "error.forbidden": {"nl": "Je mag deze pagina niet bekijken.",
                         "en": "You may not see this page."},
+    # Every other HTTP error a page can meet (werkzeug's own pages are English only).
+    "error.http_400": {"nl": "Dit verzoek klopt niet. Probeer het opnieuw vanaf de pagina.",
+                       "en": "This request is not valid. Try again from the page."},
+    "error.http_401": {"nl": "Log eerst in.", "en": "Log in first."},
+    "error.http_405": {"nl": "Dit adres werkt niet op deze manier. Ga terug en gebruik de knop "
+                             "op de pagina.",
+                       "en": "This address does not work this way. Go back and use the button "
+                             "on the page."},
+    "error.http_409": {"nl": "Dit botst met iets dat er al is.",
+                       "en": "This conflicts with something that is there already."},
+    "error.http_410": {"nl": "Dit is er niet meer.", "en": "This is gone."},
+    "error.http_413": {"nl": "Wat je stuurde is te groot.", "en": "What you sent is too large."},
+    "error.http_415": {"nl": "Dit soort bestand of invoer past hier niet.",
+                       "en": "This kind of file or input does not fit here."},
+    "error.http_429": {"nl": "Te veel pogingen achter elkaar. Wacht even en probeer het opnieuw.",
+                       "en": "Too many attempts in a row. Wait a moment and try again."},
+    "error.http_other": {"nl": "Dat lukte niet. Probeer het later opnieuw.",
+                         "en": "That did not work. Please try again later."},
+    "error.server": {"nl": "Er ging iets mis aan onze kant. Probeer het later opnieuw; je "
+                           "gegevens zijn niet veranderd.",
+                     "en": "Something went wrong on our side. Please try again later; your "
+                           "data did not change."},
 })
 
 

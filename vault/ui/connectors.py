@@ -10,7 +10,14 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from vault.connectors import inbox, jobs, registry
 from vault.connectors import service as connections
 from vault.ui import common
-from vault.ui.i18n import current_language, register, t, translate_errors
+from vault.ui.i18n import (
+    current_language,
+    register,
+    t,
+    template_key,
+    translate,
+    translate_errors,
+)
 from vault.web.auth import owner_vault, services
 
 bp = Blueprint("connectors_ui", __name__)
@@ -30,6 +37,7 @@ register({
     "conn.none": {"nl": "Nog geen bronnen.", "en": "No sources yet."},
     "conn.refresh": {"nl": "Nu verversen", "en": "Refresh now"},
     "conn.remove": {"nl": "Verwijderen", "en": "Remove"},
+    "conn.source": {"nl": "Bron", "en": "Source"},
     "conn.state": {"nl": "Status", "en": "State"},
     "conn.last_success": {"nl": "Laatst gelukt", "en": "Last success"},
     "conn.last_error": {"nl": "Laatste fout", "en": "Last error"},
@@ -42,6 +50,25 @@ register({
                      "en": "Source removed, with its credentials. Your records stay."},
     "conn.queued": {"nl": "Verversen staat klaar.", "en": "Refresh queued."},
     "conn.changes_link": {"nl": "Bekijk wat er veranderd is", "en": "See what changed"},
+    # A source's own error text is technical and English: the page says what happened per
+    # kind, and keeps that text behind "Technische details" for whoever helps.
+    "conn.error.retrying": {"nl": "De bron gaf geen goed antwoord. Kluis probeert het straks "
+                                  "vanzelf opnieuw.",
+                            "en": "The source did not answer properly. Kluis tries again "
+                                  "shortly by itself."},
+    "conn.error.failed": {"nl": "De bron gaf een paar keer geen goed antwoord. Kluis probeert "
+                                "het bij de volgende verversing opnieuw.",
+                          "en": "The source did not answer properly a few times. Kluis tries "
+                                "again at the next refresh."},
+    "conn.error.needs_attention": {"nl": "De bron weigerde, of de instellingen of "
+                                         "inloggegevens kloppen niet meer. Controleer ze, "
+                                         "verwijder de bron zo nodig en voeg hem opnieuw toe.",
+                                   "en": "The source refused, or the settings or credentials "
+                                         "are no longer right. Check them; remove the source "
+                                         "and add it again if needed."},
+    "conn.error.other": {"nl": "Het ophalen lukte de vorige keer niet.",
+                         "en": "Fetching did not work last time."},
+    "conn.error_details": {"nl": "Technische details", "en": "Technical details"},
     "state.new": {"nl": "nieuw", "en": "new"},
     "state.queued": {"nl": "in de wachtrij", "en": "queued"},
     "state.running": {"nl": "bezig", "en": "running"},
@@ -99,9 +126,22 @@ def connections_page():
             else connection.connector,
             "fetches": connector.fetches if connector else False,
             "progress": progress,
+            "error": error_view(connection.status, connection.last_error, lang),
         })
     choices = [(c.id, c.title.get(lang, c.id)) for c in available.values() if c.fetches]
     return render_template("connectors/connections.html", rows=rows, choices=choices)
+
+
+def error_view(status: str, last_error: str | None, lang: str) -> dict[str, str] | None:
+    """A connection's last error as the owner reads it: a message the catalogue knows in her
+    language; any other (a source's or a library's own text) as a sentence for its kind, with
+    the text itself kept apart as technical detail."""
+    if not last_error:
+        return None
+    if template_key(last_error) is not None:
+        return {"kind": "known", "sentence": translate(last_error, lang), "detail": ""}
+    kind = status if status in ("retrying", "failed", "needs_attention") else "other"
+    return {"kind": kind, "sentence": t(f"conn.error.{kind}", lang), "detail": last_error}
 
 
 @bp.route("/connections/new/<connector_id>", methods=["GET", "POST"])

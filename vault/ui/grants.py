@@ -230,6 +230,12 @@ i18n.register({
               "getoond.",
         "en": "Give this code to the organisation. It works once and is not shown again.",
     },
+    "new.pickup_developer": {"nl": "Voor de ontwikkelaar van {org}",
+                             "en": "For the developer at {org}"},
+    "new.pickup_developer_intro": {
+        "nl": "Hun software wisselt de code zo in voor toegang (OAuth 2.0):",
+        "en": "Their software exchanges the code for access like this (OAuth 2.0):",
+    },
 })
 NAV_LINKS.append(("grants_ui.overview", "nav.grants"))
 

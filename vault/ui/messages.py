@@ -196,6 +196,13 @@ GRANTS: dict[str, tuple[str, ...]] = {
                            "Onbekend doel; kies een van: {choices}."),
     "gr.type_once": ("Each record type may appear once.",
                      "Elke soort gegevens mag maar één keer voorkomen."),
+    # vault.grants.selection: the records and fields chosen on the consent and grant forms.
+    "gr.choose_one": ("Choose at least one record, or refuse.",
+                      "Kies minstens één gegeven, of weiger."),
+    "gr.not_asked": ("This record type was not asked for.",
+                     "Om deze soort gegevens is niet gevraagd."),
+    "gr.evidence_added": ("Evidence may be left out, not added.",
+                          "Bewijsstukken kun je weglaten, niet toevoegen."),
     # OAuth errors an owner meets: opening a link, naming an organisation.
     "oa.not_link": ("not an authorization link of this server",
                     "Dit is geen link voor een verzoek aan deze Kluis."),

@@ -386,6 +386,15 @@ def test_every_page_and_every_form_error_speaks_one_language(live_server, lang):
     v.submit("grant (unknown organisation)", "/grants/new", data={
         "client_id": "nobody", "purpose": "employment", "days": "10", "retention": "30",
         "field:person": ["surname"]}, typed=["nobody"])
+    v.submit("grant (no record chosen)", "/grants/new", data={
+        "client_id": org.client_id, "purpose": "employment", "days": "10", "retention": "30",
+        "field:person": ["surname"], "pick:person": "1"},
+        expect={"nl": "Kies minstens één gegeven", "en": "Choose at least one record"})
+    pickup = v.submit("grant (pickup code)", "/grants/new", data={
+        "client_id": org.client_id, "purpose": "employment", "days": "10", "retention": "30",
+        "field:person": ["surname"], "pick:person": "1", "record:person": ids["person"]},
+        expect={"nl": "Voor de ontwikkelaar van", "en": "For the developer at"})
+    assert 'id="pickup-code"' in pickup.text, pickup.text[-2000:]
     v.submit("grant (bad days)", "/grants/new", data={
         "client_id": org.client_id, "purpose": "employment", "days": "0", "retention": "30"})
     v.submit("open link (bad)", "/grants", "/grants/open", data={"link": "https://x.example/"})
@@ -505,3 +514,88 @@ def test_a_browser_asking_for_neither_language_gets_dutch_and_a_choice_persists(
     assert '<html lang="en"' in fresh.get(f"{base}/login", timeout=30,
                                            headers={"Accept-Language": "nl"}).text
 
+
+
+#: Per language, what the error pages must say (werkzeug's own pages are English only).
+ERROR_EXPECT = {
+    405: {"nl": "Dit adres werkt niet op deze manier.",
+          "en": "This address does not work this way."},
+    404: {"nl": "Deze pagina bestaat niet", "en": "This page does not exist"},
+    500: {"nl": "Er ging iets mis aan onze kant.", "en": "Something went wrong on our side."},
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_http_error_pages_and_the_500_page_speak_one_language(make_settings, make_live_server,
+                                                             lang):
+    from bench.procs import free_port
+    from vault.app import create_app
+
+    port = free_port()
+    app = create_app({"settings": make_settings(base_url=f"http://127.0.0.1:{port}"),
+                      "TESTING": True})
+
+    def broken():  # a view with a bug, as any view may have
+        raise RuntimeError("a bug in a view")
+
+    app.add_url_rule("/_broken", "broken", broken)
+    server = make_live_server(app, port)
+    try:
+        v = Visitor(server.url, lang)
+        v.typed += ["/_broken", "/nergens"]
+        for status, path in ((405, "/logout"), (404, "/nergens"), (500, "/_broken")):
+            resp = v.http.get(server.url + path, timeout=30)
+            assert resp.status_code == status, (path, resp.status_code)
+            assert not foreign_words(resp.text, lang, v.typed), (status, resp.text[-900:])
+            assert f'<html lang="{lang}"' in resp.text
+            shown = plain_text(resp.text, lang)
+            assert ERROR_EXPECT[status][lang] in shown, (status, shown[-600:])
+            other = "en" if lang == "nl" else "nl"
+            assert ERROR_EXPECT[status][other] not in shown, (status, shown[-600:])
+        allow = v.http.get(server.url + "/logout", timeout=30).headers.get("Allow", "")
+        assert "POST" in allow  # the 405 still says which methods the address takes
+        assert not v.problems, "\n".join(v.problems)
+    finally:
+        app.extensions["kluis"].close()
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_connection_error_is_a_sentence_in_the_persons_language(live_server, make_owner,
+                                                                   lang):
+    """A source's own error text (English, technical) is not the page's message: the page
+    says what happened for its kind and keeps the text behind "Technische details"."""
+    from vault.connectors import service as connections
+
+    owner = make_owner(password="lange zin met woorden 42")
+    instance = live_server.app.extensions["kluis"].instance
+    try:  # the text a real source failure leaves (requests' own words)
+        requests.get("http://127.0.0.1:9/api", timeout=5)
+    except requests.RequestException as exc:
+        raw = str(exc)
+    made = {}
+    for status in ("retrying", "needs_attention"):
+        made[status] = connections.create_connection(
+            instance, owner.vault_id, "brp", {"base_url": "http://127.0.0.1:9/api",
+                                              "bsn": "111222333"}, {"api_key": "een-sleutel"})
+        connections.update_connection(instance, made[status].id, status=status, last_error=raw)
+    known = connections.create_connection(
+        instance, owner.vault_id, "brp", {"base_url": "http://127.0.0.1:9/api",
+                                          "bsn": "111222333"}, {"api_key": "een-sleutel"})
+    connections.update_connection(instance, known.id, status="failed",
+                                  last_error="The connector failed unexpectedly.")
+    v = Visitor(live_server.url, lang)
+    v.typed += [owner.username]
+    v.submit("login", "/login", data={"username": owner.username, "password": owner.password})
+    html = v.page("connectors_ui.connections_page", "/connections")
+    assert not v.problems, "\n".join(v.problems)
+    sentences = {"nl": ("Kluis probeert het straks vanzelf opnieuw.", "Controleer ze",
+                        "Het ophalen ging onverwacht mis."),
+                 "en": ("Kluis tries again shortly by itself.", "Check them",
+                        "The connector failed unexpectedly.")}
+    shown = plain_text(html, lang)
+    for sentence in sentences[lang]:
+        assert sentence in shown, (sentence, shown[-1500:])
+    # The technical text is there for whoever helps, behind a details element, in English.
+    details = re.findall(r'<details class="technical"><summary>[^<]+</summary>'
+                         r'<code lang="en">([^<]+)</code>', html)
+    assert len(details) == 2 and all(raw.split("(")[0] in d for d in details), details
