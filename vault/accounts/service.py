@@ -363,6 +363,23 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
 
         Raises :class:`WrongPassword` (password), ``TotpInvalid``/``TotpReplayed`` (code) or
         ``RateLimited``; nothing changes unless both are right."""
+        self._confirm_password(vault_id, password)
+        unlocked = Unlocked(vault_id, dek, True)
+        with self.open(vault_id, dek) as vault:
+            if vault.get_meta("totp_secret") is None:
+                return
+        self.verify_totp(unlocked, code, client=client)
+        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
+            vault.delete_meta(tx, "totp_secret")
+            vault.delete_meta(tx, "totp_last_step")
+            vault.append_event(tx, actor="owner", action="totp.disabled")
+
+    # -- password and recovery --------------------------------------------------------------
+
+    def _confirm_password(self, vault_id: str, password: str) -> str:
+        """A signed-in owner's current password, asked again before a change to the keys;
+        counted like a login, so a stolen session or token cannot guess it freely. Returns the
+        username; raises :class:`WrongPassword` or ``RateLimited``."""
         username = self.instance.username(vault_id) or ""
         subjects = [("user", normalise_username(username))]
         self.limiter.check(*subjects)
@@ -375,17 +392,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
             self.limiter.release(*subjects)
             raise
         self.limiter.succeeded(*subjects)
-        unlocked = Unlocked(vault_id, dek, True)
-        with self.open(vault_id, dek) as vault:
-            if vault.get_meta("totp_secret") is None:
-                return
-        self.verify_totp(unlocked, code, client=client)
-        with self.open(vault_id, dek) as vault, vault.transaction() as tx:
-            vault.delete_meta(tx, "totp_secret")
-            vault.delete_meta(tx, "totp_last_step")
-            vault.append_event(tx, actor="owner", action="totp.disabled")
-
-    # -- password and recovery --------------------------------------------------------------
+        return username
 
     def _rewrap_human(self, vault_id: str, dek: bytes, secret: str, kind: str, *,
                       replace: str | None = None, conn: db.Connection | None = None) -> None:
@@ -412,19 +419,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
         An id in ``keep_tokens`` that is not one of this vault's app tokens is refused before
         anything changes.
         """
-        username = self.instance.username(vault_id) or ""
-        # Counted like a login: a stolen session or token cannot guess the password freely.
-        subjects = [("user", normalise_username(username))]
-        self.limiter.check(*subjects)
-        try:
-            self._unwrap_human(username, old, slots.PASSWORD)
-        except InvalidCredentials:
-            self.limiter.failed(*subjects)
-            raise WrongPassword("The current password is not right.") from None
-        except BaseException:
-            self.limiter.release(*subjects)
-            raise
-        self.limiter.succeeded(*subjects)
+        username = self._confirm_password(vault_id, old)
         check_password(new, username=username)
         known = {t.id for t in self.app_tokens(vault_id)}
         unknown = sorted(set(keep_tokens) - known)
@@ -443,18 +438,7 @@ class Accounts(AppTokenOps, InviteOps, PasskeyOps):
     def new_recovery_code(self, vault_id: str, dek: bytes, password: str) -> str:
         """A signed-in owner replaces the recovery code (current password asked again, counted
         like a login). The old code stops working; the new one is returned once."""
-        username = self.instance.username(vault_id) or ""
-        subjects = [("user", normalise_username(username))]
-        self.limiter.check(*subjects)
-        try:
-            self._unwrap_human(username, password, slots.PASSWORD)
-        except InvalidCredentials:
-            self.limiter.failed(*subjects)
-            raise WrongPassword("The current password is not right.") from None
-        except BaseException:
-            self.limiter.release(*subjects)
-            raise
-        self.limiter.succeeded(*subjects)
+        self._confirm_password(vault_id, password)
         code = keys.recovery_code()
         self._rewrap_human(vault_id, dek, code, slots.RECOVERY)
         with self.open(vault_id, dek) as vault, vault.transaction() as tx:
