@@ -364,7 +364,8 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     proved it), so a file it does not open is damaged: :class:`VaultDamaged`. A file opened
     afresh (not a cached connection) is checked against the instance's commitment to its
     log: :class:`VaultRolledBack` when it is an older copy (``check_head=False``: the
-    owner's "accept this older state" path only).
+    owner's "accept this older state" path only). With the PostgreSQL backend, a vault
+    still in its file is moved into the database first (:mod:`vault.storage.pgmove`).
     """
     cache_key = cache_key or ConnectionCache.key(vault_id, dek)
     if instance.pg is not None:

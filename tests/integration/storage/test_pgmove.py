@@ -60,11 +60,15 @@ def _restart() -> None:
     HANDLES.clear()
 
 
-def _cli(settings, *args: str) -> dict:
+def _cli_text(settings, *args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "vault.cli", *args], env=settings_env(settings),
                           cwd=str(ROOT), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def _cli(settings, *args: str) -> dict:
+    return json.loads(_cli_text(settings, *args))
 
 
 def _location(pg_settings, vault_id: str) -> str:
@@ -114,7 +118,9 @@ def test_an_owner_login_moves_a_file_vault_with_everything_in_it(
     # An organisation reads on the file backend: its event waits in the journal file.
     assert _read(live_server.url, token["access_token"]).status_code == 200
     assert ".access" in _files(settings, owner.vault_id)
-    assert _location(pg_settings, owner.vault_id) == pgmove.FILE
+    status = _cli_text(pg_settings, "storage", "status")
+    assert f"{owner.vault_id}  file" in status and owner.username in status
+    assert "1 vaults not moved yet" in status
     stats = _cli(pg_settings, "operator", "stats")
     assert stats["vaults_not_moved"] == 1 and stats["vaults_by_location"]["file"] == 1
 
@@ -333,3 +339,24 @@ def test_an_older_copy_of_the_file_is_refused_and_not_moved(settings, pg_setting
         assert pgmove.locations(instance)[vault_id] == pgmove.POSTGRESQL
     finally:
         instance.close()
+
+
+def test_a_damaged_journal_file_is_set_aside_and_said_in_the_log_and_the_vault_moves(
+        settings, pg_settings):
+    vault_id, dek, events = _file_vault(settings)
+    journal_path = settings.home_path / "vaults" / f"{vault_id}.db.access"
+    journal_path.write_bytes(os.urandom(8192))  # not a journal under its key any more
+    instance = Instance(pg_settings)
+    try:
+        vault = open_vault(instance, vault_id, dek)
+        actions = [e.action for e in vault.events(limit=1000)]
+        assert actions.count("access-journal.damaged") == 1 and len(actions) == events + 1
+        assert vault.get_meta("canary") == "kanarie-verhuis" and vault.verify_log() == []
+        vault.close()
+        assert pgmove.locations(instance)[vault_id] == pgmove.POSTGRESQL
+    finally:
+        instance.close()
+    assert _files(settings, vault_id) == []
+    # The damaged journal is kept beside, as the file backend keeps it.
+    assert [p.name.split(".access.")[1][:8] for p in journal_path.parent.glob(f"{vault_id}*")
+            ] == ["damaged-"]
