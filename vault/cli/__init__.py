@@ -173,8 +173,9 @@ def operator() -> None:
 
 @operator.command("stats")
 def operator_stats() -> None:
-    """Member count, disk use, inbox and queue sizes, webhook and mail deliveries by status
-    (queued, delivered/sent, failed); no record contents, no addresses."""
+    """Member count, where vaults live (and, with PostgreSQL, how many are not moved yet),
+    disk use, inbox and queue sizes, webhook and mail deliveries by status (queued,
+    delivered/sent, failed); no record contents, no addresses."""
     svc = services()
     settings = svc.settings
     vaults_dir = settings.home_path / "vaults"
@@ -188,11 +189,19 @@ def operator_stats() -> None:
     except Exception as exc:  # noqa: BLE001 - Redis may be down; say so
         queued = {"error": type(exc).__name__}
     from vault.grants import notifications, webhooks
+    from vault.storage import pgmove
+
+    where = pgmove.locations(svc.instance)
+    moved = {place: sum(1 for p in where.values() if p == place)
+             for place in (pgmove.FILE, pgmove.POSTGRESQL, pgmove.MISSING)}
 
     click.echo(json.dumps({
         "webhook_deliveries": webhooks.counts(svc.instance.conn),
         "mail_deliveries": notifications.mail_counts(svc.instance.conn),
         "vaults": svc.instance.count_vaults(),
+        "vaults_by_location": moved,
+        # With KLUIS_DATABASE_URL: file vaults not opened (so not moved) since it was set.
+        "vaults_not_moved": moved[pgmove.FILE] if settings.database_url else None,
         "vault_disk_bytes": disk,
         "inbox_items": inbox,
         "queued_jobs": queued,

@@ -1,5 +1,6 @@
-"""Storage commands for ``kluis``: ``backup``, ``restore``, ``vault accept-older-state``, and the
-operator's invitation codes (``operator invites``, ``operator revoke-invite``).
+"""Storage commands for ``kluis``: ``backup``, ``restore``, ``storage status``,
+``vault accept-older-state``, and the operator's invitation codes (``operator invites``,
+``operator revoke-invite``).
 
 Registered through ``vault.cli.FEATURE_COMMANDS``.
 """
@@ -52,6 +53,48 @@ def register_commands(cli: click.Group) -> None:
         click.echo(f"restored {report.vaults} vaults ({report.files} files) from {src}")
         if report.moved_aside:
             click.echo(f"the instance that was there is kept in {report.moved_aside}")
+
+    @cli.group("storage")
+    def storage_group() -> None:
+        """Where the vaults live (SQLCipher files or PostgreSQL)."""
+
+    @storage_group.command("status")
+    @click.option("--json", "as_json", is_flag=True, help="As JSON.")
+    def storage_status(as_json: bool) -> None:
+        """Each vault (id, username) and where it lives: file, postgresql, or missing (in
+        neither). Reads instance.db and the database's vault list only: opens no vault. With
+        KLUIS_DATABASE_URL set, a file vault moves into PostgreSQL the first time it is opened
+        with a key slot (login, app token or an organisation's read)."""
+        from vault.storage import pgmove
+
+        svc = services()
+        try:
+            where = pgmove.locations(svc.instance)
+            names = {vault_id: svc.instance.username(vault_id) for vault_id in where}
+            leftovers = {vault_id for vault_id, place in where.items()
+                         if place == pgmove.POSTGRESQL and pgmove.leftover(svc.instance, vault_id)}
+            backend = pgmove.POSTGRESQL if svc.settings.database_url else "files"
+        finally:
+            svc.close()
+        counts = {place: sum(1 for p in where.values() if p == place)
+                  for place in (pgmove.FILE, pgmove.POSTGRESQL, pgmove.MISSING)}
+        if as_json:
+            click.echo(json.dumps({
+                "backend": backend, "counts": counts,
+                "not_moved": counts[pgmove.FILE] if backend == pgmove.POSTGRESQL else None,
+                "vaults": [{"vault_id": vault_id, "username": names[vault_id], "location": place,
+                            **({"file_left_over": True} if vault_id in leftovers else {})}
+                           for vault_id, place in where.items()]}, indent=2))
+            return
+        for vault_id, place in where.items():
+            click.echo(f"{vault_id}  {place:<10}  {names[vault_id]}"
+                       + ("  (file left over, removed at the next open)"
+                          if vault_id in leftovers else ""))
+        summary = ", ".join(f"{n} {place}" for place, n in counts.items() if n)
+        click.echo(f"backend: {backend}; {len(where)} vaults" + (f" ({summary})" if summary else ""))
+        if backend == pgmove.POSTGRESQL and counts[pgmove.FILE]:
+            click.echo(f"{counts[pgmove.FILE]} vaults not moved yet: each moves the first time"
+                       " it is opened with a key slot")
 
     vault_group = cli.commands.get("vault")
     if isinstance(vault_group, click.Group):

@@ -343,10 +343,67 @@ def create(database: Database, vault_id: str, dek: bytes) -> Mirror:
     return mirror
 
 
+def copy_of(vault_id: str, dek: bytes, source: db.Connection) -> Mirror:
+    """A mirror holding every row of ``source`` (an open vault file at the newest schema),
+    every row noted as changed: :func:`insert` writes them all as the vault's first version.
+    Rows keep their rowids, so the log's hash chain and every reference carry over as is."""
+    sch = schema(migrations.current_version(source))
+    if sch.version != latest_schema():
+        raise ValueError("only a vault at the newest schema is copied")
+    conn = _memory()
+    mirror = Mirror(vault_id, RowKeys(dek, vault_id), conn, sch, 0)
+    try:
+        conn.execute("BEGIN")
+        for statement in sch.create:
+            conn.execute(statement)
+        for table in sch.columns:
+            cur = source.execute(f'SELECT rowid AS kluis_rowid, * FROM main."{table}"')
+            names = [d[0] for d in cur.description][1:]
+            for row in cur:
+                _put(conn, sch, table, int(row[0]), names, list(row)[1:])
+        for _, sql in sch.triggers:  # after the rows: they were kept by these already
+            conn.execute(sql)
+        conn.execute(f"PRAGMA user_version = {sch.version:d}")
+        conn.execute("COMMIT")
+        _settle(conn)
+        _capture(conn, sch)
+        _mark_everything(mirror)
+    except BaseException:
+        conn.close()
+        raise
+    return mirror
+
+
+def insert(pgc: Connection, mirror: Mirror) -> None:
+    """Inside the caller's PostgreSQL transaction: the vault ``mirror`` (from
+    :func:`copy_of`) as a new vault, every row written at version 1. Raises
+    ``FileExistsError`` when the vault is in the database already."""
+    vault_id, keys = mirror.vault_id, mirror.keys
+    if exists_in(pgc, vault_id):
+        raise FileExistsError(f"vault {vault_id} exists")
+    pgc.execute("INSERT INTO kluis_vaults (vault_id, version, header) VALUES (%s, 0, %s)",
+                (vault_id, _seal_header(keys, 0, mirror.schema.version, 0)))
+    pgc.execute("INSERT INTO kluis_journal_heads (vault_id) VALUES (%s)", (vault_id,))
+    conn = mirror.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = flush(mirror, pgc, 0)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    if done is not None:
+        applied(mirror, done)
+
+
 def exists(database: Database, vault_id: str) -> bool:
     with database.connection() as pgc:
-        return pgc.execute("SELECT 1 FROM kluis_vaults WHERE vault_id = %s",
-                           (vault_id,)).fetchone() is not None
+        return exists_in(pgc, vault_id)
+
+
+def exists_in(pgc: Connection, vault_id: str) -> bool:
+    return pgc.execute("SELECT 1 FROM kluis_vaults WHERE vault_id = %s",
+                       (vault_id,)).fetchone() is not None
 
 
 def erase(database: Database, vault_id: str) -> int:

@@ -364,7 +364,8 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     proved it), so a file it does not open is damaged: :class:`VaultDamaged`. A file opened
     afresh (not a cached connection) is checked against the instance's commitment to its
     log: :class:`VaultRolledBack` when it is an older copy (``check_head=False``: the
-    owner's "accept this older state" path only).
+    owner's "accept this older state" path only). With the PostgreSQL backend, a vault
+    still in its file is moved into the database first (:mod:`vault.storage.pgmove`).
     """
     cache_key = cache_key or ConnectionCache.key(vault_id, dek)
     if instance.pg is not None:
@@ -372,6 +373,16 @@ def open_vault(instance: Instance, vault_id: str, dek: bytes, *,
     conn = CONNECTIONS.get(cache_key, instance.settings)
     if conn is not None:
         return VaultDB(instance, vault_id, conn, cache_key, path)
+    return open_vault_file(instance, vault_id, dek, cache_key=cache_key, path=path,
+                           check_head=check_head)
+
+
+def open_vault_file(instance: Instance, vault_id: str, dek: bytes, *,
+                    cache_key: tuple[str, bytes] | None = None, path: str | None = None,
+                    check_head: bool = True) -> VaultDB:
+    """The vault's SQLCipher file opened afresh, migrated and checked against its log
+    commitment, whichever backend the instance uses (:func:`open_vault` for files; the
+    move to PostgreSQL, :mod:`vault.storage.pgmove`, reads the file through it)."""
     path = path or str(instance.vault_path(vault_id))
     if not os.path.exists(path):
         raise FileNotFoundError(f"vault {vault_id} has no file")
@@ -412,7 +423,7 @@ def _open_rows(instance: Instance, vault_id: str, dek: bytes, cache_key: tuple[s
     fresh = mirror is None
     try:
         if mirror is None:
-            mirror = pgvault.load(instance.pg, vault_id, dek)
+            mirror = _load_or_move(instance, vault_id, dek, check_head=check_head)
         else:
             with instance.pg.connection() as pgc:
                 pgc.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -436,6 +447,23 @@ def _open_rows(instance: Instance, vault_id: str, dek: bytes, cache_key: tuple[s
         mirror.close()
         raise
     return vault
+
+
+def _load_or_move(instance: Instance, vault_id: str, dek: bytes, *,
+                  check_head: bool) -> pgvault.Mirror:
+    """The vault's rows from PostgreSQL; a vault still in its file is moved there first
+    (:mod:`vault.storage.pgmove`), and files a move left behind after its commit go."""
+    from vault.storage.pgmove import move, tidy  # that module imports this one
+
+    assert instance.pg is not None  # noqa: S101 - the caller checked
+    try:
+        mirror = pgvault.load(instance.pg, vault_id, dek)
+    except FileNotFoundError:
+        move(instance, vault_id, dek, check_head=check_head)  # FileNotFoundError: in neither
+        mirror = pgvault.load(instance.pg, vault_id, dek)
+    else:
+        tidy(instance, vault_id)
+    return mirror
 
 
 def remove_vault_storage(instance: Instance, vault_id: str) -> None:
