@@ -403,7 +403,7 @@ def _pg_relations(world: World) -> int:
         row = conn.execute(
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
             " WHERE c.relname IN ('kluis_vaults', 'kluis_rows', 'kluis_journal_heads',"
-            " 'kluis_journal')").fetchone()
+            " 'kluis_journal')").fetchone()  # with their TOAST tables and indexes
     return int(row[0] or 0)
 
 
@@ -427,7 +427,13 @@ def pg_vault_bytes(ctx, profile: Profile) -> dict:
     if (skip := missing()) is not None:
         return skip
     p = pg_profile(profile)
-    pgw = pg_world(ctx)
+    # Its own database and KLUIS_HOME: the tables' growth is these vaults' alone (in the
+    # shared database, space freed by the read sections' merged journal rows is reused).
+    port = procs.free_port()
+    pgw = World(ctx.tmp / "bytes-home", ctx.redis_url, port, base_url=f"http://127.0.0.1:{port}",
+                database_url=new_database(ctx, "kluis_bytes"))
+    ctx.stack.callback(pgw.close)
+    pg_server = procs.start_kluis(ctx.stack, pgw.settings, port, ctx.tmp / "pg-bytes.log")
     files = []
     for _ in range(p.typical_vaults):
         owner, events = _typical_vault(ctx.world, ctx.kluis.url, p.document_bytes)
@@ -435,9 +441,10 @@ def pg_vault_bytes(ctx, profile: Profile) -> dict:
     before = _pg_relations(pgw)
     pgs = []
     for _ in range(p.typical_vaults):
-        owner, events = _typical_vault(pgw, ctx.pg_kluis.url, p.document_bytes)
+        owner, events = _typical_vault(pgw, pg_server.url, p.document_bytes)
         pgs.append({"events": events, **_pg_payload(pgw, owner.vault_id)})
     after = _pg_relations(pgw)
+    procs.stop_process(pg_server.proc)
     file_total = median([float(f["db"] + f.get("-wal", 0)) for f in files])
     journal = median([float(f.get(".access", 0)) for f in files])
     pg_tables = (after - before) / p.typical_vaults
