@@ -166,6 +166,27 @@ def _agg(runs: list) -> dict:
             "errors": sum(r.errors for r in runs), "runs": [r.summary() for r in runs]}
 
 
+def _started(*starts):
+    """Start servers at the same time (each waits for its own first answer)."""
+    found: list = [None] * len(starts)
+    failed: list[BaseException] = []
+
+    def go(i: int, start) -> None:
+        try:
+            found[i] = start()
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller
+            failed.append(exc)
+
+    threads = [threading.Thread(target=go, args=(i, start)) for i, start in enumerate(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return found
+
+
 # -- the organisation read on PostgreSQL ---------------------------------------------------------
 
 
@@ -189,10 +210,11 @@ def pg_read(ctx, profile: Profile) -> dict:
     file_body = requests.get(ctx.kluis.url + READ_PATH, timeout=30,
                              headers={"Authorization": f"Bearer {tokens['files'][0]}"}).content
     body_file = load.write_body(ctx.tmp / "pg-body.json", body)
-    bare = procs.start_bare(ctx.stack, ctx.world.settings, procs.free_port(), body_file,
-                            ctx.tmp / "pg-bare.log")
-    off = procs.start_kluis_async_commit(ctx.stack, world.settings, procs.free_port(),
-                                         ctx.tmp / "pg-off.log")
+    bare, off = _started(
+        lambda: procs.start_bare(ctx.stack, ctx.world.settings, procs.free_port(), body_file,
+                                 ctx.tmp / "pg-bare.log"),
+        lambda: procs.start_kluis_async_commit(ctx.stack, world.settings, procs.free_port(),
+                                               ctx.tmp / "pg-off.log"))
     servers = {"bare": (bare, tokens["pg_on"]), "files": (ctx.kluis, tokens["files"]),
                "pg_on": (ctx.pg_kluis, tokens["pg_on"]), "pg_off": (off, tokens["pg_off"])}
     check = requests.get(bare.url + READ_PATH, timeout=30)
@@ -427,13 +449,17 @@ def pg_vault_bytes(ctx, profile: Profile) -> dict:
     if (skip := missing()) is not None:
         return skip
     p = pg_profile(profile)
-    # Its own database and KLUIS_HOME: the tables' growth is these vaults' alone (in the
-    # shared database, space freed by the read sections' merged journal rows is reused).
-    port = procs.free_port()
-    pgw = World(ctx.tmp / "bytes-home", ctx.redis_url, port, base_url=f"http://127.0.0.1:{port}",
-                database_url=new_database(ctx, "kluis_bytes"))
-    ctx.stack.callback(pgw.close)
-    pg_server = procs.start_kluis(ctx.stack, pgw.settings, port, ctx.tmp / "pg-bytes.log")
+    if profile.name == "full":
+        # Its own database and KLUIS_HOME: the tables' growth is these vaults' alone (in the
+        # shared database, space freed by the read sections' merged journal rows is reused).
+        port = procs.free_port()
+        pgw = World(ctx.tmp / "bytes-home", ctx.redis_url, port,
+                    base_url=f"http://127.0.0.1:{port}",
+                    database_url=new_database(ctx, "kluis_bytes"))
+        ctx.stack.callback(pgw.close)
+        pg_server = procs.start_kluis(ctx.stack, pgw.settings, port, ctx.tmp / "pg-bytes.log")
+    else:  # smoke: the shared database (its growth is then only roughly these vaults')
+        pgw, pg_server = pg_world(ctx), ctx.pg_kluis
     files = []
     for _ in range(p.typical_vaults):
         owner, events = _typical_vault(ctx.world, ctx.kluis.url, p.document_bytes)
@@ -444,7 +470,8 @@ def pg_vault_bytes(ctx, profile: Profile) -> dict:
         owner, events = _typical_vault(pgw, pg_server.url, p.document_bytes)
         pgs.append({"events": events, **_pg_payload(pgw, owner.vault_id)})
     after = _pg_relations(pgw)
-    procs.stop_process(pg_server.proc)
+    if pg_server is not ctx.pg_kluis:
+        procs.stop_process(pg_server.proc)
     file_total = median([float(f["db"] + f.get("-wal", 0)) for f in files])
     journal = median([float(f.get(".access", 0)) for f in files])
     pg_tables = (after - before) / p.typical_vaults
