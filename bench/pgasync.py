@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 OFF = "-c synchronous_commit=off"
+_POOL = "ConnectionPool"  # vault.storage.pg's name for psycopg_pool.ConnectionPool
 
 
 @contextmanager
@@ -24,17 +25,17 @@ def synchronous_commit_off() -> Iterator[None]:
     ``synchronous_commit=off``."""
     from vault.storage import pg
 
-    original = pg.ConnectionPool
+    original = getattr(pg, _POOL)
 
     def pool(*args: Any, **kw: Any) -> Any:
         kw["kwargs"] = {**(kw.get("kwargs") or {}), "options": OFF}
         return original(*args, **kw)
 
-    pg.ConnectionPool = pool  # type: ignore[assignment,misc]
+    setattr(pg, _POOL, pool)
     try:
         yield
     finally:
-        pg.ConnectionPool = original  # type: ignore[misc]
+        setattr(pg, _POOL, original)
 
 
 def main(argv: list[str]) -> None:

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -111,7 +112,7 @@ def _server_settings(ctx) -> dict:
     names = ("server_version", "synchronous_commit", "fsync", "wal_sync_method",
              "shared_buffers", "max_connections")
     with psycopg.connect(server(ctx).url(), autocommit=True) as conn:
-        found = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in names}
+        found = {name: _first(conn.execute(f"SHOW {name}").fetchone()) for name in names}
     return found
 
 
@@ -125,7 +126,7 @@ def _async_session_checked(ctx) -> str:
         database = Database(server(ctx).url())
     try:
         with database.connection() as conn:
-            return str(conn.execute("SHOW synchronous_commit").fetchone()[0])
+            return str(_first(conn.execute("SHOW synchronous_commit").fetchone()))
     finally:
         database.close()
 
@@ -136,7 +137,7 @@ def _product_session(ctx) -> str:
     database = Database(server(ctx).url())
     try:
         with database.connection() as conn:
-            return str(conn.execute("SHOW synchronous_commit").fetchone()[0])
+            return str(_first(conn.execute("SHOW synchronous_commit").fetchone()))
     finally:
         database.close()
 
@@ -157,6 +158,13 @@ def answers(log) -> dict:
     errors = [line for line in text.splitlines()
               if ("ERROR" in line or "Traceback" in line or "WARNING:kluis" in line)][:10]
     return {"statuses": statuses, "error_lines": errors}
+
+
+def _first(row) -> Any:
+    """The first column of a row a query always returns."""
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row[0]
 
 
 def _agg(runs: list) -> dict:
@@ -399,14 +407,14 @@ def _typical_vault(world: World, kluis_url: str, document_bytes: int):
 
 def _events(world: World, owner) -> int:
     with world.svc.accounts.open(owner.vault_id, owner.dek) as vault:
-        return int(vault.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(_first(vault.conn.execute("SELECT count(*) FROM events").fetchone()))
 
 
 def _file_bytes(world: World, owner) -> dict:
     """The vault file after a checkpoint (its WAL moved in and truncated: the steady size),
     and the access journal's files as they are (emptied by merges, not shrunk)."""
     with world.svc.accounts.open(owner.vault_id, owner.dek) as vault:
-        busy = vault.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        busy = _first(vault.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
     vault_id = owner.vault_id
     path = world.svc.instance.vault_path(vault_id)
     found = {}
@@ -426,7 +434,7 @@ def _pg_relations(world: World) -> int:
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
             " WHERE c.relname IN ('kluis_vaults', 'kluis_rows', 'kluis_journal_heads',"
             " 'kluis_journal')").fetchone()  # with their TOAST tables and indexes
-    return int(row[0] or 0)
+    return int(_first(row) or 0)
 
 
 def _pg_payload(world: World, vault_id: str) -> dict:
@@ -437,10 +445,12 @@ def _pg_payload(world: World, vault_id: str) -> dict:
             "SELECT count(*), coalesce(sum(octet_length(sealed)), 0),"
             " coalesce(sum(pg_column_size(r.*)), 0) FROM kluis_rows r"
             " WHERE vault_id = %s AND sealed IS NOT NULL", (vault_id,)).fetchone()
+        if rows is None:
+            raise RuntimeError("the query returned no row")
         tomb = conn.execute("SELECT count(*) FROM kluis_rows WHERE vault_id = %s"
                             " AND sealed IS NULL", (vault_id,)).fetchone()
     return {"rows": int(rows[0]), "sealed_bytes": int(rows[1]), "tuple_bytes": int(rows[2]),
-            "tombstones": int(tomb[0])}
+            "tombstones": int(_first(tomb))}
 
 
 def pg_vault_bytes(ctx, profile: Profile) -> dict:

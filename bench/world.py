@@ -68,7 +68,8 @@ class World:
         self._org: str | None = None
         self._count = 0
         self._template: tuple[Path, bytes, bytes] | None = None
-        self._pg_template: tuple[list, int, bytes, bytes] | None = None
+        self._pg_template: tuple[list[tuple[str, int, tuple[str, ...], list[Any] | None]],
+                                 int, bytes, bytes] | None = None
 
     def close(self) -> None:
         self.svc.close()
@@ -216,7 +217,7 @@ class World:
                         f'SELECT rowid FROM main."{table}"').fetchall():
                     row = mirror.conn.execute(f'SELECT * FROM main."{table}" WHERE rowid = ?',
                                               (rowid,)).fetchone()
-                    values = list(row)
+                    values: list[Any] | None = list(row)
                     if table == "meta" and row["key"] == "vault_id":
                         values = None  # rewritten per copy
                     rows.append((table, rowid, tuple(row.keys()), values))
