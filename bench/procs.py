@@ -205,3 +205,21 @@ def rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def start_postgres(stack: Stack):
+    """A PostgreSQL server from Debian's binaries on loopback, its own data directory
+    (tests/pgserver.py, the tests' server), stopped and removed when the stack closes."""
+    from tests import pgserver
+
+    server = pgserver.start()
+    stack.callback(server.stop)
+    return server
+
+
+def start_kluis_async_commit(stack: Stack, settings: Settings, port: int, log: Path) -> Server:
+    """``kluis serve`` with PostgreSQL's synchronous_commit=off (bench.pgasync): bench only."""
+    proc = stack.popen([sys.executable, "-m", "bench.pgasync", "--bind", f"127.0.0.1:{port}"],
+                       env=settings_env(settings), log=log)
+    wait_for_http(port, "/api/v1/purposes", proc=proc)
+    return Server("kluis-async", f"http://127.0.0.1:{port}", port, proc)

@@ -161,7 +161,47 @@ def figures(sections: dict) -> list[dict]:
                 add("6", f"{label} RSS under load (KiB)", rss["under_load_kib"], "at rest",
                     rss["at_rest_kib"],
                     round(rss["under_load_kib"] / rss["at_rest_kib"], 3))
+    _postgresql_figures(sections, add)
     return rows
+
+
+def _postgresql_figures(sections: dict, add) -> None:
+    """Rows of the PostgreSQL sections (bench/postgresql.py), numbered "pg"."""
+    s = sections.get("pg_read") or {}
+    if "pg_on" in s:
+        on, b = s["pg_on"], s["bare"]
+        add("pg", "Authorized read on PostgreSQL (req/s)", on["rps"], "bare Flask", b["rps"],
+            s["pg_over_bare_rps"])
+        add("pg", "Authorized read on PostgreSQL (req/s)", on["rps"], "file backend",
+            s["files"]["rps"], s["pg_over_files_rps"])
+        add("pg", "Authorized read on PostgreSQL p99 (ms)", on["p99_ms"], "bare Flask p99",
+            b["p99_ms"], s["pg_p99_over_bare"])
+        add("pg", "Same read, synchronous_commit=off (req/s, bench only)", s["pg_off"]["rps"],
+            "synchronous_commit=on", on["rps"], s["pg_off_over_pg_on_rps"], "information")
+        written, served = s["access_events_written"], s["reads_served_ok"]
+        add("pg", "Access events committed per read served (PostgreSQL)", written["pg_on"],
+            "reads served (200)", served["pg_on"],
+            round(written["pg_on"] / max(1, served["pg_on"]), 3), ">= 1",
+            written["pg_on"] >= served["pg_on"])
+    s = sections.get("pg_vault_open") or {}
+    if "postgresql" in s:
+        for backend in ("files", "postgresql"):
+            levels = s[backend]["levels"]
+            first, last = levels[0], levels[-1]
+            add("pg", f"{backend}: open one vault among {last['vaults']:,}, cache off (ms)",
+                last["per_request_ms"], f"among {first['vaults']:,}", first["per_request_ms"],
+                s[backend]["growth_ratio"], "<= 1.5 (flat)", s[backend]["growth_ratio"] <= 1.5)
+            add("pg", f"{backend}: open one vault among {last['vaults']:,}, cached (ms)",
+                last["cached_open_ms"], f"among {first['vaults']:,}", first["cached_open_ms"],
+                s[backend]["cached_growth_ratio"])
+    s = sections.get("pg_vault_bytes") or {}
+    if "pg_table_bytes_per_vault" in s:
+        add("pg", "Typical vault on PostgreSQL (table bytes)", s["pg_table_bytes_per_vault"],
+            "as a file", s["file_bytes_per_vault"], s["pg_over_files"])
+    s = sections.get("pg_two_nodes") or {}
+    if "two_nodes_rps" in s:
+        add("pg", "Read throughput, two web nodes on one host (req/s)", s["two_nodes_rps"],
+            "one node", s["one_node_rps"], s["two_over_one"])
 
 
 def write_results(results: dict, out_dir: Path) -> Path:

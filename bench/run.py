@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from bench import load, procs, report, sections
+from bench import load, postgresql, procs, report, sections
 from bench.world import World
 
 SECTIONS = ("authorized_read", "revocation", "vault_open", "owner_login", "connector_refresh",
-            "growth")
+            "growth", *postgresql.SECTIONS)
 
 
 class Context:
@@ -59,7 +59,8 @@ def run(profile: sections.Profile, *, results_dir: Path, markdown: Path | None,
             ctx = Context(stack, tool)
             results["meta"]["sqlite_synchronous"] = ctx.world.settings.sqlite_synchronous
             results["meta"]["web_workers"] = ctx.world.settings.web_workers
-            plan = [(name, getattr(sections, _func(name))) for name in SECTIONS]
+            plan = [(name, getattr(postgresql if name in postgresql.SECTIONS else sections,
+                                   _func(name))) for name in SECTIONS]
             if profile.compare_normal:
                 plan.insert(1, ("authorized_read_normal", sections.authorized_read_normal))
             for name, func in plan:

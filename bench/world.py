@@ -68,6 +68,8 @@ class World:
         self._org: str | None = None
         self._count = 0
         self._template: tuple[Path, bytes, bytes] | None = None
+        self._pg_template: tuple[list[tuple[str, int, tuple[str, ...], list[Any] | None]],
+                                 int, bytes, bytes] | None = None
 
     def close(self) -> None:
         self.svc.close()
@@ -137,17 +139,21 @@ class World:
     # -- many small vaults (vault-opening scale) ------------------------------------------
 
     def add_small_vaults(self, n: int) -> list[tuple[str, str]]:
-        """``n`` minimal vaults made through the storage layer, quickly: one migrated vault
+        """``n`` minimal vaults made through the storage layer, quickly. Files: one migrated vault
         file is created with ``create_vault_file`` and copied (a fresh migrated vault is
         the same bytes whatever its id); instance.db gets, per vault, its directory row, an
         app-token slot and two password-like slots (random bytes, never unwrapped) so that
         key_slots grows as with real accounts. The copies share one data key.
+
+        With ``KLUIS_DATABASE_URL`` (PostgreSQL) see :meth:`_add_small_pg_vaults`.
 
         Returns ``(vault_id, token)`` per vault.
         """
         import shutil
 
         instance = self.svc.instance
+        if instance.pg is not None:
+            return self._add_small_pg_vaults(n)
         if self._template is None:
             template_id = new_vault_id()
             dek = keys.random_key()
@@ -182,4 +188,85 @@ class World:
                 instance.add_vault(tx, vault_id, f"small-{vault_id[:12]}", public)
                 for slot in vault_slots:
                     instance.put_slot(tx, slot)
+        batch.clear()
+
+    def _add_small_pg_vaults(self, n: int) -> list[tuple[str, str]]:
+        """PostgreSQL: ``create_vault_file`` costs about 60 ms a vault (migrations in memory
+        and two durable commits), too slow for 10,000. One vault is made with it; its rows
+        (read from its mirror, the ``meta.vault_id`` row rewritten per copy) are sealed
+        afresh for each new vault id with that vault's row keys, exactly as
+        :func:`vault.storage.pgvault.flush` would write them at version 1, and inserted in
+        batches. Every copy opens through :func:`open_vault` (which checks the header's
+        digest over every row). The copies share one data key; instance rows as for files.
+        """
+        from vault.crypto.rowseal import RowKeys, add
+        from vault.storage import pgvault
+
+        instance = self.svc.instance
+        database = instance.pg
+        assert database is not None  # noqa: S101 - the caller checked
+        if self._pg_template is None:
+            template_id = new_vault_id()
+            dek = keys.random_key()
+            vault, public = create_vault_file(instance, template_id, dek)
+            mirror = vault._mirror
+            assert mirror is not None  # noqa: S101 - a PostgreSQL vault has one
+            rows = []
+            for table in mirror.schema.columns:
+                for (rowid,) in mirror.conn.execute(
+                        f'SELECT rowid FROM main."{table}"').fetchall():
+                    row = mirror.conn.execute(f'SELECT * FROM main."{table}" WHERE rowid = ?',
+                                              (rowid,)).fetchone()
+                    values: list[Any] | None = list(row)
+                    if table == "meta" and row["key"] == "vault_id":
+                        values = None  # rewritten per copy
+                    rows.append((table, rowid, tuple(row.keys()), values))
+            schema_version = mirror.schema.version
+            vault.close()
+            self._pg_template = (rows, schema_version, dek, public)
+        rows, schema_version, dek, public = self._pg_template
+        out = []
+        batch: list = []
+        pg_batch: list = []
+        for _ in range(n):
+            vault_id = new_vault_id()
+            row_keys = RowKeys(dek, vault_id)
+            digest = 0
+            sealed_rows = []
+            for table, rowid, names, values in rows:
+                if values is None:
+                    values = [vault_id if name == "value" else "vault_id" for name in names]
+                row_key = row_keys.row_id(table, rowid)
+                plain = pgvault.encode_row(table, rowid, names, values)
+                sealed_rows.append((vault_id, row_key, 1, row_keys.seal_row(row_key, 1, plain)))
+                digest = add(digest, row_keys.element(row_key, 1))
+            header = pgvault._seal_header(row_keys, 1, schema_version, digest)
+            pg_batch.append((vault_id, header, sealed_rows))
+            token = keys.new_token("kluis_at_")
+            slot = slots.wrap_token(dek, token, vault_id=vault_id, kind=slots.APP_TOKEN,
+                                    token_hash=keys.token_hash(token), created_at=now_iso())
+            fakes = [slots.KeySlot(id=slots.new_slot_id(), vault_id=vault_id, kind=kind,
+                                   kdf="argon2id", params={}, salt=os.urandom(16),
+                                   nonce=os.urandom(12), wrapped=os.urandom(48),
+                                   check=os.urandom(16), created_at=now_iso())
+                     for kind in (slots.PASSWORD, slots.RECOVERY)]
+            batch.append((vault_id, public, [slot, *fakes]))
+            out.append((vault_id, token))
+            if len(batch) >= 1000:
+                self._flush_pg(pg_batch)
+                self._flush_small(batch)
+        self._flush_pg(pg_batch)
+        self._flush_small(batch)
+        return out
+
+    def _flush_pg(self, batch: list) -> None:
+        database = self.svc.instance.pg
+        assert database is not None  # noqa: S101 - only called so
+        with database.connection() as pgc, pgc.cursor() as cur:
+            cur.executemany("INSERT INTO kluis_vaults (vault_id, version, header)"
+                            " VALUES (%s, 1, %s)", [(v, h) for v, h, _ in batch])
+            cur.executemany("INSERT INTO kluis_journal_heads (vault_id) VALUES (%s)",
+                            [(v,) for v, _, _ in batch])
+            cur.executemany("INSERT INTO kluis_rows (vault_id, row_key, version, sealed)"
+                            " VALUES (%s, %s, %s, %s)", [r for _, _, rows in batch for r in rows])
         batch.clear()
