@@ -29,7 +29,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vault.clock import now_iso
 from vault.storage import db
@@ -118,16 +118,23 @@ def log_head(vault: VaultDB) -> tuple[int, str]:
     return int(seq), digest
 
 
-def check(instance: Instance, vault: VaultDB) -> None:
+#: :func:`check`'s default: read the commitment now.
+READ_NOW: Any = object()
+
+
+def check(instance: Instance, vault: VaultDB, known: Any = READ_NOW) -> None:
     """Refuse a vault whose log is behind (or beside) the instance's commitment.
 
     Raises :class:`VaultRolledBack`. A vault ahead of its commitment is accepted and the
-    commitment caught up; a vault without one gets one.
+    commitment caught up; a vault without one gets one. ``known``: the commitment as read
+    *before* the vault's state was (:func:`committed`), for a vault read as a snapshot.
     """
     # The commitment first: it only ever moves after the vault committed, so the vault read
     # next is at least as new (read the other way round, a write committing in between by
-    # another process would look like a rollback).
-    known = committed(instance, vault.id)
+    # another process would look like a rollback). A snapshot of the vault (the PostgreSQL
+    # backend's mirror) passes the commitment it read before taking the snapshot.
+    if known is READ_NOW:
+        known = committed(instance, vault.id)
     seq, head = log_head(vault)
     if known is None:
         if seq > 0:

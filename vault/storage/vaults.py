@@ -421,6 +421,10 @@ def _open_rows(instance: Instance, vault_id: str, dek: bytes, cache_key: tuple[s
     assert instance.pg is not None  # noqa: S101 - the caller checked
     mirror = MIRRORS.get(cache_key, instance.settings)
     fresh = mirror is None
+    # The rollback commitment is read before the rows: it moves only after a vault write has
+    # committed, so the snapshot taken next is at least as new (the other way round, another
+    # node's write in between would look like a rollback).
+    known = heads.committed(instance, vault_id) if check_head else None
     try:
         if mirror is None:
             mirror = _load_or_move(instance, vault_id, dek, check_head=check_head)
@@ -441,7 +445,7 @@ def _open_rows(instance: Instance, vault_id: str, dek: bytes, cache_key: tuple[s
             with vault.transaction():
                 pass
         if check_head and fresh:
-            heads.check(instance, vault)
+            heads.check(instance, vault, known)
     except BaseException:
         vault._mirror = None
         mirror.close()
