@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,12 +67,24 @@ def postgres_server() -> Iterator[pgserver.PgServer]:
         server.stop()
 
 
+@pytest.fixture
+def postgres_database(postgres_server: pgserver.PgServer) -> Iterator[Callable[[], str]]:
+    """Makes fresh databases on the session server (each instance has its own tables), all
+    dropped, with this process's pools closed, when the test ends."""
+    yield postgres_server.new_database
+    from vault.storage import pg
+
+    pg.close_all()
+    postgres_server.drop_databases()
+
+
 @pytest.fixture(params=["files", "postgresql"])
 def backend(request) -> str:
-    """The storage backend a test runs against: its KLUIS_DATABASE_URL ("" for files).
-    A test (or a conftest's ``settings``) that takes it runs once on each."""
+    """The storage backend a test runs against: its KLUIS_DATABASE_URL ("" for files), a
+    fresh database for the test. A test (or a conftest's ``settings``) that takes it runs
+    once on each."""
     if request.param == "postgresql":
-        return request.getfixturevalue("postgres_server").url()
+        return request.getfixturevalue("postgres_database")()
     return ""
 
 
@@ -99,14 +111,18 @@ def make_settings(tmp_path: Path, redis_url: str, request):
     ``KLUIS_TEST_BACKEND=postgresql`` in the environment runs every test that does not choose
     its backend on PostgreSQL (the session server), for a whole-suite check of that backend.
     """
-    default_url = ""
+    fresh: Callable[[], str] | None = None
     if os.environ.get("KLUIS_TEST_BACKEND") == "postgresql":
-        default_url = request.getfixturevalue("postgres_server").url()
+        fresh = request.getfixturevalue("postgres_database")
+
+    urls: dict[str, str] = {}  # one database per home, the same on a second call
 
     def make(name: str = "home", **overrides) -> Settings:
         home = tmp_path / name
+        if fresh is not None and name not in urls:
+            urls[name] = fresh()
         values = {"home": str(home), "redis_url": redis_url, "allow_private_urls": True,
-                  "secure_cookies": "never", "database_url": default_url}
+                  "secure_cookies": "never", "database_url": urls.get(name, "")}
         values.update(overrides)
         settings = Settings(**values)
         init_home(settings)

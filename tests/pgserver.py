@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import glob
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.procs import free_port
@@ -35,6 +36,8 @@ class PgServer:
     bindir: Path
     workdir: Path
     port: int
+    created: list[str] = field(default_factory=list)
+    template: str = ""
 
     @property
     def data(self) -> Path:
@@ -59,6 +62,32 @@ class PgServer:
                   " -c max_connections=200 -c shared_buffers=32MB", "start")
         self._run(self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port),
                   "-U", "kluis", "kluis")
+
+    def new_database(self) -> str:
+        """A fresh, empty database on this server (one per test home: an instance's tables
+        are its own); returns its URL. :meth:`drop_databases` removes them all."""
+        import psycopg
+
+        if not self.template:
+            # Migrated once, then copied: a copy costs less than migrating each database.
+            from vault.storage import pg
+
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE kluis_template")
+            pg.Database(self.url("kluis_template"), max_size=1).close()
+            self.template = "kluis_template"
+        name = "t_" + secrets.token_hex(6)
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.template} STRATEGY WAL_LOG")
+        self.created.append(name)
+        return self.url(name)
+
+    def drop_databases(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            while self.created:
+                conn.execute(f"DROP DATABASE IF EXISTS {self.created.pop()} WITH (FORCE)")
 
     def dump(self, database: str = "kluis") -> bytes:
         """``pg_dump`` of the database: everything an operator with the database can read."""

@@ -44,8 +44,9 @@ class Clients:
         token = keys.new_token(MANAGEMENT_TOKEN_PREFIX)
         client_id = response["client_id"]
         with self.instance.transaction() as tx:
-            tx.execute("INSERT OR REPLACE INTO client_management (client_id, token_hash,"
-                       " created_at) VALUES (?, ?, ?)",
+            tx.execute("INSERT INTO client_management (client_id, token_hash, created_at)"
+                       " VALUES (?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET"
+                       " token_hash = excluded.token_hash, created_at = excluded.created_at",
                        (client_id, keys.token_hash(token), now_iso()))
         return response | {"registration_access_token": token,
                            "registration_client_uri": self.registration_uri(client_id)}

@@ -154,8 +154,8 @@ def inactive_grant(status: str, grant: Any) -> dict[str, Any]:
 def request_pushed(tx: db.Connection, *, ref_hash: str, client_id: str, created_at: str,
                    expires_at: str) -> None:
     tx.execute(
-        "INSERT OR IGNORE INTO request_states (ref_hash, client_id, created_at, expires_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO request_states (ref_hash, client_id, created_at, expires_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (ref_hash, client_id, created_at, expires_at, created_at))
 
 
@@ -227,8 +227,9 @@ def expire_requests(tx: db.Connection) -> int:
 
 def grant_created(itx: db.Connection, *, grant_id: str, client_id: str, vault_id: str,
                   expires_at: str) -> None:
-    itx.execute("INSERT OR IGNORE INTO grant_watch (grant_id, client_id, vault_id, expires_at)"
-                " VALUES (?, ?, ?, ?)", (grant_id, client_id, vault_id, expires_at))
+    itx.execute("INSERT INTO grant_watch (grant_id, client_id, vault_id, expires_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (grant_id, client_id, vault_id, expires_at))
 
 
 def grant_ended(itx: db.Connection, grant_id: str) -> None:
@@ -238,8 +239,8 @@ def grant_ended(itx: db.Connection, grant_id: str) -> None:
 
 def used_up(itx: db.Connection, *, token_hash: str, grant_id: str, client_id: str) -> bool:
     """A read met the usage limit: note it and queue ``grant.used_up`` the first time."""
-    first = itx.execute("INSERT OR IGNORE INTO token_fates (token_hash, grant_id, reason, at)"
-                        " VALUES (?, ?, 'used_up', ?)",
+    first = itx.execute("INSERT INTO token_fates (token_hash, grant_id, reason, at)"
+                        " VALUES (?, ?, 'used_up', ?) ON CONFLICT DO NOTHING",
                         (token_hash, grant_id, now_iso())).rowcount
     if first:
         grant_ended(itx, grant_id)

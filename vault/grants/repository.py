@@ -82,8 +82,8 @@ def insert_used_code(tx: db.Connection, *, code_hash: str, grant_id: str, slot_i
                      used_at: str, expires_at: str) -> None:
     """Remember a redeemed code (its hash and what it issued) until ``expires_at``."""
     tx.execute(
-        "INSERT OR IGNORE INTO oauth_used_codes (code_hash, grant_id, slot_id, used_at,"
-        " expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO oauth_used_codes (code_hash, grant_id, slot_id, used_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (code_hash, grant_id, slot_id, used_at, expires_at),
     )
 

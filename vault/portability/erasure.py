@@ -90,8 +90,9 @@ def erase_vault(instance: Instance, vault_id: str, *,
         row = tx.execute("SELECT value FROM counters WHERE name = ?", (COUNTER,)).fetchone()
         report.kept = {COUNTER: int(row["value"]) if row else 0}
     # Move the deletions out of the WAL into the (secure_delete) main file.
-    try:
-        instance.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except Exception:  # noqa: BLE001, S110 - a busy checkpoint is retried by SQLite later
-        pass
+    if instance.backend == "files":
+        try:
+            instance.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:  # noqa: BLE001, S110 - a busy checkpoint is retried by SQLite later
+            pass
     return report

@@ -3,6 +3,12 @@
 Opened with the instance key (file ``KLUIS_HOME/instance.key`` or
 ``KLUIS_INSTANCE_KEY``). It holds no record contents: only usernames, wrapped
 data keys, token digests, sealed inbox items and the instance's own keys.
+
+With ``KLUIS_DATABASE_URL`` set the same tables live in PostgreSQL
+(``migrations/postgresql/0002_instance.sql``) and :attr:`Instance.conn` is a
+:class:`vault.storage.pginstance.Connection` that runs the same statements there, so several
+web nodes and workers share one instance. The instance key stays with the nodes (file or
+environment): it derives the subkeys (connector credentials, mail outbox, log commitments).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from vault.clock import now_iso
 from vault.config import Settings
@@ -48,7 +54,7 @@ def init_home(settings: Settings) -> bool:
         with os.fdopen(fd, "w") as handle:
             handle.write(keys.random_key().hex() + "\n")
         created = True
-    db_existed = (home / INSTANCE_DB_FILE).exists()
+    db_existed = (home / INSTANCE_DB_FILE).exists() or bool(settings.database_url)
     instance = Instance(settings)
     try:
         if instance.pg is not None and instance.pg.migrated:  # migrated on first use
@@ -78,7 +84,8 @@ def read_instance_key(settings: Settings) -> bytes:
 
 
 class Instance:
-    """Access to instance.db. One SQLCipher connection per thread."""
+    """Access to instance.db (one SQLCipher connection per thread) or, with
+    ``KLUIS_DATABASE_URL``, to the instance tables in PostgreSQL (one session per thread)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -86,7 +93,11 @@ class Instance:
         self.key = read_instance_key(settings)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[db.Connection] = []
+        self._all: list[Any] = []
+        self._shared: db.Connection | None = None  # PostgreSQL: one for all threads
+        self._shared_pid = 0
+        #: Where the instance's own data lives: "files" (instance.db) or "postgresql".
+        self.backend = "postgresql" if settings.database_url else "files"
         self._commits = 0
         #: Every write takes it shared, so ``kluis backup`` can stop them all (storage.hold).
         self.hold = hold.for_home(self.home)
@@ -96,12 +107,28 @@ class Instance:
     @property
     def conn(self) -> db.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is None and self._shared is not None and self._shared_pid == os.getpid():
+            return self._shared
         if conn is None:
-            conn = db.connect(
-                self.home / INSTANCE_DB_FILE, self.key, synchronous=self.settings.sqlite_synchronous
-            )
-            with self.hold.shared():
-                migrations.apply(conn, "instance")
+            if self.backend == "postgresql":
+                from vault.storage import pginstance
+
+                self.pg  # noqa: B018 - the pool's start migrates the database (storage.pg)
+                # One body of SQL: the type says sqlite3.Connection, which it stands in for.
+                # One object for every thread (it keeps each thread's transaction apart).
+                with self._lock:
+                    if self._shared is None or self._shared_pid != os.getpid():
+                        # (a forked child, an rq work horse, opens its own sessions)
+                        self._shared = cast(db.Connection, pginstance.Connection(
+                            str(self.settings.database_url)))
+                        self._shared_pid = os.getpid()
+                        self._all.append(self._shared)
+                    return self._shared
+            else:
+                conn = db.connect(self.home / INSTANCE_DB_FILE, self.key,
+                                  synchronous=self.settings.sqlite_synchronous)
+                with self.hold.shared():
+                    migrations.apply(conn, "instance")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -112,16 +139,31 @@ class Instance:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._shared = None
         self._local = threading.local()
 
     @contextmanager
-    def transaction(self) -> Iterator[db.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[db.Connection]:
+        """One all-or-nothing write, writers taking turns (SQLite's ``BEGIN IMMEDIATE``; on
+        PostgreSQL the instance write lock of :mod:`vault.storage.pginstance`).
+
+        ``durable=False``: the commit does not wait for the disk (SQLite ``synchronous =
+        NORMAL``, PostgreSQL ``synchronous_commit = off`` for this transaction), for writes
+        whose loss in a power cut is harmless (the log commitments, :mod:`heads`).
+        """
         conn = self.conn
+        files = self.backend == "files"
+        if not durable and files:
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
             with self.hold.shared(), db.transaction(conn) as tx:
+                if not durable and not files:
+                    cast(Any, conn).set_not_durable()
                 yield tx
         finally:
             self._commits += 1
+            if not durable and files:
+                conn.execute(f"PRAGMA synchronous = {self.settings.sqlite_synchronous}")
 
     def generation(self) -> tuple[int, int, int]:
         """A value that changes whenever instance.db may have changed since it was taken.
@@ -131,8 +173,14 @@ class Instance:
         is part of the value; this process's own transactions are counted. A
         caller that keeps something derived from instance.db (a grant's key
         slot, the inbox being empty) re-checks it when the value differs.
+
+        On PostgreSQL the value is the revocation epoch the database keeps (moved in the
+        transaction of every key slot change and every inbox item, ``kluis_instance_epoch``):
+        a revoke committed by any node changes it for every node's next read.
         """
         conn = self.conn
+        if self.backend == "postgresql":
+            return id(conn), cast(Any, conn).epoch(), self._commits
         return id(conn), conn.execute("PRAGMA data_version").fetchone()[0], self._commits
 
     def subkey(self, purpose: str) -> bytes:
@@ -198,9 +246,15 @@ class Instance:
     def put_slot(self, conn: db.Connection, slot: KeySlot) -> None:
         """Insert or replace one slot (inside the caller's transaction)."""
         conn.execute(
-            "INSERT OR REPLACE INTO key_slots (id, vault_id, kind, kdf, params, salt, nonce,"
+            "INSERT INTO key_slots (id, vault_id, kind, kdf, params, salt, nonce,"
             " wrapped, check_value, token_hash, label, grant_id, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET vault_id = excluded.vault_id,"
+            " kind = excluded.kind, kdf = excluded.kdf, params = excluded.params,"
+            " salt = excluded.salt, nonce = excluded.nonce, wrapped = excluded.wrapped,"
+            " check_value = excluded.check_value, token_hash = excluded.token_hash,"
+            " label = excluded.label, grant_id = excluded.grant_id,"
+            " created_at = excluded.created_at, expires_at = excluded.expires_at",
             (
                 slot.id,
                 slot.vault_id,
@@ -249,11 +303,12 @@ class Instance:
     def deliver(self, vault_id: str, source: str, sealed: bytes) -> int:
         """Store one sealed payload for ``vault_id``; returns the inbox item id."""
         with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO inbox_items (vault_id, source, created_at, sealed) VALUES (?, ?, ?, ?)",
+            row = conn.execute(
+                "INSERT INTO inbox_items (vault_id, source, created_at, sealed)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
                 (vault_id, source, now_iso(), sealed),
-            )
-            return db.inserted_id(cur)
+            ).fetchone()
+            return int(row[0])
 
     def inbox(self, vault_id: str) -> list[tuple[int, str, str, bytes]]:
         rows = self.conn.execute(

@@ -125,7 +125,7 @@ def test_a_commitment_that_does_not_verify_is_refused(instance, vault_and_key):
     vault, dek = vault_and_key
     _events(vault, 2)
     with instance.transaction() as tx:
-        tx.execute("UPDATE vault_heads SET mac = zeroblob(32) WHERE vault_id = ?", (vault.id,))
+        tx.execute("UPDATE vault_heads SET mac = ? WHERE vault_id = ?", (bytes(32), vault.id))
     vault.close()
     _clear()
     with pytest.raises(VaultRolledBack, match="does not verify"):
