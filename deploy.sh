@@ -165,6 +165,26 @@ write_caddyfile() {
   mv "$RUN/Caddyfile.new" "$RUN/Caddyfile"
 }
 
+# Wait until an app started behind Caddy answers: through Caddy, or with a domain (whose
+# certificate may take a while, ACME) gunicorn itself. $1 its process (pid file, log),
+# $2 its name in messages, $3 gunicorn's URL, $4 the URL through Caddy, $5 the domain (empty:
+# none), $6 a hint added when Caddy stopped.
+wait_until_up() {
+  local name="$1" label="$2" direct="$3" proxied="$4" domain="$5" hint="$6" ok=""
+  for _ in $(seq 150); do
+    alive "$RUN/caddy.pid" || die "Caddy stopped; see $LOGS/caddy.log$hint"
+    alive "$RUN/$name.pid" || die "the $label stopped; see $LOGS/$name.log"
+    if [ -n "$domain" ]; then
+      http_ok "$direct" && ok=1
+    else
+      http_ok "$proxied" Caddy && ok=1
+    fi
+    [ -n "$ok" ] && break
+    sleep 0.2
+  done
+  [ -n "$ok" ] || die "the $label did not answer; see $LOGS/$name.log and $LOGS/caddy.log"
+}
+
 start_caddy() {
   # Caddy keeps its state (certificates, ACME account, local CA) under KLUIS_HOME/caddy; these
   # keep its autosaved config and instance id there too, not in the invoking user's home.
@@ -201,20 +221,10 @@ cmd_start() {
   start_bg server "$VENV/bin/kluis" serve --bind "$KLUIS_GUNICORN_BIND"
   start_bg worker "$VENV/bin/kluis" worker
   start_caddy
-  local url="${KLUIS_BASE_URL:-http://$KLUIS_BIND}" ok=""
-  for _ in $(seq 150); do
-    alive "$RUN/caddy.pid" || die "Caddy stopped; see $LOGS/caddy.log (is its port taken? by a Kluis server started before Caddy came in: ./deploy.sh restart)"
-    alive "$RUN/server.pid" || die "the web server stopped; see $LOGS/server.log"
-    if [ -n "$KLUIS_DOMAIN" ]; then
-      # The certificate may take a while (ACME); gunicorn answering is what this waits for.
-      http_ok "http://$KLUIS_GUNICORN_BIND/login" && ok=1
-    else
-      http_ok "http://$KLUIS_BIND/login" Caddy && ok=1
-    fi
-    [ -n "$ok" ] && break
-    sleep 0.2
-  done
-  [ -n "$ok" ] || die "the web server did not answer; see $LOGS/server.log and $LOGS/caddy.log"
+  local url="${KLUIS_BASE_URL:-http://$KLUIS_BIND}"
+  wait_until_up server "web server" "http://$KLUIS_GUNICORN_BIND/login" \
+    "http://$KLUIS_BIND/login" "$KLUIS_DOMAIN" \
+    " (is its port taken? by a Kluis server started before Caddy came in: ./deploy.sh restart)"
   say "Kluis runs at $url  (KLUIS_HOME=$KLUIS_HOME, logs in $LOGS)"
   if [ -n "$KLUIS_DOMAIN" ] && [ "$KLUIS_TLS" = acme ]; then
     echo "Caddy obtains the certificate for $KLUIS_DOMAIN on its first start (ports $KLUIS_HTTP_PORT and $KLUIS_HTTPS_PORT must be reachable; see $LOGS/caddy.log)"
@@ -340,19 +350,9 @@ cmd_portal() {
   start_bg portal "$VENV/bin/kluis" portal serve --bind "$KLUIS_PORTAL_GUNICORN_BIND"
   start_bg sweeper sh -c "while :; do '$VENV/bin/kluis' portal sweep; sleep 3600; done"
   start_caddy
-  local url="${KLUIS_PORTAL_BASE_URL:-http://$KLUIS_PORTAL_BIND}" ok=""
-  for _ in $(seq 150); do
-    alive "$RUN/caddy.pid" || die "Caddy stopped; see $LOGS/caddy.log"
-    alive "$RUN/portal.pid" || die "the portal stopped; see $LOGS/portal.log"
-    if [ -n "$KLUIS_PORTAL_DOMAIN" ]; then
-      http_ok "http://$KLUIS_PORTAL_GUNICORN_BIND/healthz" && ok=1
-    else
-      http_ok "http://$KLUIS_PORTAL_BIND/healthz" Caddy && ok=1
-    fi
-    [ -n "$ok" ] && break
-    sleep 0.2
-  done
-  [ -n "$ok" ] || die "the portal did not answer; see $LOGS/portal.log and $LOGS/caddy.log"
+  local url="${KLUIS_PORTAL_BASE_URL:-http://$KLUIS_PORTAL_BIND}"
+  wait_until_up portal portal "http://$KLUIS_PORTAL_GUNICORN_BIND/healthz" \
+    "http://$KLUIS_PORTAL_BIND/healthz" "$KLUIS_PORTAL_DOMAIN" ""
   say "The Kluis portal runs at $url  (KLUIS_PORTAL_HOME=$KLUIS_PORTAL_HOME, logs in $LOGS)"
   echo "first administrator: $VENV/bin/kluis portal invite --role admin"
 }

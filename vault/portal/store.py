@@ -8,16 +8,15 @@ to its row by the associated data.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vault.crypto import aead, keys
+from vault.crypto import aead
 from vault.crypto.kdf import hkdf
 from vault.portal.config import PortalSettings
-from vault.storage import db, migrations
+from vault.storage import db, keyfile, migrations
 
 KEY_FILE = "portal.key"
 DB_FILE = "portal.db"
@@ -33,10 +32,7 @@ def init_home(settings: PortalSettings) -> bool:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = False
     key_path = home / KEY_FILE
-    if not settings.key and not key_path.exists():
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(keys.random_key().hex() + "\n")
+    if not settings.key and keyfile.create(key_path):
         created = True
     existed = (home / DB_FILE).exists()
     store = Store(settings)
@@ -45,19 +41,8 @@ def init_home(settings: PortalSettings) -> bool:
 
 
 def read_key(settings: PortalSettings) -> bytes:
-    raw = settings.key.strip() if settings.key else ""
-    if not raw:
-        path = Path(settings.home) / KEY_FILE
-        if not path.exists():
-            raise NotInitialised(f"{path} does not exist: run `kluis portal init`")
-        raw = path.read_text().strip()
-    try:
-        key = bytes.fromhex(raw)
-    except ValueError:
-        raise NotInitialised("the portal key is not 64 hex characters") from None
-    if len(key) != 32:
-        raise NotInitialised("the portal key is not 64 hex characters")
-    return key
+    return keyfile.read(settings.key, Path(settings.home) / KEY_FILE, what="portal key",
+                        init="kluis portal init", error=NotInitialised)
 
 
 class Store:

@@ -14,7 +14,6 @@ environment): it derives the subkeys (connector credentials, mail outbox, log co
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +22,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from vault.clock import now_iso
 from vault.config import Settings
-from vault.crypto import keys, signing
+from vault.crypto import signing
 from vault.crypto.slots import KeySlot
-from vault.storage import db, hold, migrations
+from vault.storage import db, hold, keyfile, migrations
 
 if TYPE_CHECKING:
     from vault.storage import pg
@@ -49,10 +48,7 @@ def init_home(settings: Settings) -> bool:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     (home / VAULTS_DIR).mkdir(exist_ok=True, mode=0o700)
     key_path = home / INSTANCE_KEY_FILE
-    if not settings.instance_key and not key_path.exists():
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(keys.random_key().hex() + "\n")
+    if not settings.instance_key and keyfile.create(key_path):
         created = True
     db_existed = (home / INSTANCE_DB_FILE).exists() or bool(settings.database_url)
     instance = Instance(settings)
@@ -67,20 +63,8 @@ def init_home(settings: Settings) -> bool:
 
 
 def read_instance_key(settings: Settings) -> bytes:
-    if settings.instance_key:
-        raw = settings.instance_key.strip()
-    else:
-        path = settings.home_path / INSTANCE_KEY_FILE
-        if not path.exists():
-            raise NotInitialised(f"{path} does not exist: run `kluis init`")
-        raw = path.read_text().strip()
-    try:
-        key = bytes.fromhex(raw)
-    except ValueError:
-        raise NotInitialised("the instance key is not 64 hex characters") from None
-    if len(key) != 32:
-        raise NotInitialised("the instance key is not 64 hex characters")
-    return key
+    return keyfile.read(settings.instance_key, settings.home_path / INSTANCE_KEY_FILE,
+                        what="instance key", init="kluis init", error=NotInitialised)
 
 
 class Instance:

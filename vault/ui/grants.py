@@ -382,6 +382,11 @@ def _consent_csp(redirect_uri: str | None) -> str:
     return csp.replace("form-action 'self'", "form-action 'self'" + target)
 
 
+def not_found() -> tuple[str, int]:
+    """The grants' error page for a grant or request this vault does not hold (404)."""
+    return render_template("grants/error.html", message=t("grants.none")), 404
+
+
 @bp.get("/grants/requests/<request_id>")
 @owner_page
 def consent(request_id: str):
@@ -390,7 +395,7 @@ def consent(request_id: str):
     try:
         data_request = service.get_request(vault, request_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     settings = services().settings
     view = describe_request(vault, data_request, _lang(), settings)
     resp = Response(render_template("grants/consent.html", r=view, status_label=_status_label,
@@ -498,7 +503,7 @@ def grant_detail(grant_id: str):
     try:
         grant = service.get_grant(vault, grant_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     asked = None
     if grant.request_id:
         try:
@@ -526,7 +531,7 @@ def narrow(grant_id: str):
     try:
         grant = service.get_grant(vault, grant_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     form = request.form
     records = []
     for type_id in grant.fields.types:
@@ -586,7 +591,7 @@ def receipt_page(grant_id: str):
     try:
         _document, payload, kid = _receipt_of(grant_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     return render_template("grants/receipt.html", grant_id=grant_id, payload=payload,
                            rows=receipt_rows(payload, kid, _lang(), purpose_label=purpose_label))
 
@@ -599,7 +604,7 @@ def receipt_pdf(grant_id: str):
     try:
         document, payload, kid = _receipt_of(grant_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     resp = Response(render_receipt_pdf(document, payload, kid, _lang(),
                                        purpose_label=purpose_label),
                     mimetype="application/pdf")
@@ -613,7 +618,7 @@ def receipt(grant_id: str):
     try:
         document = services().grants.receipt(owner_vault(), grant_id)
     except GrantError:
-        return render_template("grants/error.html", message=t("grants.none")), 404
+        return not_found()
     resp = jsonify(document)
     resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{grant_id}.json"'
     return resp

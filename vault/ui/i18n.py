@@ -285,10 +285,3 @@ def error_messages(errors: Any, lang: str | None = None) -> list[str]:
 
     walk(errors)
     return out
-
-
-def format_date(iso: str | None, lang: str | None = None) -> str:
-    """An RFC 3339 moment as a person reads the day, in local time (``31 december 2026``)."""
-    from vault import formats
-
-    return formats.day(iso, lang or current_language())

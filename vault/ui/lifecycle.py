@@ -11,6 +11,7 @@ from vault.grants import deletion, notifications
 from vault.grants.errors import GrantError
 from vault.ui import i18n
 from vault.ui.common import owner_page
+from vault.ui.grants import not_found
 from vault.ui.i18n import current_language, t
 from vault.web.auth import owner_vault, services
 
@@ -64,7 +65,7 @@ def download_statement(grant_id: str, statement_id: str):
         services().grants.get_grant(vault, grant_id)
     except GrantError:
         pass
-    return render_template("grants/error.html", message=t("grants.none")), 404
+    return not_found()
 
 
 i18n.register({

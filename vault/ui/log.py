@@ -171,12 +171,7 @@ register({
 })
 
 
-# -- formatting (one place, so Babel's formatters can replace it) ---------------------------
-
-
-def local_moment(iso: str, lang: str) -> str:
-    """An RFC 3339 moment in local time with its zone: ``14 maart 2025 09:09 CET``."""
-    return formats.moment(iso, lang, zone=True) or iso
+# -- periods in local days (vault.formats keeps the zone) ---------------------------------------
 
 
 def _day_start(day: date) -> str:
@@ -297,7 +292,8 @@ def _before() -> int | None:
 
 def _rows(vault: VaultDB, events: list[Event], lang: str) -> list[dict[str, Any]]:
     names = eventlog.names_for(vault, events, connectors=_connector_titles(lang))
-    return [{"seq": e.seq, "at": e.at, "when": local_moment(e.at, lang), "action": e.action,
+    return [{"seq": e.seq, "at": e.at, "when": formats.moment(e.at, lang, zone=True) or e.at,
+             "action": e.action,
              "group": eventlog.group_of(e.action), "who": who_label(e, names, lang),
              "text": sentence(e, lang, names)} for e in events]
 
