@@ -13,7 +13,11 @@ environment): it derives the subkeys (connector credentials, mail outbox, log co
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +26,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from vault.clock import now_iso
 from vault.config import Settings
-from vault.crypto import signing
+from vault.crypto import aead, signing
 from vault.crypto.slots import KeySlot
 from vault.storage import db, hold, keyfile, migrations
+from vault.storage.errors import VaultDamaged
 
 if TYPE_CHECKING:
     from vault.storage import pg
@@ -32,10 +37,21 @@ if TYPE_CHECKING:
 INSTANCE_KEY_FILE = "instance.key"
 INSTANCE_DB_FILE = "instance.db"
 VAULTS_DIR = "vaults"
+#: The prefix of a sealed private signing JWK in ``signing_keys.private_jwk``.
+_SEALED_JWK = "sealed:v1:"
 
 
 class NotInitialised(RuntimeError):
     """KLUIS_HOME has no instance yet: run ``kluis init``."""
+
+
+class InboxKeyTampered(VaultDamaged):
+    """A vault's inbox public key does not carry its tag: it was changed by someone without
+    the instance key (in PostgreSQL, a database administrator). Nothing is sealed to it."""
+
+    def __init__(self, vault_id: str) -> None:
+        super().__init__(f"the inbox key of vault {vault_id} was changed outside Kluis;"
+                         " nothing was sealed to it")
 
 
 def init_home(settings: Settings) -> bool:
@@ -103,10 +119,22 @@ class Instance:
                 with self._lock:
                     if self._shared is None or self._shared_pid != os.getpid():
                         # (a forked child, an rq work horse, opens its own sessions)
-                        self._shared = cast(db.Connection, pginstance.Connection(
-                            str(self.settings.database_url)))
+                        shared = pginstance.Connection(str(self.settings.database_url))
+                        if (self.home / INSTANCE_DB_FILE).exists():
+                            # The first start after KLUIS_DATABASE_URL was set (storage.pgcopy).
+                            from vault.storage import pgcopy
+
+                            try:
+                                pgcopy.copy_instance_db(
+                                    self.home, self.key, shared, seal_jwk=self.seal_jwk,
+                                    inbox_tag=self.inbox_key_tag,
+                                    synchronous=self.settings.sqlite_synchronous)
+                            except BaseException:
+                                shared.close()
+                                raise
+                        self._all.append(shared)
+                        self._shared = cast(db.Connection, shared)
                         self._shared_pid = os.getpid()
-                        self._all.append(self._shared)
                     return self._shared
             else:
                 conn = db.connect(self.home / INSTANCE_DB_FILE, self.key,
@@ -198,9 +226,15 @@ class Instance:
 
     def add_vault(self, conn: db.Connection, vault_id: str, username: str, public: bytes) -> None:
         conn.execute(
-            "INSERT INTO vaults (id, username, created_at, inbox_public_key) VALUES (?, ?, ?, ?)",
-            (vault_id, username, now_iso(), public),
+            "INSERT INTO vaults (id, username, created_at, inbox_public_key, inbox_key_tag)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (vault_id, username, now_iso(), public, self.inbox_key_tag(vault_id, public)),
         )
+
+    def inbox_key_tag(self, vault_id: str, public: bytes) -> bytes:
+        """The tag of a vault's inbox public key (HMAC-SHA256 under an instance subkey)."""
+        return hmac.new(self.subkey("inbox-key-tag"), vault_id.encode() + b"\x00" + public,
+                        hashlib.sha256).digest()
 
     def vault_by_username(self, username: str) -> str | None:
         row = self.conn.execute("SELECT id FROM vaults WHERE username = ?", (username,)).fetchone()
@@ -215,12 +249,25 @@ class Instance:
         return row["username"] if row else None
 
     def inbox_public_key(self, vault_id: str) -> bytes:
+        """The key new records for ``vault_id`` are sealed to, checked against its tag:
+        :class:`InboxKeyTampered` when the tag is missing (PostgreSQL) or does not match."""
         row = self.conn.execute(
-            "SELECT inbox_public_key FROM vaults WHERE id = ?", (vault_id,)
+            "SELECT inbox_public_key, inbox_key_tag FROM vaults WHERE id = ?", (vault_id,)
         ).fetchone()
         if row is None:
             raise KeyError(vault_id)
-        return bytes(row["inbox_public_key"])
+        public = bytes(row["inbox_public_key"])
+        expected = self.inbox_key_tag(vault_id, public)
+        if row["inbox_key_tag"] is None and self.backend == "files":
+            # Made before migration 0009; instance.db is under the instance key: tag it now.
+            with self.transaction() as tx:
+                tx.execute("UPDATE vaults SET inbox_key_tag = ? WHERE id = ?"
+                           " AND inbox_key_tag IS NULL", (expected, vault_id))
+            return public
+        if row["inbox_key_tag"] is None or not hmac.compare_digest(
+                bytes(row["inbox_key_tag"]), expected):
+            raise InboxKeyTampered(vault_id)
+        return public
 
     def count_vaults(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM vaults").fetchone()[0])
@@ -320,30 +367,45 @@ class Instance:
             jwk = signing.new_signing_key()
             conn.execute(
                 "INSERT INTO signing_keys (kid, private_jwk, created_at) VALUES (?, ?, ?)",
-                (jwk["kid"], json.dumps(jwk), now_iso()),
+                (jwk["kid"], self.seal_jwk(jwk["kid"], json.dumps(jwk)), now_iso()),
             )
             return True
+
+    def seal_jwk(self, kid: str, text: str) -> str:
+        """A private signing JWK as stored: AES-GCM under an instance subkey, bound to its kid,
+        so a copy of the instance tables (PostgreSQL's, without the instance key) cannot sign.
+        Already sealed text is returned as it is."""
+        if text.startswith(_SEALED_JWK):
+            return text
+        blob = aead.encrypt(self.subkey("signing-key"), text.encode(), b"signing_keys:" + kid.encode())
+        return _SEALED_JWK + base64.b64encode(blob).decode()
+
+    def _open_jwk(self, kid: str, stored: str) -> dict[str, Any]:
+        if not stored.startswith(_SEALED_JWK):  # written before keys were sealed (instance.db)
+            return cast(dict[str, Any], json.loads(stored))
+        blob = base64.b64decode(stored[len(_SEALED_JWK):])
+        text = aead.decrypt(self.subkey("signing-key"), blob, b"signing_keys:" + kid.encode())
+        return cast(dict[str, Any], json.loads(text))
 
     def signing_key(self) -> dict[str, Any]:
         """The current private signing JWK."""
         row = self.conn.execute(
-            "SELECT private_jwk FROM signing_keys WHERE retired_at IS NULL"
+            "SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL"
             " ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
         if row is None:
             self.ensure_signing_key()
             return self.signing_key()
-        jwk: dict[str, Any] = json.loads(row["private_jwk"])
-        return jwk
+        return self._open_jwk(row["kid"], row["private_jwk"])
 
     def public_jwks(self) -> list[dict[str, Any]]:
         """Public JWKs of every signing key, current and retired (old signatures stay checkable)."""
         rows = self.conn.execute(
-            "SELECT private_jwk, retired_at FROM signing_keys ORDER BY created_at"
+            "SELECT kid, private_jwk, retired_at FROM signing_keys ORDER BY created_at"
         ).fetchall()
         out = []
         for row in rows:
-            jwk = signing.public_jwk(json.loads(row["private_jwk"]))
+            jwk = signing.public_jwk(self._open_jwk(row["kid"], row["private_jwk"]))
             if row["retired_at"]:
                 jwk["kluis_retired_at"] = row["retired_at"]
             out.append(jwk)

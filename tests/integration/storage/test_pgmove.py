@@ -38,20 +38,28 @@ def settings(make_settings):
 
 
 @pytest.fixture
-def pg_settings(settings, postgres_server):
-    """The same KLUIS_HOME after the operator set KLUIS_DATABASE_URL."""
-    return settings.with_overrides(database_url=postgres_server.url())
+def pg_settings(settings, postgres_database):
+    """The same KLUIS_HOME after the operator set KLUIS_DATABASE_URL (an empty database: its
+    first start copies instance.db into it, storage.pgcopy)."""
+    return settings.with_overrides(database_url=postgres_database())
 
 
 @pytest.fixture
 def pg_live(make_live_server, pg_settings):
-    """The app restarted on the same KLUIS_HOME with KLUIS_DATABASE_URL set."""
-    port = free_port()
-    app = create_app({"settings": pg_settings.with_overrides(
-        base_url=f"http://127.0.0.1:{port}"), "TESTING": True})
-    server = make_live_server(app, port)
-    yield server
-    app.extensions["kluis"].close()
+    """Starts the app again on the same KLUIS_HOME with KLUIS_DATABASE_URL set (called after
+    the file instance did its part: that start copies instance.db into the database)."""
+    apps = []
+
+    def start():
+        port = free_port()
+        app = create_app({"settings": pg_settings.with_overrides(
+            base_url=f"http://127.0.0.1:{port}"), "TESTING": True})
+        apps.append(app)
+        return make_live_server(app, port)
+
+    yield start
+    for app in apps:
+        app.extensions["kluis"].close()
 
 
 def _restart() -> None:
@@ -104,7 +112,7 @@ def _grant_id(owner) -> str:
 
 
 def test_an_owner_login_moves_a_file_vault_with_everything_in_it(
-        live_server, granted, pg_live, settings, pg_settings, postgres_server):
+        live_server, granted, pg_live, settings, pg_settings):
     owner, _org, token = granted({"income": None})
     content = b"%PDF-1.4\n" + os.urandom(40_000)
     resp = owner.post("/api/v1/documents", data={"category": "annual-statement"},
@@ -125,29 +133,30 @@ def test_an_owner_login_moves_a_file_vault_with_everything_in_it(
     assert stats["vaults_not_moved"] == 1 and stats["vaults_by_location"]["file"] == 1
 
     _restart()  # the operator set KLUIS_DATABASE_URL and restarted Kluis
-    login = requests.post(f"{pg_live.url}/api/v1/tokens", timeout=30, json={
+    pg_node = pg_live()
+    login = requests.post(f"{pg_node.url}/api/v1/tokens", timeout=30, json={
         "username": owner.username, "password": owner.password, "name": "after the move"})
     assert login.status_code == 201, login.text
 
     assert _files(settings, owner.vault_id) == []
     assert _location(pg_settings, owner.vault_id) == pgmove.POSTGRESQL
-    with pg.database(postgres_server.url()).connection() as pgc:
+    with pg.database(pg_settings.database_url).connection() as pgc:
         rows = pgc.execute("SELECT count(*) FROM kluis_rows WHERE vault_id = %s",
                            (owner.vault_id,)).fetchone()[0]
     assert rows > 10
-    assert owner.http.get(f"{pg_live.url}/api/v1/records", timeout=30).json() == records
-    got = owner.http.get(f"{pg_live.url}/api/v1/records/{document_id}/content", timeout=30)
+    assert owner.http.get(f"{pg_node.url}/api/v1/records", timeout=30).json() == records
+    got = owner.http.get(f"{pg_node.url}/api/v1/records/{document_id}/content", timeout=30)
     assert got.status_code == 200 and got.content == content
-    after = _events(pg_live.url, owner)
+    after = _events(pg_node.url, owner)
     assert after["log_intact"], after["problems"]
     old = [(e["seq"], e["hash"]) for e in before["events"]]
     assert [(e["seq"], e["hash"]) for e in after["events"]][-len(old):] == old
     assert [e["action"] for e in after["events"]].count("grant.read") == 1  # from the journal
-    assert _access_count(pg_live.url, owner, grant_id) == 1
+    assert _access_count(pg_node.url, owner, grant_id) == 1
     # The organisation's token still reads, now from PostgreSQL, and the owner sees it.
-    assert _read(pg_live.url, token["access_token"]).status_code == 200
-    assert [e["action"] for e in _events(pg_live.url, owner)["events"]].count("grant.read") == 2
-    assert _access_count(pg_live.url, owner, grant_id) == 2
+    assert _read(pg_node.url, token["access_token"]).status_code == 200
+    assert [e["action"] for e in _events(pg_node.url, owner)["events"]].count("grant.read") == 2
+    assert _access_count(pg_node.url, owner, grant_id) == 2
     stats = _cli(pg_settings, "operator", "stats")
     assert stats["vaults_not_moved"] == 0 and stats["vaults_by_location"]["postgresql"] == 1
 
@@ -159,15 +168,16 @@ def test_an_organisations_read_moves_the_vault_and_is_in_the_owners_log(
     first = _read(live_server.url, token["access_token"])
     assert first.status_code == 200
     _restart()
-    second = _read(pg_live.url, token["access_token"])  # the first open since the URL was set
+    pg_node = pg_live()
+    second = _read(pg_node.url, token["access_token"])  # the first open since the URL was set
     assert second.status_code == 200, second.text
     assert second.json()["records"] == first.json()["records"]
     assert _files(settings, owner.vault_id) == []
-    log = _events(pg_live.url, owner)
+    log = _events(pg_node.url, owner)
     assert log["log_intact"], log["problems"]
     reads = [e for e in log["events"] if e["action"] == "grant.read"]
     assert len(reads) == 2 and {e["grant_id"] for e in reads} == {grant_id}
-    assert _access_count(pg_live.url, owner, grant_id) == 2
+    assert _access_count(pg_node.url, owner, grant_id) == 2
 
 
 # -- kill -9 inside a move, and two movers at once (storage level, in subprocesses) ----------
@@ -267,15 +277,14 @@ def test_a_move_killed_at_any_step_leaves_one_whole_vault(settings, pg_settings,
     _check_moved(pg_settings, vault_id, dek, events)
 
 
-def test_two_processes_opening_a_file_vault_at_once_move_it_once(settings, pg_settings,
-                                                                 postgres_server):
+def test_two_processes_opening_a_file_vault_at_once_move_it_once(settings, pg_settings):
     vault_id, dek, events = _file_vault(settings)
     first = _child(pg_settings, vault_id, dek, pause="read")  # holds the move lock there
     second = None
     try:
         first_steps = _until(first, "read")
         second = _child(pg_settings, vault_id, dek)
-        database = pg.database(postgres_server.url())
+        database = pg.database(pg_settings.database_url)
         deadline = time.monotonic() + 15
         while True:  # the second waits on the first's lock
             with database.connection() as pgc:

@@ -4,7 +4,7 @@ import pytest
 
 from vault.crypto import keys
 from vault.crypto.errors import WrongKey
-from vault.storage.instance import Instance
+from vault.storage.instance import InboxKeyTampered, Instance
 from vault.storage.vaults import (
     create_vault_file,
     new_vault_id,
@@ -58,6 +58,35 @@ def test_inbox_items_are_sealed_and_open_only_inside_the_vault(instance, vault_a
     assert [(source, payload) for _, source, payload in items] == [
         ("brp", {"surname": "Vermeulen-Sijbrands"})
     ]
+
+
+def test_an_inbox_key_swapped_in_the_tables_is_refused_and_nothing_is_sealed(
+        instance, vault_and_key):
+    """Someone who can write the instance's tables but has no instance key (PostgreSQL: a
+    database administrator) puts in an inbox key of their own: nothing is sealed to it."""
+    vault, _ = vault_and_key
+    _, theirs = create_vault_file(instance, new_vault_id(), keys.random_key())
+    with instance.transaction() as tx:
+        tx.execute("UPDATE vaults SET inbox_public_key = ? WHERE id = ?", (theirs, vault.id))
+    with pytest.raises(InboxKeyTampered):
+        seal_for_vault(instance, vault.id, "brp", {"surname": "Vermeulen-Sijbrands"})
+    assert instance.conn.execute("SELECT count(*) FROM inbox_items").fetchone()[0] == 0
+
+
+def test_an_inbox_key_without_its_tag_is_tagged_on_files_and_refused_in_postgresql(
+        instance, vault_and_key):
+    vault, _ = vault_and_key
+    with instance.transaction() as tx:
+        tx.execute("UPDATE vaults SET inbox_key_tag = NULL WHERE id = ?", (vault.id,))
+    if instance.backend == "files":  # made before migration 0009: tagged at its first use
+        seal_for_vault(instance, vault.id, "brp", {"surname": "Vermeulen-Sijbrands"})
+        tag = instance.conn.execute("SELECT inbox_key_tag FROM vaults WHERE id = ?",
+                                    (vault.id,)).fetchone()[0]
+        assert bytes(tag) == instance.inbox_key_tag(vault.id, instance.inbox_public_key(vault.id))
+        assert [p for _, _, p in open_inbox(vault)] == [{"surname": "Vermeulen-Sijbrands"}]
+    else:  # in the database a missing tag is someone's doing: never filled in there
+        with pytest.raises(InboxKeyTampered):
+            seal_for_vault(instance, vault.id, "brp", {"surname": "Vermeulen-Sijbrands"})
 
 
 def test_cached_connection_is_reused_only_with_the_same_data_key(instance, vault_and_key):
