@@ -41,6 +41,7 @@ INT_RANGES: dict[str, tuple[int, int | None]] = {
     "connector_retry_base_seconds": (1, 24 * 3600),
     "connector_max_attempts": (1, 100),
     "connector_timeout_seconds": (1, 600),
+    "connector_min_interval_seconds": (1, 366 * 24 * 3600),
     "outbox_retention_days": (1, 3650),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -117,6 +118,9 @@ class Settings:
     connector_max_attempts: int = 4
     # Per-request timeout (seconds) when a connector talks to its source.
     connector_timeout_seconds: int = 20
+    # The shortest regular refresh interval a connection may ask for (tests run schedules of a
+    # few seconds; a source should not be asked more often than every five minutes).
+    connector_min_interval_seconds: int = 300
     # Webhooks: how often the worker looks for due deliveries, the waits between attempts
     # (seconds, comma-separated; the last repeats until webhook_max_attempts), the timeout.
     webhook_pump_seconds: float = 5.0

@@ -26,7 +26,7 @@ class ConnectionCreateSchema(Schema):
     options = fields.Dict(load_default=dict)
     credentials = fields.Dict(load_default=dict)
     interval_seconds = fields.Integer(load_default=None, strict=True,
-                                      validate=validate.Range(min=300, max=366 * 24 * 3600))
+                                      validate=validate.Range(min=1, max=366 * 24 * 3600))
 
 
 class ProgressSchema(Schema):

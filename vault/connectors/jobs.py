@@ -22,6 +22,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from redis.exceptions import LockError
 from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -314,21 +315,53 @@ def run_refresh(instance: Instance, queue: Queue, settings: Settings, connection
     return {"status": "ok", "drafts": len(drafts), "rejected": rejected}
 
 
+RESTORE_LOCK = "kluis:connectors:restore-schedules"
+RESTORE_LOCK_SECONDS = 300
+
+
+def _live(job: Job | None) -> bool:
+    """Whether ``job`` will still run or is running (on a worker that lives)."""
+    if job is None:
+        return False
+    status = job.get_status()
+    if status == JobStatus.STARTED:
+        return _worker_alive(job)
+    return status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.DEFERRED)
+
+
 def restore_schedules(instance: Instance, queue: Queue) -> int:
     """Re-schedule connections whose scheduled run is missing from Redis (e.g. after a Redis
-    restart without persistence). Run at worker start; safe to run twice: a connection whose
-    scheduled job still exists is left alone. Returns how many were re-scheduled.
+    restart without persistence, or a worker killed while it ran the refresh). Run at worker
+    start; safe to run twice, and by several workers at once: a connection with a refresh that
+    is queued, scheduled or running (on a live worker) is left alone, and the workers take
+    turns on a Redis lock, so the second sees what the first scheduled. Returns how many were
+    re-scheduled.
     """
+    lock = queue.connection.lock(RESTORE_LOCK, timeout=RESTORE_LOCK_SECONDS,
+                                 blocking_timeout=RESTORE_LOCK_SECONDS + 10)
+    if not lock.acquire():
+        log.warning("another worker held the schedule restore lock too long; not restoring")
+        return 0
+    try:
+        return _restore_schedules(instance, queue)
+    finally:
+        try:
+            lock.release()
+        except LockError:  # held longer than its timeout: another worker may have restored
+            log.warning("the schedule restore outlasted its lock")
+
+
+def _restore_schedules(instance: Instance, queue: Queue) -> int:
     restored = 0
     rows = instance.conn.execute(
-        "SELECT id, scheduled_job_id, next_run_at FROM connections"
+        "SELECT id, job_id, scheduled_job_id, next_run_at FROM connections"
         " WHERE status NOT IN ('needs_attention')"
     ).fetchall()
     now = utcnow()
     for row in rows:
-        job = _fetch_job(queue, row["scheduled_job_id"])
-        if job is not None and job.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED,
-                                                    JobStatus.STARTED, JobStatus.DEFERRED):
+        # A first or on-demand refresh still waiting (job_id) schedules the next one itself.
+        if _live(_fetch_job(queue, row["scheduled_job_id"])) or _live(
+                _fetch_job(queue, row["job_id"])):
             continue
         due = from_iso(row["next_run_at"]) if row["next_run_at"] else now
         schedule_next(instance, queue, row["id"], max((due - now).total_seconds(), 0.0))

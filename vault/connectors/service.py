@@ -26,7 +26,6 @@ from vault.urlsafety import UnsafeURL, check_url
 
 SUBKEY = "connector-credentials"
 MAX_CONNECTIONS_PER_VAULT = 50
-MIN_INTERVAL = 300
 
 
 class ConnectionError_(KluisError):  # noqa: N801 - avoid shadowing the builtin ConnectionError
@@ -117,9 +116,10 @@ def create_connection(
         allow_private_urls=instance.settings.allow_private_urls,
     )
     interval = int(interval_seconds or connector.default_interval)
-    if interval < MIN_INTERVAL:
+    shortest = instance.settings.connector_min_interval_seconds
+    if interval < shortest:
         raise InvalidConnection(
-            {"interval_seconds": [f"Refresh at most every {MIN_INTERVAL} seconds."]}
+            {"interval_seconds": [f"Refresh at most every {shortest} seconds."]}
         )
     connection_id = os.urandom(12).hex()
     with instance.transaction() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
@@ -58,3 +60,58 @@ def test_lost_connector_schedule_is_restored(settings, make_owner, start_worker,
         assert new_id != job_id and new_id in _scheduled(settings)
     finally:
         svc.close()
+
+
+def _connection_ids(settings) -> set[str]:
+    svc = services_mod.build(settings)
+    try:
+        return {r["id"] for r in svc.instance.conn.execute("SELECT id FROM connections")}
+    finally:
+        svc.close()
+
+
+def test_restore_leaves_a_waiting_first_refresh_alone(settings, make_owner, brp_standin):
+    """A connection made while no worker runs has its first refresh queued; the worker that
+    starts then must not schedule a second one (it would run twice)."""
+    owner = make_owner()
+    brp_connection(owner, brp_standin)  # enqueues its first refresh; no worker takes it yet
+    svc = services_mod.build(settings)
+    try:
+        assert restore_schedules(svc.instance, svc.queue()) == 0
+        assert _scheduled(settings) == set()
+        assert len(svc.queue()) == 1  # the first refresh, alone
+    finally:
+        svc.close()
+
+
+def test_workers_restoring_at_once_schedule_each_connection_once(settings, make_owner,
+                                                                 brp_standin, redis_client):
+    owner = make_owner()
+    for _ in range(4):
+        brp_connection(owner, brp_standin)
+    redis_client.flushall()  # every refresh lost, as after a Redis restart
+    barrier = threading.Barrier(4)
+    counts: list[int] = []
+
+    def worker_start() -> None:
+        svc = services_mod.build(settings)
+        try:
+            barrier.wait()
+            counts.append(restore_schedules(svc.instance, svc.queue()))
+        finally:
+            svc.close()
+
+    threads = [threading.Thread(target=worker_start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(counts) == [0, 0, 0, 4]  # one worker restored, the others found it done
+    svc = services_mod.build(settings)
+    try:
+        held = {r["scheduled_job_id"] for r in svc.instance.conn.execute(
+            "SELECT scheduled_job_id FROM connections")}
+    finally:
+        svc.close()
+    refreshes = {j for j in _scheduled(settings) if j.startswith("kluis-refresh-")}
+    assert refreshes == held and len(held) == len(_connection_ids(settings)) == 4
