@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from vault.accounts.errors import InvalidCredentials
 from vault.api import schemas as s
 from vault.api.spec import load_body, load_query, operation, respond
-from vault.portability import archive, jobs, pdf, service, verify
+from vault.portability import archive, jobs, pdf, pending, service, verify
 from vault.portability import bundle as bundles
 from vault.web.auth import client_address, close_vault, owner_api, owner_vault, services
 from vault.web.problems import Problem, validation_problem
@@ -203,15 +203,13 @@ def start_archive_job(passphrase: str) -> str:
     owner = g.owner
     store = _jobs()
     job_id = store.create("archive", owner.vault_id)
-    target = service.exports_dir(svc.instance) / f"{owner.vault_id}.{job_id}{archive.EXTENSION}"
+    waiting = pending.store(svc.instance)
 
     def work(progress) -> None:
         blob = service.export_vault_archive(svc.accounts, owner.vault_id, owner.dek,
                                             passphrase, progress=progress)
-        partial = target.with_suffix(".part")
-        partial.write_bytes(blob)
-        partial.rename(target)
-        store.finish(job_id, file=target.name, size=str(len(blob)))
+        name = waiting.put(owner.vault_id, job_id, blob)
+        store.finish(job_id, file=name, size=str(len(blob)))
 
     def describe(exc: BaseException) -> tuple[str, str]:
         if isinstance(exc, archive.ArchiveError):
@@ -254,12 +252,10 @@ def archive_status(job_id: str):
 def archive_response(job_id: str, job: dict) -> Response:
     if job["state"] != "done":
         raise Problem(409, "not-ready", "The archive is not ready yet")
-    path = service.exports_dir(services().instance) / job["file"]
-    if not path.exists():
-        raise Problem(410, "gone", "The archive was downloaded already or has expired")
-    data = path.read_bytes()
-    path.unlink(missing_ok=True)
+    data = pending.store(services().instance).take(job["file"])
     _jobs().forget(job_id)
+    if data is None:
+        raise Problem(410, "gone", "The archive was downloaded already or has expired")
     resp = Response(data, mimetype=archive.MEDIA_TYPE)
     stamp = job.get("started", "")[:10].replace(".", "")
     resp.headers["Content-Disposition"] = (

@@ -151,6 +151,7 @@ def worker(burst: bool) -> None:
 
     from vault.connectors.jobs import restore_schedules
     from vault.grants.jobs import schedule_purge, schedule_webhook_pump
+    from vault.portability.pending import schedule_sweep
 
     svc = services()
     settings = svc.settings
@@ -159,6 +160,7 @@ def worker(burst: bool) -> None:
         # Periodic work lives in rq's scheduler; make sure it is there after a Redis restart.
         schedule_purge(svc.queue())
         schedule_webhook_pump(svc.queue(), 0)
+        schedule_sweep(svc.queue(), 0)
         restored = restore_schedules(svc.instance, svc.queue())
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)

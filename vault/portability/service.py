@@ -6,15 +6,11 @@ The web views, the CLI and the UI call these; each takes plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from vault.accounts import sessions
 from vault.accounts.service import Accounts
-from vault.portability import archive, erasure
+from vault.portability import archive, erasure, pending
 from vault.portability.archive import Progress, RestoreResult
-from vault.storage.instance import Instance
-
-EXPORTS_DIR = "exports"
 
 
 @dataclass
@@ -44,12 +40,6 @@ def import_notice(result: RestoreResult) -> str:
         parts.append("Active grants never carry over to another instance; there were none.")
     parts.extend(f"Not carried over: {item}." for item in result.not_carried)
     return " ".join(parts)
-
-
-def exports_dir(instance: Instance) -> Path:
-    path = instance.home / EXPORTS_DIR
-    path.mkdir(mode=0o700, exist_ok=True)
-    return path
 
 
 def export_vault_archive(accounts: Accounts, vault_id: str, dek: bytes, passphrase: str, *,
@@ -91,7 +81,9 @@ def import_vault_archive(accounts: Accounts, blob: bytes, passphrase: str, *, us
 
 def erase_owner_vault(accounts: Accounts, vault_id: str) -> erasure.ErasureReport:
     """Erase ``vault_id``: key slots, files, pending archives, inbox, sessions."""
-    extra = sorted(exports_dir(accounts.instance).glob(f"{vault_id}.*"))
-    report = erasure.erase_vault(accounts.instance, vault_id, extra_files=extra)
+    waiting = pending.store(accounts.instance)
+    report = erasure.erase_vault(accounts.instance, vault_id,
+                                 extra_files=waiting.local_files(vault_id))
+    waiting.drop_vault(vault_id)
     sessions.end_all(accounts.redis, vault_id)
     return report

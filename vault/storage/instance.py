@@ -414,7 +414,7 @@ class Instance:
     def bump_counter(self, conn: db.Connection, name: str, by: int = 1) -> None:
         conn.execute(
             "INSERT INTO counters (name, value) VALUES (?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            " ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value",
             (name, by),
         )
 

@@ -16,6 +16,7 @@ from tests.integration.connectors.conftest import (
 )
 from tests.standins.fixtures import API_KEY, BRP_BSN
 from vault.grants.jobs import PURGE_JOB_ID, WEBHOOK_PUMP_JOB_ID
+from vault.portability.pending import SWEEP_JOB_ID
 
 
 def _connected(make_owner, start_worker, brp_standin):
@@ -61,7 +62,7 @@ def test_owner_fault_needs_attention_without_retry(make_owner, start_worker, brp
         "needs_attention"
     assert records(owner) == before
     scheduled = {m.decode() for m in redis_client.zrange("rq:scheduled:kluis", 0, -1)}
-    assert scheduled - {PURGE_JOB_ID, WEBHOOK_PUMP_JOB_ID} == set()  # no regular run either
+    assert scheduled - {PURGE_JOB_ID, WEBHOOK_PUMP_JOB_ID, SWEEP_JOB_ID} == set()  # no regular run either
 
 
 def test_persistent_failure_gives_up_after_max_attempts(make_owner, start_worker, brp_standin):
