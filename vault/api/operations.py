@@ -1,7 +1,8 @@
 """Operations endpoints: liveness, readiness and Prometheus metrics (not in the OpenAPI document).
 
 - ``GET /healthz``: the process answers (no dependency is checked).
-- ``GET /readyz``: Redis and instance.db answer; 503 problem+json naming what does not.
+- ``GET /readyz``: Redis and instance.db (or the instance tables) answer, and with
+  ``KLUIS_DATABASE_URL`` the vaults' database; 503 problem+json naming what does not.
 - ``GET /metrics``: the Prometheus exposition (:mod:`vault.web.observe`). With
   ``KLUIS_METRICS_TOKEN`` set it needs ``Authorization: Bearer <token>``; without, it answers
   only requests made straight to the server from loopback (not through the proxy, which adds
@@ -41,6 +42,13 @@ def readyz() -> Response:
         checks["instance_db"] = "ok"
     except Exception as exc:  # noqa: BLE001 - report, never raise
         checks["instance_db"] = type(exc).__name__
+    if svc.instance.pg is not None:  # the vaults' pool (KLUIS_DATABASE_URL)
+        try:
+            with svc.instance.pg.connection() as conn:
+                conn.execute("SELECT 1").fetchone()
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - report, never raise
+            checks["database"] = type(exc).__name__
     if all(v == "ok" for v in checks.values()):
         return jsonify({"status": "ready", "checks": checks})
     raise Problem(503, "not-ready", "Not ready", "A dependency does not answer.", checks=checks)
