@@ -14,6 +14,7 @@ environment): it derives the subkeys (connector credentials, mail outbox, log co
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
