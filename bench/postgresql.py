@@ -3,10 +3,10 @@
 
 One PostgreSQL server from Debian's binaries runs on loopback for the whole run (the tests'
 :mod:`tests.pgserver`, its own data directory), on the same machine as everything else. A
-second KLUIS_HOME with ``KLUIS_DATABASE_URL`` set holds the PostgreSQL vaults (instance.db is
-still a file in this version); its ``kluis serve`` runs beside the file backend's, so every
-figure is a ratio to a baseline measured in the same run: bare Flask, the file backend, and
-the same read with ``synchronous_commit=off`` (:mod:`bench.pgasync`, bench only).
+second KLUIS_HOME with ``KLUIS_DATABASE_URL`` set keeps its vaults and its instance tables in
+PostgreSQL; its ``kluis serve`` runs beside the file backend's, so every figure is a ratio to
+a baseline measured in the same run: bare Flask, the file backend, and the same read with
+``synchronous_commit=off`` (:mod:`bench.pgasync`, bench only).
 """
 
 from __future__ import annotations
@@ -524,16 +524,26 @@ def _parallel(ports: list[int], tokens: list[str], connections: int, seconds: fl
 
 
 def pg_two_nodes(ctx, profile: Profile) -> dict:
-    """Read throughput from two ``kluis serve`` processes (same KLUIS_HOME, same PostgreSQL,
-    different ports) against one, the same connections in all. One host: both nodes share
-    its cores with PostgreSQL and the load generator, and instance.db is still a file."""
+    """Read throughput from two ``kluis serve`` processes against one, the same connections
+    in all. The nodes share only PostgreSQL (vaults and instance tables), Redis and the
+    instance key: node 2 has its own KLUIS_HOME with ``KLUIS_INSTANCE_KEY``, as a second
+    machine would (tests/integration/storage/test_pg_instance_nodes.py). One host: both nodes
+    share its cores with PostgreSQL and the load generator, so this measures that a second
+    node serves the same reads correctly and what sharing the cores costs, not the gain of a
+    second machine."""
     if (skip := missing()) is not None:
         return skip
+    from vault.storage.instance import init_home, read_instance_key
+
     p = pg_profile(profile)
     world = pg_world(ctx)
     grants = getattr(ctx, "pg_node_grants", None) or _read_state(world, p.read_vaults)
     tokens = [g.token for g in grants]
-    node2 = procs.start_kluis(ctx.stack, world.settings, procs.free_port(),
+    node2_settings = world.settings.with_overrides(
+        home=str(ctx.tmp / "pg-node2-home"),
+        instance_key=read_instance_key(world.settings).hex())
+    init_home(node2_settings)
+    node2 = procs.start_kluis(ctx.stack, node2_settings, procs.free_port(),
                               ctx.tmp / "pg-node2.log")
     ports = [ctx.pg_kluis.port, node2.port]
     check = requests.get(node2.url + READ_PATH, timeout=30,
@@ -556,7 +566,7 @@ def pg_two_nodes(ctx, profile: Profile) -> dict:
     return {
         "connections": p.connections, "seconds_per_run": p.read_seconds,
         "rounds": p.node_rounds, "web_workers_per_node": world.settings.web_workers,
-        "cores": os.cpu_count(), "one_node": one, "two_nodes": two,
+        "cores": os.cpu_count(), "node2_own_home": True, "one_node": one, "two_nodes": two,
         "one_node_rps": round(one_rps, 1), "two_nodes_rps": round(two_rps, 1),
         "two_over_one": ratio(two_rps, one_rps),
         "one_node_p99_ms": median([r["p99_ms"] for r in one]),

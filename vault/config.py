@@ -99,7 +99,9 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     # Empty: vaults are SQLCipher files under KLUIS_HOME (the default). postgresql://...: vaults
     # are rows in PostgreSQL, each encrypted in the application under the vault's data key
-    # (vault/storage/pgvault.py, docs/operations.md "PostgreSQL"); instance.db stays a file.
+    # (vault/storage/pgvault.py, docs/operations.md "PostgreSQL"), and the instance's tables
+    # are there too. A primary with standbys: name them all, with
+    # target_session_attrs=read-write (postgresql://kluis@db1:5432,db2:5432/kluis?...).
     database_url: str = ""
     secure_cookies: str = "auto"
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none;
@@ -188,9 +190,8 @@ class Settings:
             if self.redis_url.startswith("unix://"):
                 raise ConfigError("KLUIS_REDIS_URL cannot be unix:// with KLUIS_REDIS_SENTINELS "
                                   "(the sentinels name the master by host and port)")
-        if self.database_url and not self.database_url.startswith(("postgresql://",
-                                                                     "postgres://")):
-            raise ConfigError("KLUIS_DATABASE_URL must be empty or start with postgresql://")
+        if self.database_url:
+            check_database_url(self.database_url)
         if self.instance_key and not _is_hex_key(self.instance_key):
             raise ConfigError("KLUIS_INSTANCE_KEY must be 64 hexadecimal characters")
         try:
@@ -273,6 +274,43 @@ def parse_sentinels(text: str) -> list[tuple[str, int]]:
             raise ConfigError(f"KLUIS_REDIS_SENTINELS names {entry} twice")
         addresses.append((host, int(port)))
     return addresses
+
+
+_SESSION_ATTRS = ("any", "read-write", "read-only", "primary", "standby", "prefer-standby")
+_WRITABLE = ("read-write", "primary")
+
+
+def check_database_url(url: str) -> None:
+    """A clear :class:`ConfigError` unless ``url`` is a libpq URL Kluis can write through: one
+    server, or several (a primary and its standbys) with ``target_session_attrs=read-write``
+    (or ``primary``), so that every session reaches the server that accepts writes."""
+    example = ("e.g. postgresql://kluis@db1.internal:5432,db2.internal:5432/kluis"
+               "?target_session_attrs=read-write")
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("KLUIS_DATABASE_URL must be empty or start with postgresql://")
+    import psycopg  # only with the PostgreSQL backend chosen
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        # (libpq's message may quote the URL, password included: not repeated here)
+        raise ConfigError(f"KLUIS_DATABASE_URL is not a URL libpq accepts ({example})") from None
+    hosts = str(params.get("host", "")).split(",")
+    ports = [p for p in str(params.get("port", "")).split(",") if p]
+    if any(not p.isdigit() or not 0 < int(p) < 65536 for p in ports):
+        raise ConfigError(f"KLUIS_DATABASE_URL has a port that is not 1-65535 ({example})")
+    if len(ports) > 1 and len(ports) != len(hosts):
+        raise ConfigError("KLUIS_DATABASE_URL names more or fewer ports than hosts: give each "
+                          f"host its port ({example})")
+    attrs = str(params.get("target_session_attrs", "any"))
+    if attrs not in _SESSION_ATTRS:
+        raise ConfigError(f"KLUIS_DATABASE_URL: target_session_attrs must be one of "
+                          f"{', '.join(_SESSION_ATTRS)}")
+    if len(hosts) > 1 and attrs not in _WRITABLE:
+        raise ConfigError("KLUIS_DATABASE_URL names several servers: add "
+                          "target_session_attrs=read-write, so that Kluis connects to the one "
+                          f"that accepts writes, whichever it is after a failover ({example})")
 
 
 def _is_hex_key(text: str) -> bool:

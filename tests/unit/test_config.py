@@ -99,3 +99,33 @@ def test_sentinel_addresses_are_parsed_with_ipv6_in_brackets():
     assert settings.redis_sentinel_addresses == [("10.0.0.1", 26379), ("fd00::2", 26380),
                                                  ("s3", 1)]
     assert load_settings({}).redis_sentinel_addresses == []
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://kluis@db.internal/kluis",
+    "postgres://kluis:secret@127.0.0.1:5432/kluis?sslmode=require",
+    "postgresql://kluis@10.0.0.1:5432,10.0.0.2:5432/kluis?target_session_attrs=read-write",
+    "postgresql://kluis@[fd00::1]:5432,[fd00::2]:5433/kluis?target_session_attrs=primary",
+    "postgresql://kluis@db1,db2,db3:6432/kluis?target_session_attrs=read-write",
+])
+def test_a_database_url_may_name_a_primary_and_its_standbys(url):
+    assert load_settings({"KLUIS_DATABASE_URL": url}).database_url == url
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://kluis@db/kluis", "start with postgresql://"),
+    ("postgresql://kluis@10.0.0.1,10.0.0.2/kluis", "target_session_attrs=read-write"),
+    ("postgresql://kluis@10.0.0.1,10.0.0.2/kluis?target_session_attrs=any",
+     "target_session_attrs=read-write"),
+    ("postgresql://kluis@db/kluis?target_session_attrs=writable", "must be one of"),
+    ("postgresql://kluis@db1:5432,db2:5432,db3:5432/k?target_session_attrs=read-write&port=1,2",
+     "ports than hosts"),
+    ("postgresql://kluis@db:99999/kluis", "1-65535"),
+    ("postgresql://kluis:s3cr%zzt@db/kluis", "libpq accepts"),
+    ("postgresql://kluis@db/kluis?colour=blue", "libpq accepts"),
+])
+def test_a_database_url_that_cannot_reach_the_writable_server_is_refused(url, says):
+    with pytest.raises(ConfigError) as info:
+        load_settings({"KLUIS_DATABASE_URL": url})
+    assert "KLUIS_DATABASE_URL" in str(info.value) and says in str(info.value)
+    assert "s3cr" not in str(info.value)  # a password in the URL is not repeated

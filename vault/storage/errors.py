@@ -50,3 +50,21 @@ class VaultRolledBack(StorageError):
     def problem_extra(self) -> dict[str, object]:
         return {"vault_log_seq": self.vault_seq, "known_log_seq": self.known_seq,
                 "known_at": self.known_at}
+
+
+class DatabaseUnavailable(StorageError):
+    """PostgreSQL does not answer (down, or a failover under way), or lost the session in use.
+
+    Nothing was read. A write that met it may or may not have been committed (the answer to
+    its commit was lost): it is never repeated on the caller's behalf.
+    """
+
+    status = 503
+    code = "database-unavailable"
+    title = "The database does not answer"
+    headers = {"Retry-After": "5"}  # noqa: RUF012 - read only, by vault.web.problems
+
+    def problem_detail(self) -> str | None:
+        return ("The instance's database did not answer (for example while it moves to a "
+                "standby server). Try again in a few seconds. A change sent with this request "
+                "may or may not have been saved: look before sending it again.")

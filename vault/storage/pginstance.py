@@ -21,6 +21,12 @@ to translate here is only notation:
 SQLite-only syntax (``INSERT OR IGNORE``/``OR REPLACE``, ``PRAGMA``) is refused with an error
 rather than guessed at, so a new statement that only SQLite understands fails its test on the
 PostgreSQL backend instead of doing something else there.
+
+A lost session (a failover: :mod:`vault.storage.pg`) raises
+:class:`~vault.storage.errors.DatabaseUnavailable`. What cannot have written anything is tried
+once more on a fresh session: a ``SELECT`` outside a transaction, and a ``BEGIN``. A statement
+that may have written (a write outside a transaction, anything inside one, a ``COMMIT``) is
+not: its outcome is unknown, and doing it again could do it twice.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any, cast
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from vault.storage import db
+from vault.storage import db, pg
 
 # The advisory lock every instance write transaction takes ("kluisinst" in ASCII, < 2**63).
 WRITE_LOCK = 0x6B6C756973696E
@@ -154,10 +160,8 @@ class Connection:
     def __init__(self, url: str, *, max_size: int = 8) -> None:
         self.url = url
         self._local = threading.local()
-        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=max_size, open=True, name="kluis-instance",
-            kwargs={"autocommit": True, "row_factory": _row_factory,
-                    "application_name": "kluis", "options": "-c synchronous_commit=on"})
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = pg.pool(
+            url, "kluis-instance", max_size, autocommit=True, row_factory=_row_factory)
 
     def _pinned(self) -> psycopg.Connection[Any] | None:
         return cast("psycopg.Connection[Any] | None", getattr(self._local, "raw", None))
@@ -169,13 +173,20 @@ class Connection:
     def _begin(self, sql: str) -> None:
         if self._pinned() is not None:
             raise db.DatabaseError("cannot start a transaction within a transaction")
-        raw = self.pool.getconn()
-        try:
-            raw.execute(sql)
-        except BaseException:
-            self.pool.putconn(raw)
-            raise
-        self._local.raw = raw
+        for attempt in (1, 2):  # a BEGIN that failed began nothing: once more, on a new session
+            raw = pg.checkout(self.pool)
+            try:
+                raw.execute(sql)
+            except psycopg.OperationalError as exc:
+                self.pool.putconn(raw)
+                if attempt == 2 or not raw.broken:
+                    raise pg.unavailable() from exc
+                continue
+            except BaseException:
+                self.pool.putconn(raw)
+                raise
+            self._local.raw = raw
+            return
 
     def _end(self, sql: str) -> None:
         raw = self._pinned()
@@ -184,18 +195,33 @@ class Connection:
         self._local.raw = None
         try:
             raw.execute(sql)
+        except psycopg.OperationalError as exc:
+            if sql == "ROLLBACK" and raw.broken:
+                return  # the session is gone, and its transaction with it
+            raise pg.unavailable() from exc  # a COMMIT without an answer: it may have happened
         finally:
             self.pool.putconn(raw)
 
-    def _run(self, call: Callable[[psycopg.Connection[Any]], Cursor]) -> Cursor:
+    def _run(self, call: Callable[[psycopg.Connection[Any]], Cursor], *,
+             read: bool = False) -> Cursor:
         raw = self._pinned()
         try:
             if raw is not None:
                 return call(raw)
-            with self.pool.connection() as conn:
-                return call(conn)
+            for attempt in (1, 2):
+                conn = pg.checkout(self.pool)
+                try:
+                    return call(conn)
+                except psycopg.OperationalError:
+                    if attempt == 2 or not read or not conn.broken:
+                        raise
+                finally:
+                    self.pool.putconn(conn)
+            raise AssertionError("unreachable")  # pragma: no cover
         except psycopg.IntegrityError as exc:
             raise db.IntegrityError(str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            raise pg.unavailable() from exc
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
         words = sql.strip().upper()
@@ -209,7 +235,8 @@ class Connection:
             self._end(words)
             return Cursor()
         query, args = translate(sql), _params(params)
-        return self._run(lambda raw: Cursor(raw.execute(query, args)))
+        return self._run(lambda raw: Cursor(raw.execute(query, args)),
+                         read=words.startswith("SELECT"))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         query, many = translate(sql), [_params(p) for p in seq]

@@ -22,7 +22,7 @@ from vault.crypto import sealing
 from vault.crypto.errors import SealError, WrongKey
 from vault.storage import db, heads, migrations, pgvault
 from vault.storage.cache import CONNECTIONS, MIRRORS, ConnectionCache
-from vault.storage.errors import VaultDamaged
+from vault.storage.errors import DatabaseUnavailable, VaultDamaged
 from vault.storage.instance import Instance
 
 GENESIS = "0" * 64
@@ -156,7 +156,7 @@ class VaultDB:
             if appended is not None:
                 try:
                     heads.advance(self.instance, self.id, *appended)
-                except db.DatabaseError as exc:
+                except (db.DatabaseError, DatabaseUnavailable) as exc:
                     # The write is committed; the commitment catches up at the next open.
                     log.error("vault %s: the log commitment did not move (%s)",
                               self.id, type(exc).__name__)
