@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import psycopg
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, settings_env
+from tests.conftest import free_port, settings_env
+from tests.integration.storage import steps
 from vault.app import create_app
 from vault.storage import db, pgcopy
 from vault.storage.instance import Instance, init_home, read_instance_key
@@ -124,19 +124,7 @@ def test_a_file_instance_is_copied_whole_and_goes_on_in_postgresql(
 
 def _child(pg_settings, pause: str = "") -> subprocess.Popen:
     env = settings_env(pg_settings) | {"COPY_PAUSE": pause}
-    return subprocess.Popen([sys.executable, str(CHILD)], env=env, cwd=str(ROOT), text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _until(proc: subprocess.Popen, line: str) -> list[str]:
-    seen: list[str] = []
-    while True:
-        got = proc.stdout.readline()
-        if not got:
-            raise AssertionError(f"the child ended before {line!r}: {seen} {proc.stderr.read()}")
-        seen.append(got.strip())
-        if seen[-1] == line:
-            return seen
+    return steps.spawn(CHILD, env)
 
 
 def _file_instance(settings, vaults: int = 3) -> dict[str, int]:
@@ -162,7 +150,7 @@ def test_a_copy_killed_at_any_step_leaves_one_whole_instance(settings, pg_settin
     counts = _file_instance(settings)
     proc = _child(pg_settings, pause=step)
     try:
-        _until(proc, step)
+        steps.until(proc, step)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -195,7 +183,7 @@ def test_two_processes_starting_at_once_copy_once(settings, pg_settings):
     first = _child(pg_settings, pause="locked")  # holds the instance write lock there
     second = None
     try:
-        _until(first, "locked")
+        steps.until(first, "locked")
         second = _child(pg_settings)
         deadline = time.monotonic() + 15
         with psycopg.connect(pg_settings.database_url, autocommit=True) as conn:

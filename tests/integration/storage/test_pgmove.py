@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, free_port, settings_env
+from tests.integration.storage import steps
 from vault.app import create_app
 from vault.crypto import keys
 from vault.grants.redemption import HANDLES
@@ -213,19 +214,7 @@ def _file_vault(settings) -> tuple[str, bytes, int]:
 def _child(pg_settings, vault_id: str, dek: bytes, pause: str = "") -> subprocess.Popen:
     env = settings_env(pg_settings) | {"MOVE_VAULT": vault_id, "MOVE_DEK": dek.hex(),
                                        "MOVE_PAUSE": pause}
-    return subprocess.Popen([sys.executable, str(CHILD)], env=env, cwd=str(ROOT), text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _until(proc: subprocess.Popen, line: str) -> list[str]:
-    seen: list[str] = []
-    while True:
-        got = proc.stdout.readline()
-        if not got:
-            raise AssertionError(f"the child ended before {line!r}: {seen} {proc.stderr.read()}")
-        seen.append(got.strip())
-        if seen[-1] == line:
-            return seen
+    return steps.spawn(CHILD, env)
 
 
 def _check_moved(pg_settings, vault_id: str, dek: bytes, events: int) -> None:
@@ -257,7 +246,7 @@ def test_a_move_killed_at_any_step_leaves_one_whole_vault(settings, pg_settings,
     vault_id, dek, events = _file_vault(settings)
     proc = _child(pg_settings, vault_id, dek, pause=step)
     try:
-        _until(proc, step)
+        steps.until(proc, step)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -282,7 +271,7 @@ def test_two_processes_opening_a_file_vault_at_once_move_it_once(settings, pg_se
     first = _child(pg_settings, vault_id, dek, pause="read")  # holds the move lock there
     second = None
     try:
-        first_steps = _until(first, "read")
+        first_steps = steps.until(first, "read")
         second = _child(pg_settings, vault_id, dek)
         database = pg.database(pg_settings.database_url)
         deadline = time.monotonic() + 15
