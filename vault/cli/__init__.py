@@ -149,7 +149,7 @@ def worker(burst: bool) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from vault.connectors.jobs import restore_schedules
+    from vault.connectors.jobs import horse_killed, restore_schedules
     from vault.grants.jobs import schedule_purge, schedule_webhook_pump
 
     svc = services()
@@ -163,6 +163,7 @@ def worker(burst: bool) -> None:
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)
     w = Worker(queues, connection=svc.redis, serializer=JSONSerializer,
+               work_horse_killed_handler=horse_killed,
                **worker_timing(settings.worker_maintenance_seconds))
     w.work(with_scheduler=True, burst=burst)
 
