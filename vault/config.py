@@ -42,6 +42,7 @@ INT_RANGES: dict[str, tuple[int, int | None]] = {
     "connector_max_attempts": (1, 100),
     "connector_timeout_seconds": (1, 600),
     "connector_min_interval_seconds": (1, 366 * 24 * 3600),
+    "worker_maintenance_seconds": (1, 600),
     "outbox_retention_days": (1, 3650),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -90,6 +91,12 @@ class Settings:
     # processes as cores keep the cores busy (gunicorn's own advice is 2-4 per core).
     web_workers: int = field(default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)))
     worker_queues: str = "kluis"
+    # How often each worker does rq's maintenance: tries to take over the scheduler (due
+    # refreshes, retries, the periodic jobs) when the worker running it died, and finds the
+    # jobs a dead worker was running. rq's scheduler lock outlives its holder by up to 61 s,
+    # so scheduled work stops for at most 61 s + this after a worker is killed (rq's own
+    # default, 600, would make that up to 11 minutes). See docs/operations.md "Workers".
+    worker_maintenance_seconds: int = 30
     log_level: str = "INFO"
     # One line per request on the kluis.requests logger (method, route template, status,
     # duration, request id; never a path, query string or id). About 10 us of CPU a request.

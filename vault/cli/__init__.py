@@ -149,7 +149,7 @@ def worker(burst: bool) -> None:
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from vault.connectors.jobs import restore_schedules
+    from vault.connectors.jobs import horse_killed, restore_schedules
     from vault.grants.jobs import schedule_purge, schedule_webhook_pump
     from vault.portability.pending import schedule_sweep
 
@@ -164,8 +164,29 @@ def worker(burst: bool) -> None:
         restored = restore_schedules(svc.instance, svc.queue())
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)
-    w = Worker(queues, connection=svc.redis, serializer=JSONSerializer)
+    w = Worker(queues, connection=svc.redis, serializer=JSONSerializer,
+               work_horse_killed_handler=horse_killed,
+               **worker_timing(settings.worker_maintenance_seconds))
     w.work(with_scheduler=True, burst=burst)
+
+
+def worker_timing(seconds: int) -> dict[str, int]:
+    """rq ``Worker`` arguments that bound how long a dead worker's part goes undone.
+
+    rq's scheduler (one for all workers: whoever holds ``rq:scheduler-lock:<queue>``) keeps
+    its lock 61 s past its last refresh, and the other workers try to take it only at their
+    maintenance, every ``maintenance_interval``. An idle worker reaches that check only when
+    its wait for a job ends, after ``worker_ttl - 15`` seconds (rq's default: 405), so the
+    wait is shortened to the interval too. A job running on a killed worker is found abandoned
+    (and its failure callback called) at the first maintenance after its entry in the started
+    registry expires, ``job_monitoring_interval + 60`` seconds after the worker's last
+    heartbeat for it (it beats every ``job_monitoring_interval``). With ``seconds``
+    (KLUIS_WORKER_MAINTENANCE_SECONDS): the schedule goes on at most 61 + ``seconds`` s after
+    its holder died, and a job its worker was running when killed is found within
+    60 + min(30, ``seconds``) + ``seconds`` s (default 30: 91 s and 120 s).
+    """
+    return {"maintenance_interval": seconds, "worker_ttl": seconds + 15,
+            "job_monitoring_interval": min(30, seconds)}
 
 
 @cli.group()

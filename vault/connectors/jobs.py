@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import LockError
-from rq import Queue, get_current_job
+from rq import Callback, Queue, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -51,6 +51,13 @@ ENTRY = "vault.connectors.jobs.refresh_connection"
 JOB_TIMEOUT = 600
 MAX_RETRY_DELAY = 3600
 RESULT_TTL = 3600
+#: Run when a refresh job fails outside :func:`run_refresh`'s own handling: its worker was
+#: killed (rq finds the job abandoned at a survivor's maintenance) or the job raised. By
+#: name, so the JSON serializer stores only this string.
+ON_FAILURE = "vault.connectors.jobs.refresh_failed"
+#: Seconds the callback may take (it may wait for a worker's schedule restore).
+ON_FAILURE_TIMEOUT = 120
+INTERRUPTED = "The refresh was interrupted before it finished; it is tried again."
 
 
 # -- pure core ------------------------------------------------------------------------------
@@ -174,6 +181,7 @@ def enqueue_refresh(instance: Instance, queue: Queue, connection_id: str) -> str
         ENTRY, args=(connection_id, 1), job_id=f"kluis-refresh-{connection_id}-{uuid.uuid4().hex}",
         timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
         description=f"refresh connection {connection_id}",
+        on_failure=Callback(ON_FAILURE, timeout=ON_FAILURE_TIMEOUT),
     )
     service.update_connection(instance, connection_id, status="queued", job_id=job.id,
                               attempts=0, next_run_at=now_iso())
@@ -194,6 +202,7 @@ def schedule_next(instance: Instance, queue: Queue, connection_id: str, delay: f
         job_id=f"kluis-refresh-{connection_id}-{uuid.uuid4().hex}", job_timeout=JOB_TIMEOUT,
         result_ttl=RESULT_TTL, failure_ttl=RESULT_TTL,
         description=f"refresh connection {connection_id}",
+        on_failure=Callback(ON_FAILURE, timeout=ON_FAILURE_TIMEOUT),
     )
     at = to_iso(utcnow() + timedelta(seconds=delay))
     values: dict[str, Any] = {"scheduled_job_id": job.id, "next_run_at": at}
@@ -329,6 +338,17 @@ def _live(job: Job | None) -> bool:
     return status in (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.DEFERRED)
 
 
+def _restore_lock(queue: Queue, wait: float):
+    return queue.connection.lock(RESTORE_LOCK, timeout=RESTORE_LOCK_SECONDS, blocking_timeout=wait)
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except LockError:  # held longer than its timeout: another worker may have restored
+        log.warning("the schedule restore outlasted its lock")
+
+
 def restore_schedules(instance: Instance, queue: Queue) -> int:
     """Re-schedule connections whose scheduled run is missing from Redis (e.g. after a Redis
     restart without persistence, or a worker killed while it ran the refresh). Run at worker
@@ -337,18 +357,14 @@ def restore_schedules(instance: Instance, queue: Queue) -> int:
     turns on a Redis lock, so the second sees what the first scheduled. Returns how many were
     re-scheduled.
     """
-    lock = queue.connection.lock(RESTORE_LOCK, timeout=RESTORE_LOCK_SECONDS,
-                                 blocking_timeout=RESTORE_LOCK_SECONDS + 10)
+    lock = _restore_lock(queue, RESTORE_LOCK_SECONDS + 10)
     if not lock.acquire():
         log.warning("another worker held the schedule restore lock too long; not restoring")
         return 0
     try:
         return _restore_schedules(instance, queue)
     finally:
-        try:
-            lock.release()
-        except LockError:  # held longer than its timeout: another worker may have restored
-            log.warning("the schedule restore outlasted its lock")
+        _release(lock)
 
 
 def _restore_schedules(instance: Instance, queue: Queue) -> int:
@@ -367,3 +383,76 @@ def _restore_schedules(instance: Instance, queue: Queue) -> int:
         schedule_next(instance, queue, row["id"], max((due - now).total_seconds(), 0.0))
         restored += 1
     return restored
+
+
+# -- a refresh that did not finish ----------------------------------------------------------
+
+
+def reschedule_interrupted(instance: Instance, queue: Queue, settings: Settings,
+                           connection_id: str, attempt: int, job_id: str) -> str | None:
+    """Carry on the schedule of a connection whose refresh ``job_id`` (attempt ``attempt``)
+    ended without recording its outcome: its worker was killed, or the job raised. Each run
+    schedules the next, so without this its refreshes would stop until a worker start's
+    :func:`restore_schedules`.
+
+    Counted as a failed attempt, the way a source fault is (so a refresh that kills its
+    worker every time, e.g. out of memory, is not tried forever): a retry after the usual
+    backoff while attempts remain, else ``failed`` with the regular run. Returns the
+    scheduled job's id, or None when nothing was needed: the connection is gone or waits for
+    its owner (``needs_attention``), or another refresh of it is queued, scheduled or running
+    on a live worker. Safe to run twice and alongside :func:`restore_schedules` (both take the
+    same lock; the second finds the first's job).
+    """
+    lock = _restore_lock(queue, ON_FAILURE_TIMEOUT / 2)
+    if not lock.acquire():
+        log.warning("the schedule restore lock stayed taken; an interrupted refresh waits for "
+                    "the next worker start")
+        return None
+    try:
+        try:
+            connection = service.get_connection(instance, connection_id)
+        except service.ConnectionNotFound:
+            return None
+        if connection.status == "needs_attention":
+            return None
+        # The interrupted job itself may still look alive (rq marks it failed after this).
+        others = {connection.job_id, connection.scheduled_job_id} - {None, job_id}
+        if any(_live(_fetch_job(queue, other)) for other in others):
+            return None
+        if attempt < settings.connector_max_attempts:
+            delay = retry_delay(attempt, None, settings.connector_retry_base_seconds)
+            service.update_connection(instance, connection_id, status="retrying",
+                                      last_error=INTERRUPTED)
+            return schedule_next(instance, queue, connection_id, delay, attempt=attempt + 1,
+                                 retrying=True)
+        service.update_connection(instance, connection_id, status="failed",
+                                  last_error=INTERRUPTED)
+        return schedule_next(instance, queue, connection_id, connection.interval_seconds)
+    finally:
+        _release(lock)
+
+
+def refresh_failed(job: Job, connection: Any, *exc_info: Any) -> None:
+    """rq failure callback of every refresh job (:data:`ON_FAILURE`): also called by rq's
+    registry cleanup, on a live worker, for a job whose worker died mid-run."""
+    from vault.services import current  # the worker's composition root
+
+    if not job.args:
+        return
+    attempt = int(job.args[1]) if len(job.args) > 1 else 1
+    svc = current()
+    scheduled = reschedule_interrupted(svc.instance, svc.queue(job.origin), svc.settings,
+                                       str(job.args[0]), attempt, job.id)
+    log.info("refresh job %s ended unfinished; %s", job.id,
+             f"next attempt {scheduled}" if scheduled else "nothing to re-schedule")
+
+
+def horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+    """rq's ``work_horse_killed_handler``: the process running a job died (e.g. out of
+    memory) while its worker lives; rq then fails the job without its failure callback."""
+    if job.func_name != ENTRY:
+        return
+    try:
+        refresh_failed(job, job.connection)
+    except Exception as exc:  # noqa: BLE001 - the worker must go on
+        log.error("re-scheduling an interrupted refresh failed (%s)", type(exc).__name__)

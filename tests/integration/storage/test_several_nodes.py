@@ -5,7 +5,10 @@ Each node has its own KLUIS_HOME (nothing on disk in common); machine 1 is node 
 worker 1, machine 2 node 2 with worker 2. Everything is asserted over real HTTP against the
 two nodes, except the connector runs, which are counted where they land: at each
 connection's own stand-in source. The module's tests share one cluster and run in file order;
-the last-but-one kills machine 1.
+the third kills machine 1 while its worker holds rq's scheduler lock and runs a refresh, and
+the last watches worker 2 take both over (without a worker restart) within bounds that follow
+from rq's timings and KLUIS_WORKER_MAINTENANCE_SECONDS (see :data:`TAKEOVER` and
+:data:`RETRIED`).
 """
 
 from __future__ import annotations
@@ -21,17 +24,47 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 import requests
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
-from bench.procs import Stack, children, free_port, kluis_command, start_redis, wait_for_http
+from bench.procs import (
+    Stack,
+    children,
+    free_port,
+    kluis_command,
+    start_redis,
+    stop_process,
+    wait_for_http,
+)
 from tests.integration.grants.conftest import INCOME, ask
 from tests.standins.brp import BrpStandIn
 from tests.standins.fixtures import API_KEY, BRP_BSN
 from vault.config import Settings
+from vault.connectors.jobs import ENTRY
 from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.storage.instance import init_home
 
 INTERVAL = 4  # seconds between a connection's regular refreshes in this test
+MAINTENANCE = 3  # KLUIS_WORKER_MAINTENANCE_SECONDS of both workers
+RETRY_BASE = 1  # KLUIS_CONNECTOR_RETRY_BASE_SECONDS: the first retry waits this long
+SLOW = 4.5  # seconds the stand-in takes over the request the kill interrupts (timeout 5 s)
+#: rq's scheduler lock lease: the scheduler's 1 s poll + 60 s, renewed at every poll.
+LEASE = 61
+#: Kill to worker 2 holding the scheduler lock: the dead holder's lease runs out (at most
+#: LEASE after the kill), worker 2 tries at its next maintenance (every MAINTENANCE s: its wait
+#: for a job is that long too), plus 2 s for its loop and the scheduler process to start.
+TAKEOVER = LEASE + MAINTENANCE + 2
+#: Kill to the killed refresh asked again: rq finds the job abandoned at worker 2's first
+#: maintenance (MAINTENANCE) after its started-registry entry expired, 60 s + the heartbeat
+#: interval (min(30, MAINTENANCE)) after the last heartbeat (at most that before the kill);
+#: the failure callback schedules the retry RETRY_BASE s later, which rq's scheduler (whole
+#: seconds, polled each second: 2 s) moves to the queue once worker 2 has taken it over; 2 s
+#: for the run to reach the stand-in.
+RETRIED = max(60 + min(30, MAINTENANCE) + MAINTENANCE + RETRY_BASE, TAKEOVER) + 2 + 2
 READERS = 50
 CANARY_RECORD = "Kanarie-Knooppunt-4471"
 CANARY_DOCUMENT = b"KANARIE-KNOOPPUNT-DOCUMENT-9120"
@@ -78,10 +111,11 @@ class Cluster:
 
     def start_workers(self) -> None:
         """Both workers together, as two machines booting at once."""
-        self.workers = [
-            self.stack.popen(kluis_command() + ["worker"], env=s.to_env(),
-                             log=self.logs / f"worker{n + 1}.log")
-            for n, s in enumerate(self.settings)]
+        self.workers = [self.start_worker(n) for n in range(len(self.settings))]
+
+    def start_worker(self, n: int):
+        return self.stack.popen(kluis_command() + ["worker"], env=self.settings[n].to_env(),
+                                log=self.logs / f"worker{n + 1}.log")
 
     def stop_workers(self) -> None:
         from bench.procs import stop_process
@@ -152,8 +186,8 @@ def cluster(postgres_server, tmp_path_factory) -> Iterator[Cluster]:
                 secure_cookies="never", web_workers=3,
                 # One public URL for both, as behind a load balancer.
                 base_url=f"http://127.0.0.1:{ports[0]}",
-                connector_min_interval_seconds=1, connector_retry_base_seconds=1,
-                connector_timeout_seconds=5)
+                connector_min_interval_seconds=1, connector_retry_base_seconds=RETRY_BASE,
+                connector_timeout_seconds=5, worker_maintenance_seconds=MAINTENANCE)
             init_home(node)
             assert not (node.home_path / "instance.db").exists()  # nothing local to a node
             settings.append(node)
@@ -176,21 +210,67 @@ def cluster(postgres_server, tmp_path_factory) -> Iterator[Cluster]:
             os.environ.pop("AUTHLIB_INSECURE_TRANSPORT", None)
 
 
-def _scheduler_holder(cluster: Cluster) -> int | None:
-    """Which worker (1, 2) holds rq's scheduler lock: only it moves due refreshes to the
-    queue, and the other takes over only after the lock expired (for the report)."""
-    import redis
+def _worker_of(cluster: Cluster, pid: int) -> int | None:
+    """Which worker (1, 2) process ``pid`` is, or is a child of (its scheduler, its horse)."""
+    for n, proc in enumerate(cluster.workers):
+        if proc.poll() is None and (pid == proc.pid or pid in children(proc.pid)):
+            return n + 1
+    return None
 
+
+def _scheduler_holder(cluster: Cluster) -> int | None:
+    """Which worker (1, 2) holds rq's scheduler lock (``rq:scheduler-lock:<queue>`` holds the
+    scheduler's name, its hash ``rq:scheduler:<name>`` the pid): only it moves due refreshes
+    to the queue, and a dead holder's lock is taken over only after its lease ran out."""
     client = redis.Redis.from_url(cluster.settings[0].redis_url)
     try:
         name = client.get("rq:scheduler-lock:kluis")
         pid = client.hget(f"rq:scheduler:{name.decode()}", "pid") if name else None
     finally:
         client.close()
-    for n, proc in enumerate(cluster.workers):  # the scheduler is a child of its worker
-        if pid and int(pid) in children(proc.pid):
-            return n + 1
-    return None
+    return _worker_of(cluster, int(pid)) if pid else None
+
+
+def _running_refreshes(cluster: Cluster) -> dict[str, int | None]:
+    """Refresh jobs rq has as running now: connection id -> the worker (1, 2) running it."""
+    client = redis.Redis.from_url(cluster.settings[0].redis_url)
+    running: dict[str, int | None] = {}
+    try:
+        registry = StartedJobRegistry("kluis", connection=client, serializer=JSONSerializer)
+        # No cleanup here: that is a worker's maintenance (it calls failure callbacks).
+        for job_id in registry.get_job_ids(cleanup=False):
+            try:
+                job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+            except NoSuchJobError:
+                continue
+            if job.func_name != ENTRY or not job.worker_name:
+                continue
+            pid = client.hget(f"rq:worker:{job.worker_name}", "pid")
+            running[job.args[0]] = _worker_of(cluster, int(pid)) if pid else None
+    finally:
+        client.close()
+    return running
+
+
+def _scheduler_on_worker_1(cluster: Cluster) -> float | None:
+    """Make worker 1 hold rq's scheduler lock, so that killing machine 1 takes the schedule
+    with it. When worker 2 holds it: stop worker 2 (a stopping scheduler releases its lock),
+    worker 1 takes the lock at its next maintenance, worker 2 starts again. Returns how long
+    worker 1 took (None: it held the lock already)."""
+    deadline = time.monotonic() + 10
+    while (holder := _scheduler_holder(cluster)) is None:
+        assert time.monotonic() < deadline, "no worker holds rq's scheduler lock"
+        time.sleep(0.1)
+    if holder == 1:
+        return None
+    stopping = time.monotonic()
+    stop_process(cluster.workers[1])  # returns once worker 2 finished its job and exited
+    while _scheduler_holder(cluster) != 1:
+        assert time.monotonic() < stopping + 15 + MAINTENANCE + 3, "worker 1 did not take over"
+        time.sleep(0.05)
+    took = time.monotonic() - stopping
+    cluster.workers[1] = cluster.start_worker(1)
+    return took
 
 
 def _grant_read(node: str, token: dict) -> requests.Response:
@@ -314,6 +394,7 @@ def test_connector_refreshes_run_once_per_schedule_across_both_workers(cluster):
 
 def test_machine_1_killed_mid_load_loses_no_acknowledged_write(cluster):
     node1, node2 = cluster.nodes
+    handover = _scheduler_on_worker_1(cluster)
     owners = [cluster.owner(0), cluster.owner(1)]
     acknowledged: dict[str, list[str]] = {o.vault_id: [] for o in owners}
     refused: list[str] = []
@@ -343,11 +424,39 @@ def test_machine_1_killed_mid_load_loses_no_acknowledged_write(cluster):
                for n, (owner, node) in enumerate((o, b) for o in owners for b in (node1, node2))]
     for thread in threads:
         thread.start()
-    time.sleep(2.0)
+    time.sleep(1.0)
+    # Two connections whose first refresh is slow at the source: a worker runs one job at a
+    # time, so each worker takes one; machine 1 dies while its worker waits for the answer.
+    slow = [TimedBrp(api_key=API_KEY).start() for _ in range(2)]
+    cluster.stack.callback(lambda: [s.stop() for s in slow])
+    slow_ids = []
+    for source in slow:
+        source.slow_seconds = SLOW
+        source.misbehave("slow")
+        resp = cluster.connection_owner.call("POST", "/api/v1/connections", json={
+            "connector": "brp", "options": {"base_url": source.base_url, "bsn": BRP_BSN},
+            "credentials": {"api_key": API_KEY}, "interval_seconds": INTERVAL})
+        assert resp.status_code == 201, resp.text
+        slow_ids.append(resp.json()["id"])
+    deadline = time.monotonic() + SLOW
+    on_worker_1: list[int] = []
+    while not on_worker_1:
+        assert time.monotonic() < deadline, f"no slow refresh on worker 1: {slow_ids}"
+        running = _running_refreshes(cluster)
+        on_worker_1 = [n for n, (cid, source) in enumerate(zip(slow_ids, slow, strict=True))
+                       if running.get(cid) == 1 and source.runs()]
+        time.sleep(0.02)
     holder = _scheduler_holder(cluster)
+    assert holder == 1
+    worker_2 = cluster.workers[1].pid
     for proc in (cluster.servers[0], cluster.workers[0]):  # machine 1 dies
         os.killpg(proc.pid, signal.SIGKILL)
     killed = time.monotonic()
+    [victim] = on_worker_1
+    cluster.after_kill = {"killed": killed, "worker_2": worker_2, "handover": handover,
+                          "victim": (slow_ids[victim], slow[victim]),
+                          "survivor": (slow_ids[1 - victim], slow[1 - victim])}
+    assert slow[victim].runs()[0] < killed < slow[victim].runs()[0] + SLOW  # mid-request
     for proc in (cluster.servers[0], cluster.workers[0]):
         proc.wait(10)
     time.sleep(2.0)
@@ -386,6 +495,7 @@ def test_machine_1_killed_mid_load_loses_no_acknowledged_write(cluster):
             time.sleep(0.1)
         assert len(source.runs()) > before, "no refresh after machine 1 died"
         assert source.runs()[-1] > killed
+    cluster.after_kill["asked"] = time.monotonic()  # the last on-demand refresh is done
 
 
 def test_pg_dump_holds_none_of_the_canaries(cluster, postgres_server):
@@ -413,3 +523,54 @@ def test_pg_dump_holds_none_of_the_canaries(cluster, postgres_server):
     for canary in (CANARY_RECORD.encode(), CANARY_DOCUMENT, CANARY_DOCUMENT_NAME.encode(),
                    CANARY_CREDENTIAL.encode()):
         assert canary not in dump, canary
+
+
+def test_worker_2_takes_over_the_schedule_and_the_killed_refresh(cluster):
+    """Machine 1's worker held rq's scheduler lock and was running a refresh when killed;
+    worker 2, never restarted, takes over the schedule and runs that refresh again."""
+    after = cluster.after_kill
+    killed = after["killed"]
+    victim_id, victim = after["victim"]
+    survivor_id, survivor = after["survivor"]
+    while _scheduler_holder(cluster) != 2:
+        assert time.monotonic() < killed + TAKEOVER, "worker 2 did not take over the schedule"
+        time.sleep(0.1)
+    took_over = time.monotonic()
+    while len(victim.runs()) < 2:
+        assert time.monotonic() < killed + RETRIED, "the killed refresh was not asked again"
+        time.sleep(0.1)
+    retried = victim.runs()[1]
+    time.sleep(max(0.0, max(took_over, retried) + INTERVAL + 3 - time.monotonic()))
+    observed = time.monotonic()
+    assert cluster.workers[1].pid == after["worker_2"] and cluster.workers[1].poll() is None
+
+    # The schedule stood still from the on-demand refreshes until the takeover (the dead
+    # holder's lease), then each connection ran once at once and went on every INTERVAL.
+    regular = [*zip(cluster.connection_ids, cluster.sources, strict=True),
+               (survivor_id, survivor)]
+    report = {}
+    for connection_id, source in regular:
+        runs = source.runs()
+        assert not [t for t in runs if after["asked"] + 0.5 < t < took_over - 0.5], runs
+        later = [t for t in runs if t >= took_over - 0.5]
+        gaps = [round(b - a, 2) for a, b in zip(later, later[1:], strict=False)]
+        report[connection_id[:6]] = (round(later[0] - took_over, 2), gaps)
+        assert later[0] - took_over <= 3, (connection_id, later[0] - took_over)
+        assert len(later) >= 2 and all(INTERVAL - 1.5 <= g <= INTERVAL + 2.5 for g in gaps), (
+            connection_id, gaps)
+        assert observed - later[-1] <= INTERVAL + 2.5
+    # The killed refresh: asked once more (the retry its failure callback scheduled, after rq
+    # found it abandoned, which takes 60 s and more), then every INTERVAL again.
+    runs = victim.runs()
+    assert retried - killed >= 60, retried - killed
+    gaps = [round(b - a, 2) for a, b in zip(runs[1:], runs[2:], strict=False)]
+    assert len(runs) >= 3 and all(INTERVAL - 1.5 <= g <= INTERVAL + 2.5 for g in gaps), gaps
+    owner = cluster.connection_owner
+    for connection_id in (victim_id, survivor_id):
+        body = owner.call("GET", f"/api/v1/connections/{connection_id}").json()
+        assert body["state"] in {"ok", "running", "queued"} and body["last_error"] is None, body
+    print(f"\nworker 1 took the scheduler lock {after['handover'] and round(after['handover'], 2)}"
+          f" s after worker 2 was told to stop (None: it held it); after the kill worker 2 took it over in "
+          f"{took_over - killed:.1f} s (bound {TAKEOVER}) and asked the killed refresh again "
+          f"after {retried - killed:.1f} s (bound {RETRIED}); first run after the takeover, "
+          f"gaps: {report}, killed one's gaps after its retry: {gaps}")
