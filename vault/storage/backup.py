@@ -139,6 +139,11 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
     home = settings.home_path
     key = read_instance_key(settings)
     if not (home / INSTANCE_DB_FILE).exists():
+        if settings.database_url:
+            raise BackupError(
+                "with KLUIS_DATABASE_URL set the instance is in PostgreSQL: back up the database"
+                " with PostgreSQL's tools (pg_dump, or base backups with WAL archiving);"
+                " kluis backup copies the file backend only")
         raise BackupError(f"{home} holds no instance.db")
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):

@@ -115,6 +115,10 @@ class PgJournal:
         self.vault_id = journal.vault_id
         self.keys = JournalKeys(journal.key, journal.vault_id)
         self._locked: PgConnection | None = None
+        #: Row numbers that did not open with the journal's key at the last :meth:`entries`
+        #: (damaged in the database): skipped there, and dropped by the next merge, which
+        #: says so in the vault's log (:func:`to_vault`), as a damaged journal file is.
+        self.unreadable: list[int] = []
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -148,15 +152,21 @@ class PgJournal:
         return seq
 
     def entries(self, after: int = 0) -> list[dict[str, Any]]:
-        """The rows numbered above ``after``, oldest first, decrypted."""
+        """The rows numbered above ``after``, oldest first, decrypted; a row that does not
+        open with the key is left out and noted in :attr:`unreadable`."""
         with self.database.connection() as pgc:
             rows = pgc.execute("SELECT seq, sealed FROM kluis_journal WHERE vault_id = %s"
                                " AND seq > %s ORDER BY seq", (self.vault_id, after)).fetchall()
         out: list[dict[str, Any]] = []
+        self.unreadable = []
         for seq, sealed in rows:
             seq = int(seq)
-            at, actor, action, grant_id, stored, canonical = json.loads(
-                self.keys.open(seq, bytes(sealed)))
+            try:
+                plain = self.keys.open(seq, bytes(sealed))
+            except WrongKey:
+                self.unreadable.append(seq)
+                continue
+            at, actor, action, grant_id, stored, canonical = json.loads(plain)
             out.append({"seq": seq, "at": at, "actor": actor, "action": action,
                         "grant_id": grant_id, "detail": stored, "canonical": canonical})
         return out
@@ -348,12 +358,19 @@ def merge(vault: VaultDB, conn: Journal, *, on_merged: OnMerged) -> int:
     ``on_merged`` gets the moved rows inside that vault commit.
     """
     journal_id, rows = snapshot(conn)
-    if not rows:
+    lost = _unreadable(conn)
+    if not rows and not lost:
         return 0
     moved = to_vault(vault, conn, journal_id, rows, on_merged=on_merged)
     with vault.instance.hold.shared():
-        forget(conn, journal_id, rows[-1]["seq"])
+        forget(conn, journal_id, max([r["seq"] for r in rows] + lost))
     return moved
+
+
+def _unreadable(conn: Journal) -> list[int]:
+    """Rows of a PostgreSQL journal that did not open at its last read (a journal file that
+    does not open is moved aside instead: :func:`recover`)."""
+    return list(conn.unreadable) if isinstance(conn, PgJournal) else []
 
 
 def snapshot(conn: Journal) -> tuple[str, Sequence[Any]]:
@@ -376,19 +393,44 @@ def to_vault(vault: VaultDB, conn: Journal, journal_id: str, rows: Sequence[Any]
              on_merged: OnMerged) -> int:
     """Append the rows not merged yet to the vault's log, with the new mark, in one commit;
     ``on_merged`` adds what it derives from them (access counts) to that same commit."""
+    unreadable = _unreadable(conn)
     with vault.transaction() as tx:  # mergers of this vault take turns here
         if _journal_id(conn) != journal_id:
             return 0  # another merger moved these rows and emptied the journal meanwhile
         upto = _merged_upto(vault.get_meta("journal_merged"), journal_id)
         fresh = [r for r in rows if r["seq"] > upto]
-        if not fresh:
+        lost = [seq for seq in unreadable if seq > upto]
+        if not fresh and not lost:
             return 0
-        vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
-                                  r["canonical"], r["detail"]) for r in fresh])
-        on_merged(tx, fresh)
-        vault.set_meta(tx, "journal_merged", f"{journal_id}:{fresh[-1]['seq']}")
-        vault.set_meta(tx, "journal_merged_at", fresh[-1]["at"])
+        if fresh:
+            vault.append_events(tx, [(r["at"], r["actor"], r["action"], r["grant_id"],
+                                      r["canonical"], r["detail"]) for r in fresh])
+            on_merged(tx, fresh)
+        if lost:
+            _say_rows_lost(vault, tx, lost)
+        last = max([r["seq"] for r in fresh] + lost)
+        vault.set_meta(tx, "journal_merged", f"{journal_id}:{last}")
+        if fresh:
+            vault.set_meta(tx, "journal_merged_at", fresh[-1]["at"])
     return len(fresh)
+
+
+def _say_rows_lost(vault: VaultDB, tx: db.Connection, lost: list[int]) -> None:
+    """The log's ``access-journal.damaged`` event for PostgreSQL journal rows that do not
+    open with the journal's key (changed in the database): merged as lost, then deleted."""
+    vault.append_event(tx, actor="system", action="access-journal.damaged", detail={
+        "journal_rows": lost,
+        "reads_lost": len(lost),  # each row was one read or download; whose is not known
+        "lost_after": vault.get_meta("journal_merged_at"),
+        "lost_until": now_iso(),
+        "explanation": (
+            "Rows of the access journal (organisation reads not yet added to this log) did "
+            "not open with the journal's key: they were changed in the database. Those reads "
+            "are missing from this log and from the grants' access counts; which organisation "
+            "made them is not known. The rows were removed; every other read was kept."),
+    })
+    log.error("vault %s: %d access journal rows in PostgreSQL did not open; merged as lost",
+              vault.id, len(lost))
 
 
 def forget(conn: Journal, journal_id: str, last: int) -> None:

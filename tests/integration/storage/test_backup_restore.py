@@ -9,12 +9,20 @@ import sys
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.conftest import ROOT, free_port, settings_env
 from vault.app import create_app
 from vault.grants.redemption import HANDLES
 from vault.storage.cache import CONNECTIONS
+
+
+@pytest.fixture
+def settings(make_settings):
+    """Files, whatever KLUIS_TEST_BACKEND says: ``kluis backup`` copies the file backend (with
+    PostgreSQL the database is backed up with its own tools: the last test)."""
+    return make_settings(database_url="")
 
 
 def _cli(settings, *args) -> subprocess.CompletedProcess:
@@ -122,3 +130,13 @@ def test_restore_refuses_a_home_with_an_instance_and_a_changed_file(live_server,
     damaged = _cli(settings.with_overrides(home=str(home)), "restore", str(tmp_path / "b"))
     assert damaged.returncode == 1 and "differs from the backup's manifest" in damaged.stderr
     assert not (home / "instance.db").exists()
+
+
+def test_a_backup_of_an_instance_in_postgresql_says_to_use_postgresqls_tools(
+        make_settings, postgres_database, tmp_path):
+    settings = make_settings("pg", database_url=postgres_database())
+    result = _cli(settings, "backup", str(tmp_path / "backup"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "in PostgreSQL" in result.stderr and "pg_dump" in result.stderr  # before: no instance.db
+    assert not (tmp_path / "backup").exists()

@@ -9,11 +9,23 @@ import pytest
 
 from vault.accounts.errors import InvalidCredentials, RegistrationClosed
 from vault.storage import journal
-from vault.storage.cache import CONNECTIONS
+from vault.storage.cache import CONNECTIONS, MIRRORS
 from vault.storage.errors import VaultRolledBack
 from vault.storage.vaults import EventDetail
 
 PASSWORD = "correct horse staple 42"
+
+
+@pytest.fixture
+def files(make_accounts):
+    """Accounts on the file backend: the faults below are done to vault and journal files."""
+    return make_accounts(database_url="")
+
+
+@pytest.fixture
+def on_postgresql(make_accounts, postgres_database):
+    """Accounts on the PostgreSQL backend, for the same faults done to rows."""
+    return make_accounts(database_url=postgres_database())
 
 
 def _journal_with_a_read(accounts, vault_id, dek) -> journal.JournalRef:
@@ -26,8 +38,8 @@ def _journal_with_a_read(accounts, vault_id, dek) -> journal.JournalRef:
     return ref
 
 
-def test_the_owner_gets_in_when_the_access_journal_has_flipped_bytes(make_accounts):
-    accounts = make_accounts()
+def test_the_owner_gets_in_when_the_access_journal_has_flipped_bytes(files):
+    accounts = files
     vault_id, _ = accounts.register("jan", PASSWORD)
     dek = accounts.unlock_password("jan", PASSWORD).dek
     ref = _journal_with_a_read(accounts, vault_id, dek)
@@ -45,8 +57,44 @@ def test_the_owner_gets_in_when_the_access_journal_has_flipped_bytes(make_accoun
         assert vault.verify_log() == []
 
 
-def test_a_rolled_back_vault_refuses_the_owner_until_they_accept_it(make_accounts, tmp_path):
-    accounts = make_accounts()
+def test_the_owner_gets_in_when_a_journal_row_in_postgresql_was_changed(on_postgresql):
+    accounts = on_postgresql
+    vault_id, _ = accounts.register("jan", PASSWORD)
+    dek = accounts.unlock_password("jan", PASSWORD).dek
+    _journal_with_a_read(accounts, vault_id, dek)
+    with accounts.open(vault_id, dek) as vault:
+        ref = journal.ref(vault, str(accounts.instance.vault_path(vault_id)))
+        with journal.opened(ref, accounts.settings) as conn:  # the first is merged; two more
+            journal.append(conn, at="2026-11-30T09:05:00Z", actor="org:c", action="grant.read",
+                           grant_id="g1", detail=EventDetail.of({"records": 3}))
+            journal.append(conn, at="2026-11-30T09:06:00Z", actor="org:c", action="grant.read",
+                           grant_id="g1", detail=EventDetail.of({"records": 2}))
+    with accounts.instance.pg.connection() as pgc:  # the database's administrator edits one
+        changed = pgc.execute(
+            "UPDATE kluis_journal SET sealed = overlay(sealed PLACING '\\xffff'::bytea FROM 20)"
+            " WHERE vault_id = %s AND seq = (SELECT min(seq) FROM kluis_journal"
+            " WHERE vault_id = %s)", (vault_id, vault_id)).rowcount
+    assert changed == 1
+    MIRRORS.clear()
+
+    unlocked = accounts.login("jan", PASSWORD)  # before the fix: in, but the journal stuck
+    accounts.create_app_token(vault_id, unlocked.dek, "script")
+    with accounts.open(vault_id, dek) as vault:
+        events = vault.events()
+        [damaged] = [e for e in events if e.action == "access-journal.damaged"]
+        assert damaged.detail["reads_lost"] == 1 and damaged.detail["lost_until"]
+        # The reads before and after it were not lost with it.
+        assert sorted(e.detail["records"] for e in events if e.action == "grant.read") == [1, 2]
+        assert vault.verify_log() == []
+    with accounts.instance.pg.connection() as pgc:
+        assert pgc.execute("SELECT count(*) FROM kluis_journal WHERE vault_id = %s",
+                           (vault_id,)).fetchone()[0] == 0
+    with accounts.open(vault_id, dek) as vault:  # said once
+        assert [e.action for e in vault.events()].count("access-journal.damaged") == 1
+
+
+def test_a_rolled_back_vault_refuses_the_owner_until_they_accept_it(files, tmp_path):
+    accounts = files
     vault_id, _ = accounts.register("piet", PASSWORD)
     CONNECTIONS.clear()
     path = accounts.instance.vault_path(vault_id)

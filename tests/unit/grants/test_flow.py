@@ -17,6 +17,15 @@ from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.storage import journal
 
 
+@pytest.fixture
+def settings(make_settings, request):
+    """As tests/conftest.py's; a test that takes ``backend`` looks at how storage is laid out,
+    so it chooses: it runs once on each backend."""
+    if "backend" in request.fixturenames:
+        return make_settings(database_url=request.getfixturevalue("backend"))
+    return make_settings()
+
+
 def test_approved_request_gives_a_token_that_reads_only_granted_fields(issue):
     _owner, _org, token = issue(asked={"income": ["year", "gross_amount_cents"], "person": None},
                                 fields={"income": ["year", "gross_amount_cents"],
@@ -51,12 +60,17 @@ def test_the_token_endpoint_returns_a_token_once(grants, make_vault, make_org):
     assert info.value.error == "invalid_grant"
 
 
-def test_the_instance_keeps_no_usable_token(grants, svc, issue):
+def test_the_instance_keeps_no_usable_token(grants, svc, issue, backend, request):
     _owner, _org, token = issue()
     digest = keys.token_hash(token["access_token"])
-    conn = svc.instance.conn
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    dump = "\n".join(repr(tuple(row)) for t in tables for row in conn.execute(f"SELECT * FROM {t}"))
+    if backend:  # every table of the database, as its administrator's pg_dump has it
+        server = request.getfixturevalue("postgres_server")
+        dump = server.dump(backend.rsplit("/", 1)[1]).decode()
+    else:
+        conn = svc.instance.conn
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        dump = "\n".join(repr(tuple(row)) for t in tables
+                         for row in conn.execute(f"SELECT * FROM {t}"))
     assert token["access_token"] not in dump
     assert digest in dump  # only the SHA-256
 
@@ -208,16 +222,25 @@ def test_removing_an_access_event_is_detected(grants, issue):
         assert vault.verify_log()
 
 
-def test_if_the_access_cannot_be_logged_nothing_is_served(grants, svc, issue):
+def test_if_the_access_cannot_be_logged_nothing_is_served(grants, svc, issue, backend):
     from vault.grants.errors import AccessNotLogged
 
     owner, _org, token = issue()
-    with owner.open() as vault:
-        # A trigger makes every new access journal row fail, as a full disk would.
-        access = journal.ref(vault, str(svc.instance.vault_path(owner.vault_id)))
-        with journal.opened(access, svc.settings) as conn:
-            conn.execute("CREATE TRIGGER no_log BEFORE INSERT ON entries BEGIN"
-                         " SELECT RAISE(ABORT, 'disk full'); END")
+    # A trigger makes every new access journal row fail, as a full disk would.
+    if backend:
+        import psycopg
+
+        with psycopg.connect(backend, autocommit=True) as conn:
+            conn.execute("CREATE FUNCTION no_log() RETURNS trigger LANGUAGE plpgsql AS $$"
+                         " BEGIN RAISE EXCEPTION 'disk full'; END $$")
+            conn.execute("CREATE TRIGGER no_log BEFORE INSERT ON kluis_journal"
+                         " FOR EACH ROW EXECUTE FUNCTION no_log()")
+    else:
+        with owner.open() as vault:
+            access = journal.ref(vault, str(svc.instance.vault_path(owner.vault_id)))
+            with journal.opened(access, svc.settings) as conn:
+                conn.execute("CREATE TRIGGER no_log BEFORE INSERT ON entries BEGIN"
+                             " SELECT RAISE(ABORT, 'disk full'); END")
     with pytest.raises(AccessNotLogged):
         grants.redeem(token["access_token"])
     with pytest.raises(AccessNotLogged):

@@ -13,6 +13,15 @@ from vault.storage.instance import Instance
 from vault.storage.vaults import open_vault
 
 
+@pytest.fixture
+def settings(make_settings, request):
+    """As tests/conftest.py's; a test that takes ``backend`` looks into the journal's storage,
+    so it chooses: it runs once on each backend."""
+    if "backend" in request.fixturenames:
+        return make_settings(database_url=request.getfixturevalue("backend"))
+    return make_settings()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_handles():
     HANDLES.clear()
@@ -93,7 +102,7 @@ def test_each_read_shape_keeps_its_own_answer(grants, issue):
 
 
 def test_a_read_without_a_usage_limit_has_committed_its_event_when_it_returns(grants, svc,
-                                                                              issue):
+                                                                              issue, backend):
     from vault.storage import db
 
     owner, _org, token = issue()
@@ -102,8 +111,27 @@ def test_a_read_without_a_usage_limit_has_committed_its_event_when_it_returns(gr
     for n in range(1, 4):
         grants.redeem_records(token["access_token"])
         # A connection of its own (another process would see the same): the row is there.
+        if backend:
+            assert _pg_journal_actions(backend, access) == ["grant.read"] * n
+            continue
         conn = db.connect(access.path, access.key)
         try:
             assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == n
         finally:
             conn.close()
+
+
+def _pg_journal_actions(url: str, access: journal.JournalRef) -> list[str]:
+    """The actions in the vault's kluis_journal rows, read and opened on a new connection
+    (not one of the pool's), in the default READ COMMITTED: only committed rows."""
+    import json
+
+    import psycopg
+
+    from vault.crypto.rowseal import JournalKeys
+
+    keys = JournalKeys(access.key, access.vault_id)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT seq, sealed FROM kluis_journal WHERE vault_id = %s"
+                            " ORDER BY seq", (access.vault_id,)).fetchall()
+    return [json.loads(keys.open(seq, bytes(sealed)))[2] for seq, sealed in rows]

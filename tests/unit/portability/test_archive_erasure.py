@@ -10,8 +10,20 @@ from tests.unit.portability.conftest import DOCUMENT, PASSWORD, SAMPLE
 from vault.accounts.errors import InvalidCredentials
 from vault.portability import archive, erasure, service
 from vault.records import service as records
+from vault.storage import journal
+from vault.storage.vaults import EventDetail
 
 PASSPHRASE = "my vault goes to a new home"
+
+
+@pytest.fixture
+def make_settings(make_settings, request):
+    """tests/conftest.py's; a test that takes ``backend`` looks at what storage keeps, so it
+    chooses: it runs once on each backend (all its owners in one home, one database)."""
+    if "backend" not in request.fixturenames:
+        return make_settings
+    url = request.getfixturevalue("backend")
+    return lambda *args, **overrides: make_settings(*args, **{"database_url": url, **overrides})
 
 
 def _snapshot(vault):
@@ -122,7 +134,7 @@ def _all_bytes(home):
             yield path, path.read_bytes()
 
 
-def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault):
+def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault, backend, request):
     made = make_vault()
     other = make_vault("home", username="bert", sample=False)  # same home, second owner
     del other
@@ -134,10 +146,22 @@ def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault):
                     else value
                 if len(text) >= 4:
                     values.append(text.encode())
+        # An organisation's read not merged yet: the access journal holds something too.
+        access = journal.ref(vault, str(made.instance.vault_path(made.vault_id)))
+        with journal.opened(access, made.settings) as conn:
+            journal.append(conn, at="2026-11-30T09:00:00Z", actor="org:c", action="grant.read",
+                           grant_id="g1", detail=EventDetail.of({"organisation": ORG_CANARY}))
     values.append(DOCUMENT[:40])
+    values.append(ORG_CANARY.encode())
     report = erasure.erase_vault(made.instance, made.vault_id)
     assert report.slots_destroyed == 2
-    assert f"{made.vault_id}.db" in report.files_removed
+    if backend:
+        assert report.files_removed == []  # it had none: its rows went with its vault row
+        _assert_nothing_of_it_in_postgresql(request.getfixturevalue("postgres_server"), backend,
+                                            made, values)
+    else:
+        assert f"{made.vault_id}.db" in report.files_removed
+        assert f"{made.vault_id}.db.access" in report.files_removed
     assert report.kept == {"vaults_erased": 1}
     assert not made.instance.vault_exists(made.vault_id)
     assert made.instance.slots(made.vault_id) == []
@@ -149,3 +173,26 @@ def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault):
         made.accounts.unlock_password(made.username, PASSWORD)
     again = erasure.erase_vault(made.instance, made.vault_id)
     assert again.kept == {"vaults_erased": 1} and again.files_removed == []
+
+
+ORG_CANARY = "Woonstichting Wisgoed"
+
+
+def _assert_nothing_of_it_in_postgresql(server, url: str, made, values: list[bytes]) -> None:
+    """No row of any table names the erased vault, and the database's administrator's
+    pg_dump holds no value of it, nor its username or id."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND column_name IN ('vault_id', 'id')").fetchall()
+        for table, column in tables:
+            found = conn.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text = %s',
+                                 (made.vault_id,)).fetchone()[0]
+            assert found == 0, (table, column)
+        assert conn.execute("SELECT count(*) FROM kluis_rows").fetchone()[0] > 0  # bert's
+    dump = server.dump(url.rsplit("/", 1)[1])
+    assert b"kluis_journal" in dump and b"bert" in dump  # the dump is of this instance
+    for value in [*values, made.vault_id.encode(), made.username.encode()]:
+        assert value not in dump, value
