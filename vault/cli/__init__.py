@@ -164,9 +164,12 @@ def worker(burst: bool) -> None:
         restored = restore_schedules(svc.instance, svc.queue())
         if restored:
             click.echo(f"re-scheduled {restored} connector refreshes", err=True)
+    timing = worker_timing(settings.worker_maintenance_seconds)
     w = Worker(queues, connection=svc.redis, serializer=JSONSerializer,
                work_horse_killed_handler=horse_killed,
-               **worker_timing(settings.worker_maintenance_seconds))
+               maintenance_interval=timing["maintenance_interval"],
+               worker_ttl=timing["worker_ttl"],
+               job_monitoring_interval=timing["job_monitoring_interval"])
     w.work(with_scheduler=True, burst=burst)
 
 
