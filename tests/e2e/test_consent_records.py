@@ -81,6 +81,9 @@ def test_the_person_picks_one_income_and_one_document(page, live_server, make_ow
     expect(page.locator(f'[data-record="{ids["loonstrook-maart.pdf"]}"]')).to_be_disabled()
     expect(page.locator(f'[data-record="{ids["jaaropgave-2025.pdf"]}"]')).to_be_checked()
     expect(page.locator('[data-later="income"]')).not_to_be_checked()
+    # Measured once the stylesheet is in (the checks above can pass on the DOM before it is:
+    # a loaded machine once measured the unstyled page, 668 px wide at 390).
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
 
     page.uncheck(f'[data-record="{ids["2024"]}"]')
