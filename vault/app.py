@@ -167,7 +167,12 @@ def _respond(answer: ProblemResponse) -> Response:
 def _register_errors(app: Flask) -> None:
     def domain_error(exc: Exception):
         if not _wants_json() and not isinstance(exc, Problem):
-            return render_template("error.html", message=str(exc)), getattr(exc, "status", 400)
+            # The storage errors that reach a page have a message in the person's language;
+            # the rest say what the domain said.
+            key = f"error.{getattr(exc, 'code', '')}"
+            message = t(key)
+            return (render_template("error.html", message=str(exc) if message == key else message),
+                    getattr(exc, "status", 400))
         return _respond(problem_for(exc, path=request.path,  # type: ignore[arg-type]
                                     authorization=request.headers.get("Authorization", "")))
 

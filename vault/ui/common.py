@@ -63,6 +63,35 @@ register({
                        "en": "Too many attempts in a row. Wait a moment and try again."},
     "error.http_other": {"nl": "Dat lukte niet. Probeer het later opnieuw.",
                          "en": "That did not work. Please try again later."},
+    # Storage errors a page can meet (vault.storage.errors), said without technical words.
+    "error.storage-error": {"nl": "Je kluis is nu niet bereikbaar. Probeer het over een paar "
+                                  "minuten opnieuw; er is niets veranderd.",
+                            "en": "Your vault cannot be reached right now. Try again in a few "
+                                  "minutes; nothing was changed."},
+    "error.database-unavailable": {"nl": "Je kluis is even niet bereikbaar. Probeer het over "
+                                         "een paar seconden opnieuw; er is niets veranderd.",
+                                   "en": "Your vault cannot be reached for a moment. Try again "
+                                         "in a few seconds; nothing was changed."},
+    "error.vault-damaged": {"nl": "Je kluis opent niet: de opgeslagen gegevens zijn beschadigd. "
+                                  "Er is niets veranderd. Vraag de beheerder van deze server "
+                                  "de kluis uit een back-up terug te zetten.",
+                            "en": "Your vault does not open: its stored data is damaged. "
+                                  "Nothing was changed. Ask the operator of this server to "
+                                  "restore the vault from a backup."},
+    "error.vault-rolled-back": {"nl": "Je kluis is teruggezet naar een oudere stand: wat je "
+                                      "daarna hebt vastgelegd kan ontbreken. Er is niets "
+                                      "geopend of veranderd. Vraag de beheerder wat er is "
+                                      "gebeurd; als de oudere stand bewust is teruggezet, kun "
+                                      "je hem samen met de beheerder accepteren.",
+                                "en": "Your vault was put back to an older state: what you "
+                                      "recorded since may be missing. Nothing was opened or "
+                                      "changed. Ask the operator what happened; if the older "
+                                      "state was restored on purpose, you can accept it "
+                                      "together with the operator."},
+    "error.access-log-unavailable": {"nl": "Dit kan nu niet: de toegang kan niet in je logboek "
+                                           "worden vastgelegd. Probeer het later opnieuw.",
+                                     "en": "This cannot be done now: the access cannot be "
+                                           "written to your log. Please try again later."},
     "error.server": {"nl": "Er ging iets mis aan onze kant. Probeer het later opnieuw; je "
                            "gegevens zijn niet veranderd.",
                      "en": "Something went wrong on our side. Please try again later; your "

@@ -128,6 +128,26 @@ def test_a_damaged_vault_file_is_a_problem_and_verify_log_says_so_in_one_line(
     assert "sqlcipher" not in result.stderr.lower()
 
 
+def test_a_damaged_vault_is_said_on_the_page_in_the_persons_language(live_server, make_owner):
+    from tests.integration.records.test_forms import login
+
+    owner = make_owner()
+    pages = {lang: login(live_server.url, owner, lang) for lang in ("nl", "en")}
+    _restart_caches()
+    _flip(live_server.app.extensions["kluis"].instance.vault_path(owner.vault_id))
+    said = {}
+    for lang, http in pages.items():
+        resp = http.get(f"{live_server.url}/dashboard", timeout=30)
+        assert resp.status_code == 503
+        assert resp.headers["Content-Type"].startswith("text/html")
+        said[lang] = resp.text
+    assert "Je kluis opent niet" in said["nl"] and "back-up" in said["nl"]
+    assert "Your vault does not open" in said["en"]
+    for text in said.values():  # no technical words, no stack
+        assert "file is damaged" not in text and "sqlcipher" not in text.lower()
+        assert "Traceback" not in text
+
+
 @ON_POSTGRESQL
 def test_a_changed_vault_row_in_postgresql_is_a_problem_and_verify_log_says_so_in_one_line(
         live_server, make_owner, settings, backend):
