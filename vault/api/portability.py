@@ -104,6 +104,9 @@ class ImportOutcomeSchema(Schema):
 class ErasureReportSchema(Schema):
     slots_destroyed = fields.Integer(required=True)
     files_removed = fields.List(fields.String(), required=True)
+    rows_removed = fields.Integer(required=True, metadata={
+        "description": "With the PostgreSQL backend: the vault's sealed rows and waiting "
+                       "archives deleted (0 with files)"})
     inbox_items_dropped = fields.Integer(required=True)
     kept = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     kept_explained = fields.String(required=True)

@@ -27,6 +27,8 @@ SUFFIXES = ("", "-wal", "-shm", "-journal", ".access", ".access-wal", ".access-s
 class ErasureReport:
     slots_destroyed: int = 0
     files_removed: list[str] = field(default_factory=list)
+    #: With the PostgreSQL backend: the vault's sealed rows and waiting archives deleted.
+    rows_removed: int = 0
     inbox_items_dropped: int = 0
     kept: dict[str, int] = field(default_factory=dict)
 
@@ -69,7 +71,7 @@ def erase_vault(instance: Instance, vault_id: str, *,
             "DELETE FROM key_slots WHERE vault_id = ?", (vault_id,)
         ).rowcount
     forget_cached(vault_id)
-    remove_vault_storage(instance, vault_id)  # its rows, with the PostgreSQL backend
+    report.rows_removed = remove_vault_storage(instance, vault_id)  # PostgreSQL: its rows
     path = instance.vault_path(vault_id)
     for suffix in SUFFIXES:
         candidate = path.with_name(path.name + suffix)

@@ -84,6 +84,6 @@ def erase_owner_vault(accounts: Accounts, vault_id: str) -> erasure.ErasureRepor
     waiting = pending.store(accounts.instance)
     report = erasure.erase_vault(accounts.instance, vault_id,
                                  extra_files=waiting.local_files(vault_id))
-    waiting.drop_vault(vault_id)
+    report.rows_removed += waiting.drop_vault(vault_id)
     sessions.end_all(accounts.redis, vault_id)
     return report

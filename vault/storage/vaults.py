@@ -470,12 +470,13 @@ def _load_or_move(instance: Instance, vault_id: str, dek: bytes, *,
     return mirror
 
 
-def remove_vault_storage(instance: Instance, vault_id: str) -> None:
-    """Delete a vault's rows in PostgreSQL (nothing for the file backend: its files are
-    removed by the caller)."""
+def remove_vault_storage(instance: Instance, vault_id: str) -> int:
+    """Delete a vault's rows in PostgreSQL and return how many went (nothing for the file
+    backend: its files are removed by the caller)."""
     MIRRORS.forget(vault_id)
     if instance.pg is not None:
-        pgvault.erase(instance.pg, vault_id)
+        return pgvault.erase(instance.pg, vault_id)
+    return 0
 
 
 def open_inbox(vault: VaultDB) -> list[tuple[int, str, dict[str, Any]]]:

@@ -114,6 +114,8 @@ register({
               "record, document, log entry or key of this vault remains."},
     "port.slots_destroyed": {"nl": "Sleutels vernietigd: {n}", "en": "Keys destroyed: {n}"},
     "port.files_removed": {"nl": "Bestanden gewist: {n}", "en": "Files erased: {n}"},
+    "port.rows_removed": {"nl": "Versleutelde rijen in de database gewist: {n}",
+                          "en": "Encrypted rows erased from the database: {n}"},
     "port.vaults_erased": {"nl": "Verwijderde kluizen op deze Kluis: {n}",
                            "en": "Vaults erased on this instance: {n}"},
     "port.imported_counts": {

@@ -75,6 +75,12 @@ def test_the_owner_exports_archives_verifies_and_deletes_through_the_pages(make_
         "csrf_token": token, "confirm": owner.username, "password": owner.password}, timeout=30)
     assert done.status_code == 200 and 'id="erasure"' in done.text
     instance = live_server.app.extensions["kluis"].instance
+    # What went, in the person's terms for the backend: files, or rows in the database.
+    said = re.search(r"(Bestanden gewist|Versleutelde rijen in de database gewist): (\d+)",
+                     done.text)
+    assert said is not None and int(said.group(2)) > 0
+    assert said.group(1) == ("Versleutelde rijen in de database gewist"
+                             if instance.backend == "postgresql" else "Bestanden gewist")
     assert not instance.vault_exists(owner.vault_id)
     assert http.get(base + "/portability/", timeout=30).url.endswith("/login?next=/portability/")
 

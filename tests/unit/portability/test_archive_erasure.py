@@ -157,11 +157,13 @@ def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault, bac
     assert report.slots_destroyed == 2
     if backend:
         assert report.files_removed == []  # it had none: its rows went with its vault row
+        assert report.rows_removed > 5  # and the report says how many
         _assert_nothing_of_it_in_postgresql(request.getfixturevalue("postgres_server"), backend,
                                             made, values)
     else:
         assert f"{made.vault_id}.db" in report.files_removed
         assert f"{made.vault_id}.db.access" in report.files_removed
+        assert report.rows_removed == 0
     assert report.kept == {"vaults_erased": 1}
     assert not made.instance.vault_exists(made.vault_id)
     assert made.instance.slots(made.vault_id) == []
@@ -173,6 +175,7 @@ def test_after_erasure_no_file_under_home_holds_any_record_value(make_vault, bac
         made.accounts.unlock_password(made.username, PASSWORD)
     again = erasure.erase_vault(made.instance, made.vault_id)
     assert again.kept == {"vaults_erased": 1} and again.files_removed == []
+    assert again.rows_removed == 0
 
 
 ORG_CANARY = "Woonstichting Wisgoed"
