@@ -65,6 +65,29 @@ def _cli(settings, *args, stdin: str | None = None, **env) -> subprocess.Complet
                           text=True, timeout=60)
 
 
+def _refused_until_the_owner_accepts(live_server, owner, settings) -> None:
+    """The vault put back from before is refused (409, with what the owner can do) until its
+    owner accepts the older state; then it opens as it was, its log says so and is intact."""
+    resp = requests.post(f"{live_server.url}/api/v1/tokens", timeout=30, json={
+        "username": owner.username, "password": owner.password, "name": "after"})
+    assert resp.status_code == 409, resp.text  # before the fix: 201, the record silently gone
+    problem = resp.json()
+    assert problem["type"].endswith(":vault-rolled-back")
+    assert problem["known_log_seq"] > problem["vault_log_seq"]
+    assert "accept-older-state" in problem["detail"]
+    assert owner.get("/api/v1/records").status_code == 409
+
+    result = _cli(settings, "vault", "accept-older-state", "--username", owner.username,
+                  stdin=owner.password + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "accepted" in result.stdout
+    _restart_caches()
+    assert owner.get("/api/v1/records").json()["records"] == []
+    events = owner.get("/api/v1/events?limit=50").json()["events"]
+    assert any(e["action"] == "vault.older-state-accepted" for e in events)
+    assert owner.get("/api/v1/access-log").json()["log_intact"] is True
+
+
 def test_a_damaged_access_journal_never_locks_the_owner_or_the_organisation_out(
         live_server, granted, settings):
     owner, _org, token = granted()
@@ -184,24 +207,7 @@ def test_a_rolled_back_vault_is_refused_until_its_owner_accepts_the_older_state(
         path.with_name(path.name + suffix).unlink(missing_ok=True)
     shutil.copyfile(tmp_path / "old.db", path)
 
-    resp = requests.post(f"{live_server.url}/api/v1/tokens", timeout=30, json={
-        "username": owner.username, "password": owner.password, "name": "after"})
-    assert resp.status_code == 409, resp.text  # before the fix: 201, the record silently gone
-    problem = resp.json()
-    assert problem["type"].endswith(":vault-rolled-back")
-    assert problem["known_log_seq"] > problem["vault_log_seq"]
-    assert "accept-older-state" in problem["detail"]
-    assert owner.get("/api/v1/records").status_code == 409
-
-    result = _cli(settings, "vault", "accept-older-state", "--username", owner.username,
-                  stdin=owner.password + "\n")
-    assert result.returncode == 0, result.stderr
-    assert "accepted" in result.stdout
-    _restart_caches()
-    assert owner.get("/api/v1/records").json()["records"] == []
-    events = owner.get("/api/v1/events?limit=50").json()["events"]
-    assert any(e["action"] == "vault.older-state-accepted" for e in events)
-    assert owner.get("/api/v1/access-log").json()["log_intact"] is True
+    _refused_until_the_owner_accepts(live_server, owner, settings)
 
 
 @ON_POSTGRESQL
@@ -227,21 +233,4 @@ def test_a_vault_put_back_in_postgresql_from_before_is_refused_until_its_owner_a
         cur.executemany("INSERT INTO kluis_rows (vault_id, row_key, version, sealed)"
                         " VALUES (%s, %s, %s, %s)", [(owner.vault_id, *r) for r in rows])
 
-    resp = requests.post(f"{live_server.url}/api/v1/tokens", timeout=30, json={
-        "username": owner.username, "password": owner.password, "name": "after"})
-    assert resp.status_code == 409, resp.text
-    problem = resp.json()
-    assert problem["type"].endswith(":vault-rolled-back")
-    assert problem["known_log_seq"] > problem["vault_log_seq"]
-    assert "accept-older-state" in problem["detail"]
-    assert owner.get("/api/v1/records").status_code == 409
-
-    result = _cli(settings, "vault", "accept-older-state", "--username", owner.username,
-                  stdin=owner.password + "\n")
-    assert result.returncode == 0, result.stderr
-    assert "accepted" in result.stdout
-    _restart_caches()
-    assert owner.get("/api/v1/records").json()["records"] == []
-    events = owner.get("/api/v1/events?limit=50").json()["events"]
-    assert any(e["action"] == "vault.older-state-accepted" for e in events)
-    assert owner.get("/api/v1/access-log").json()["log_intact"] is True
+    _refused_until_the_owner_accepts(live_server, owner, settings)
