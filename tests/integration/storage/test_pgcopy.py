@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
@@ -148,14 +146,7 @@ def _file_instance(settings, vaults: int = 3) -> dict[str, int]:
 @pytest.mark.parametrize("step", ["locked", "written", "committed"])
 def test_a_copy_killed_at_any_step_leaves_one_whole_instance(settings, pg_settings, step):
     counts = _file_instance(settings)
-    proc = _child(pg_settings, pause=step)
-    try:
-        steps.until(proc, step)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
+    steps.kill_at(_child(pg_settings, pause=step), step)
     committed = step == "committed"
     assert (settings.home_path / "instance.db").exists()  # removed only after the commit
     assert _marker_rows(pg_settings) == (1 if committed else 0)
@@ -185,25 +176,10 @@ def test_two_processes_starting_at_once_copy_once(settings, pg_settings):
     try:
         steps.until(first, "locked")
         second = _child(pg_settings)
-        deadline = time.monotonic() + 15
-        with psycopg.connect(pg_settings.database_url, autocommit=True) as conn:
-            while not conn.execute(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-                    " WHERE l.locktype = 'advisory' AND NOT l.granted"
-                    " AND d.datname = current_database()").fetchone()[0]:
-                assert time.monotonic() < deadline, "the second process never waited"
-                time.sleep(0.05)
-        first.stdin.write("\n")
-        first.stdin.flush()
-        out1, err1 = first.communicate(timeout=60)
-        out2, err2 = second.communicate(timeout=60)
+        steps.until_one_waits(pg_settings.database_url)  # the second waits on the first's lock
+        (out1, _), (out2, _) = steps.finish(first, second)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
-    assert first.returncode == 0, err1
-    assert second.returncode == 0, err2
+        steps.reap(first, second)
     assert "written" in out1.split("\n") and "vaults 3" in out1.split("\n")
     assert "written" not in out2.split("\n") and "vaults 3" in out2.split("\n")
     assert _pg_counts(pg_settings, counts) == _copied(counts)

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -244,14 +242,7 @@ def _check_moved(pg_settings, vault_id: str, dek: bytes, events: int) -> None:
 @pytest.mark.parametrize("step", ["locked", "read", "written", "committed", "journal-removed"])
 def test_a_move_killed_at_any_step_leaves_one_whole_vault(settings, pg_settings, step):
     vault_id, dek, events = _file_vault(settings)
-    proc = _child(pg_settings, vault_id, dek, pause=step)
-    try:
-        steps.until(proc, step)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
+    steps.kill_at(_child(pg_settings, vault_id, dek, pause=step), step)
     # Before the commit the file is the vault (nothing in the database); after it, the
     # database is, and what is left of the file goes at the next open.
     instance = Instance(pg_settings)
@@ -273,34 +264,17 @@ def test_two_processes_opening_a_file_vault_at_once_move_it_once(settings, pg_se
     try:
         first_steps = steps.until(first, "read")
         second = _child(pg_settings, vault_id, dek)
-        database = pg.database(pg_settings.database_url)
-        deadline = time.monotonic() + 15
-        while True:  # the second waits on the first's lock
-            with database.connection() as pgc:
-                waiting = pgc.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-                                      " AND NOT granted AND objid::int = %s",
-                                      (pgmove.lock_key(vault_id),)).fetchone()[0]
-            if waiting:
-                break
-            assert time.monotonic() < deadline, "the second process never waited"
-            time.sleep(0.05)
-        first.stdin.write("\n")
-        first.stdin.flush()
-        out1, err1 = first.communicate(timeout=30)
-        out2, err2 = second.communicate(timeout=30)
+        # The second waits on the first's lock.
+        steps.until_one_waits(pg_settings.database_url, pgmove.lock_key(vault_id))
+        (out1, _), (out2, _) = steps.finish(first, second, seconds=30)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
-    assert first.returncode == 0, err1
-    assert second.returncode == 0, err2
+        steps.reap(first, second)
     first_steps += out1.split("\n")
     assert "written" in first_steps and "opened kanarie-verhuis" in first_steps
     second_steps = out2.split("\n")
     assert "locked" in second_steps and "written" not in second_steps  # found it moved
     assert "opened kanarie-verhuis" in second_steps
-    with database.connection() as pgc:
+    with pg.database(pg_settings.database_url).connection() as pgc:
         version = pgc.execute("SELECT version FROM kluis_vaults WHERE vault_id = %s",
                               (vault_id,)).fetchone()[0]
     assert version == 1  # written once
