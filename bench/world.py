@@ -40,6 +40,20 @@ def filler(i: int) -> dict:
             "hours_per_week": 32}
 
 
+def _bench_slots(dek: bytes, vault_id: str) -> tuple[str, list[slots.KeySlot]]:
+    """An app token that opens the vault, and the password and recovery slots a real account
+    has beside it (random bytes: only their rows count, nobody unwraps them)."""
+    token = keys.new_token("kluis_at_")
+    slot = slots.wrap_token(dek, token, vault_id=vault_id, kind=slots.APP_TOKEN,
+                            token_hash=keys.token_hash(token), created_at=now_iso())
+    fakes = [slots.KeySlot(id=slots.new_slot_id(), vault_id=vault_id, kind=kind,
+                           kdf="argon2id", params={}, salt=os.urandom(16),
+                           nonce=os.urandom(12), wrapped=os.urandom(48),
+                           check=os.urandom(16), created_at=now_iso())
+             for kind in (slots.PASSWORD, slots.RECOVERY)]
+    return token, [slot, *fakes]
+
+
 @dataclass
 class Owner:
     username: str
@@ -166,15 +180,8 @@ class World:
         for _ in range(n):
             vault_id = new_vault_id()
             shutil.copyfile(source, instance.vault_path(vault_id))
-            token = keys.new_token("kluis_at_")
-            slot = slots.wrap_token(dek, token, vault_id=vault_id, kind=slots.APP_TOKEN,
-                                    token_hash=keys.token_hash(token), created_at=now_iso())
-            fakes = [slots.KeySlot(id=slots.new_slot_id(), vault_id=vault_id, kind=kind,
-                                   kdf="argon2id", params={}, salt=os.urandom(16),
-                                   nonce=os.urandom(12), wrapped=os.urandom(48),
-                                   check=os.urandom(16), created_at=now_iso())
-                     for kind in (slots.PASSWORD, slots.RECOVERY)]
-            batch.append((vault_id, public, [slot, *fakes]))
+            token, vault_slots = _bench_slots(dek, vault_id)
+            batch.append((vault_id, public, vault_slots))
             out.append((vault_id, token))
             if len(batch) >= 1000:
                 self._flush_small(batch)
@@ -242,15 +249,8 @@ class World:
                 digest = add(digest, row_keys.element(row_key, 1))
             header = pgvault._seal_header(row_keys, 1, schema_version, digest)
             pg_batch.append((vault_id, header, sealed_rows))
-            token = keys.new_token("kluis_at_")
-            slot = slots.wrap_token(dek, token, vault_id=vault_id, kind=slots.APP_TOKEN,
-                                    token_hash=keys.token_hash(token), created_at=now_iso())
-            fakes = [slots.KeySlot(id=slots.new_slot_id(), vault_id=vault_id, kind=kind,
-                                   kdf="argon2id", params={}, salt=os.urandom(16),
-                                   nonce=os.urandom(12), wrapped=os.urandom(48),
-                                   check=os.urandom(16), created_at=now_iso())
-                     for kind in (slots.PASSWORD, slots.RECOVERY)]
-            batch.append((vault_id, public, [slot, *fakes]))
+            token, vault_slots = _bench_slots(dek, vault_id)
+            batch.append((vault_id, public, vault_slots))
             out.append((vault_id, token))
             if len(batch) >= 1000:
                 self._flush_pg(pg_batch)
