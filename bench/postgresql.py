@@ -16,6 +16,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from bench.sections import (
     _total_reads,
     median,
     ratio,
+    timed_opens,
 )
 from bench.world import World
 
@@ -287,28 +289,8 @@ def _open_levels(world: World, counts: tuple[int, ...], samples: int) -> list[di
         made += world.add_small_vaults(count - len(made))
         build_s = time.perf_counter() - start
         rng = random.Random(count)
-        lookup, unwrap, opening, first_query, total = [], [], [], [], []
-        for _ in range(samples):
-            vault_id, token = rng.choice(made)
-            t0 = time.perf_counter()
-            slot = instance.slot_by_token_hash(keys.token_hash(token))
-            t1 = time.perf_counter()
-            dek = slots.unwrap(_present(slot), token)
-            t2 = time.perf_counter()
-            vault = open_vault(instance, vault_id, dek)
-            t3 = time.perf_counter()
-            found = vault.get_meta("vault_id")
-            # File copies keep the template's id inside; PostgreSQL copies carry their own.
-            if found is None or (instance.pg is not None and found != vault_id):
-                raise RuntimeError(f"vault {vault_id} opened with another vault's rows")
-            t4 = time.perf_counter()
-            vault.close()
-            t5 = time.perf_counter()
-            lookup.append(t1 - t0)
-            unwrap.append(t2 - t1)
-            opening.append(t3 - t2)
-            first_query.append(t4 - t3)
-            total.append(t5 - t0)
+        lookup, unwrap, opening, first_query, total = timed_opens(
+            instance, made, rng, samples, check=_own_rows(instance))
         # The same opens with the per-process cache on (production): files hand back the
         # cached connection; PostgreSQL checks the vault's version (one statement) first.
         picked = [rng.choice(made) for _ in range(8)]
@@ -345,6 +327,15 @@ def _open_levels(world: World, counts: tuple[int, ...], samples: int) -> list[di
             "per_request_over_cached": ratio(median(total), median(cached)),
         })
     return levels
+
+
+def _own_rows(instance) -> Callable[[str, Any], None]:
+    def check(vault_id: str, found: Any) -> None:
+        # File copies keep the template's id inside; PostgreSQL copies carry their own.
+        if found is None or (instance.pg is not None and found != vault_id):
+            raise RuntimeError(f"vault {vault_id} opened with another vault's rows")
+
+    return check
 
 
 def pg_vault_open(ctx, profile: Profile) -> dict:

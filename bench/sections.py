@@ -10,6 +10,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,43 @@ def _present(slot: KeySlot | None) -> KeySlot:
     if slot is None:
         raise RuntimeError("a benchmark token has no key slot")
     return slot
+
+
+def timed_opens(instance, made: list[tuple[str, str]], rng: Any, samples: int,
+                check: Callable[[str, Any], None] | None = None) -> tuple[list[float], ...]:
+    """Open ``samples`` vaults picked from ``made`` (vault id, app token) the way a request
+    does, timing each phase: token to key slot, unwrap, open, first query, close. Returns
+    the seconds of each phase, and of all, per sample. ``check(vault_id, found)`` sees the
+    vault id the opened vault holds."""
+    from vault.crypto import keys, slots
+    from vault.storage.vaults import open_vault
+
+    lookup: list[float] = []
+    unwrap: list[float] = []
+    opening: list[float] = []
+    first_query: list[float] = []
+    total: list[float] = []
+    for _ in range(samples):
+        vault_id, token = rng.choice(made)
+        t0 = time.perf_counter()
+        slot = instance.slot_by_token_hash(keys.token_hash(token))
+        t1 = time.perf_counter()
+        dek = slots.unwrap(_present(slot), token)
+        t2 = time.perf_counter()
+        vault = open_vault(instance, vault_id, dek)
+        t3 = time.perf_counter()
+        found = vault.get_meta("vault_id")
+        if check is not None:
+            check(vault_id, found)
+        t4 = time.perf_counter()
+        vault.close()
+        t5 = time.perf_counter()
+        lookup.append(t1 - t0)
+        unwrap.append(t2 - t1)
+        opening.append(t3 - t2)
+        first_query.append(t4 - t3)
+        total.append(t5 - t0)
+    return lookup, unwrap, opening, first_query, total
 
 
 # -- 1. authorized read ------------------------------------------------------------------------
@@ -330,25 +368,8 @@ def vault_opening(ctx, profile: Profile) -> dict:
             made += world.add_small_vaults(count - len(made))
             build_s = time.perf_counter() - start
             rng = random.Random(count)
-            lookup, unwrap, opening, first_query, total = [], [], [], [], []
-            for _ in range(profile.open_samples):
-                vault_id, token = rng.choice(made)
-                t0 = time.perf_counter()
-                slot = instance.slot_by_token_hash(keys.token_hash(token))
-                t1 = time.perf_counter()
-                dek = slots.unwrap(_present(slot), token)
-                t2 = time.perf_counter()
-                vault = open_vault(instance, vault_id, dek)
-                t3 = time.perf_counter()
-                vault.get_meta("vault_id")
-                t4 = time.perf_counter()
-                vault.close()
-                t5 = time.perf_counter()
-                lookup.append(t1 - t0)
-                unwrap.append(t2 - t1)
-                opening.append(t3 - t2)
-                first_query.append(t4 - t3)
-                total.append(t5 - t0)
+            lookup, unwrap, opening, first_query, total = timed_opens(
+                instance, made, rng, profile.open_samples)
             cached_ids = [rng.choice(made) for _ in range(8)]
             cached = []
             for vault_id, token in cached_ids:
