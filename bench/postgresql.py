@@ -118,25 +118,17 @@ def _server_settings(ctx) -> dict:
     return found
 
 
-def _async_session_checked(ctx) -> str:
-    """What a session opened under :func:`bench.pgasync.synchronous_commit_off` reports
-    (proves the bench's off switch takes; the product's own pool says ``on``)."""
+def _session_commit(ctx, *, bench_off: bool) -> str:
+    """What ``SHOW synchronous_commit`` says in a session of the product's pool, or of one
+    opened under :func:`bench.pgasync.synchronous_commit_off` (proves the bench's off switch
+    takes; the product's own pool says ``on``)."""
+    from contextlib import nullcontext
+
     from bench.pgasync import synchronous_commit_off
     from vault.storage.pg import Database
 
-    with synchronous_commit_off():
+    with synchronous_commit_off() if bench_off else nullcontext():
         database = Database(server(ctx).url())
-    try:
-        with database.connection() as conn:
-            return str(_first(conn.execute("SHOW synchronous_commit").fetchone()))
-    finally:
-        database.close()
-
-
-def _product_session(ctx) -> str:
-    from vault.storage.pg import Database
-
-    database = Database(server(ctx).url())
     try:
         with database.connection() as conn:
             return str(_first(conn.execute("SHOW synchronous_commit").fetchone()))
@@ -255,8 +247,8 @@ def pg_read(ctx, profile: Profile) -> dict:
         "seconds_per_run": p.read_seconds, "rounds": p.read_rounds,
         "load_tool": runs["bare"][0].tool, "web_workers": world.settings.web_workers,
         "postgresql": _server_settings(ctx),
-        "product_session_synchronous_commit": _product_session(ctx),
-        "bench_off_session_synchronous_commit": _async_session_checked(ctx),
+        "product_session_synchronous_commit": _session_commit(ctx, bench_off=False),
+        "bench_off_session_synchronous_commit": _session_commit(ctx, bench_off=True),
         "bare": b, "files": f, "pg_on": on, "pg_off": of,
         "pg_over_bare_rps": ratio(on["rps"], b["rps"]),
         "pg_over_files_rps": ratio(on["rps"], f["rps"]),
