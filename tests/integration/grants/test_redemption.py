@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import timedelta
 
 import pytest
 import requests
 
 from tests.integration.grants.conftest import ask
+from tests.integration.readers import reads_around
 from vault.clock import from_iso, set_clock
 from vault.grants.oauth import pkce_challenge
 
@@ -25,38 +24,17 @@ def test_no_read_succeeds_after_the_revoke_call_returned(live_server, granted):
     owner, _org, token = granted()
     url = f"{live_server.url}/api/v1/grant/records"
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    results: list[tuple[float, int]] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def reader() -> None:
-        with requests.Session() as http:
-            while not stop.is_set():
-                started = time.monotonic()
-                status = http.get(url, headers=headers, timeout=30).status_code
-                with lock:
-                    results.append((started, status))
-
-    threads = [threading.Thread(target=reader) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.7)
-    resp = owner.delete(f"/api/v1/grants/{token['grant_id']}")
-    returned = time.monotonic()
+    resp, reads = reads_around(url, headers,
+                               lambda: owner.delete(f"/api/v1/grants/{token['grant_id']}"))
     assert resp.status_code == 200 and resp.json()["status"] == "revoked"
-    time.sleep(0.7)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    before = [s for t, s in results if t < returned]
-    after = [s for t, s in results if t > returned]
-    assert 200 in before
-    assert after and set(after) == {401}
+    assert reads.errors == []
+    assert 200 in reads.before
+    assert reads.after and set(reads.after) == {401}
     # Every read served left one event; the owner's log shows them all (merged from the
     # vault's access journal when the owner opens the vault).
     log = owner.get(f"/api/v1/access-log?grant={token['grant_id']}&limit=1000").json()
-    reads = [e for e in log["events"] if e["action"] == "grant.read"]
-    assert len(reads) == sum(1 for _, s in results if s == 200)
+    logged = [e for e in log["events"] if e["action"] == "grant.read"]
+    assert len(logged) == reads.served
     assert sum(e["action"] == "grant.revoked" for e in log["events"]) == 1
 
 

@@ -9,13 +9,12 @@ common, so it shares no memory (grant handles, vault mirrors) with node 1.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 
 import pytest
 import requests
 
 from bench.procs import Stack, free_port, kluis_command, wait_for_http
+from tests.integration.readers import reads_around
 from vault.storage.instance import Instance, init_home, read_instance_key
 
 
@@ -40,33 +39,12 @@ def test_a_revoke_on_one_node_ends_reads_on_the_other(settings, live_server, gra
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         first = requests.get(url, headers=headers, timeout=30)
         assert first.status_code == 200, first.text  # node 2 knows the grant node 1 made
-        results: list[tuple[float, int]] = []
-        stop = threading.Event()
-        lock = threading.Lock()
-
-        def reader() -> None:
-            with requests.Session() as http:
-                while not stop.is_set():
-                    started = time.monotonic()
-                    status = http.get(url, headers=headers, timeout=30).status_code
-                    with lock:
-                        results.append((started, status))
-
-        threads = [threading.Thread(target=reader) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.7)
-        resp = owner.delete(f"/api/v1/grants/{token['grant_id']}")  # on node 1
-        returned = time.monotonic()
+        resp, reads = reads_around(  # the revoke on node 1, the reads on node 2
+            url, headers, lambda: owner.delete(f"/api/v1/grants/{token['grant_id']}"))
         assert resp.status_code == 200 and resp.json()["status"] == "revoked"
-        time.sleep(0.7)
-        stop.set()
-        for thread in threads:
-            thread.join()
-    before = [s for t, s in results if t < returned]
-    after = [s for t, s in results if t > returned]
-    assert 200 in before
-    assert after and set(after) == {401}
+    assert reads.errors == []
+    assert 200 in reads.before
+    assert reads.after and set(reads.after) == {401}
 
 
 def test_two_instances_on_one_database_see_each_others_slots_and_epoch(settings, tmp_path):

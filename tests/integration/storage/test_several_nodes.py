@@ -41,6 +41,7 @@ from bench.procs import (
     wait_for_http,
 )
 from tests.integration.grants.conftest import INCOME, ask
+from tests.integration.readers import reads_around
 from tests.standins.brp import BrpStandIn
 from tests.standins.fixtures import API_KEY, BRP_BSN
 from vault.config import Settings
@@ -310,41 +311,16 @@ def test_no_read_on_node_2_is_served_after_a_revoke_on_node_1_returned(cluster):
     assert _grant_read(node2, token).status_code == 200
     url = f"{node2}/api/v1/grant/records"
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    results: list[tuple[float, float, int]] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-    errors: list[str] = []
-
-    def reader() -> None:
-        with requests.Session() as http:
-            while not stop.is_set():
-                started = time.monotonic()
-                try:
-                    status = http.get(url, headers=headers, timeout=60).status_code
-                except requests.RequestException as exc:
-                    errors.append(type(exc).__name__)
-                    continue
-                with lock:
-                    results.append((started, time.monotonic(), status))
-
-    threads = [threading.Thread(target=reader) for _ in range(READERS)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.5)
-    resp = owner.call("DELETE", f"/api/v1/grants/{token['grant_id']}")  # on node 1
-    returned = time.monotonic()
+    resp, reads = reads_around(  # the revoke on node 1, the reads on node 2
+        url, headers, lambda: owner.call("DELETE", f"/api/v1/grants/{token['grant_id']}"),
+        readers=READERS, settle=1.5, timeout=60)
     assert resp.status_code == 200 and resp.json()["status"] == "revoked", resp.text
-    time.sleep(1.5)
-    stop.set()
-    for thread in threads:
-        thread.join(60)
-    before = [s for started, _, s in results if started < returned]
-    after = [s for started, _, s in results if started > returned]
+    before, after = reads.before, reads.after
     served_after = [s for s in after if s == 200]
     print(f"\nrevoke: {len(before)} reads started before ({before.count(200)} served), "
           f"{len(after)} after ({len(served_after)} served, {after.count(401)} refused), "
-          f"errors {len(errors)}")
-    assert errors == []
+          f"errors {len(reads.errors)}")
+    assert reads.errors == []
     assert before.count(200) >= READERS  # the readers really were reading
     assert len(after) >= READERS  # and went on after the revoke
     assert served_after == [] and set(after) == {401}
