@@ -132,7 +132,11 @@ def make_settings(tmp_path: Path, redis_url: str, request):
 
 
 @pytest.fixture
-def settings(make_settings) -> Settings:
+def settings(make_settings, request) -> Settings:
+    """A fresh instance's settings. A test that takes ``backend`` (it looks at how storage is
+    laid out) runs once on each backend; the others on KLUIS_TEST_BACKEND's."""
+    if "backend" in request.fixturenames:
+        return make_settings(database_url=request.getfixturevalue("backend"))
     return make_settings()
 
 

@@ -5,18 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT, settings_env
-
-
-@pytest.fixture
-def settings(make_settings, request):
-    """As tests/conftest.py's; a test that takes ``backend`` edits the vault where it is
-    stored, so it chooses: it runs once on each backend."""
-    if "backend" in request.fixturenames:
-        return make_settings(database_url=request.getfixturevalue("backend"))
-    return make_settings()
 
 
 def run_verify(settings, token: str) -> subprocess.CompletedProcess:

@@ -17,15 +17,6 @@ from vault.grants.organisations import PICKUP_GRANT_TYPE
 from vault.storage import journal
 
 
-@pytest.fixture
-def settings(make_settings, request):
-    """As tests/conftest.py's; a test that takes ``backend`` looks at how storage is laid out,
-    so it chooses: it runs once on each backend."""
-    if "backend" in request.fixturenames:
-        return make_settings(database_url=request.getfixturevalue("backend"))
-    return make_settings()
-
-
 def test_approved_request_gives_a_token_that_reads_only_granted_fields(issue):
     _owner, _org, token = issue(asked={"income": ["year", "gross_amount_cents"], "person": None},
                                 fields={"income": ["year", "gross_amount_cents"],

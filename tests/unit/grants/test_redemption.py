@@ -13,15 +13,6 @@ from vault.storage.instance import Instance
 from vault.storage.vaults import open_vault
 
 
-@pytest.fixture
-def settings(make_settings, request):
-    """As tests/conftest.py's; a test that takes ``backend`` looks into the journal's storage,
-    so it chooses: it runs once on each backend."""
-    if "backend" in request.fixturenames:
-        return make_settings(database_url=request.getfixturevalue("backend"))
-    return make_settings()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_handles():
     HANDLES.clear()
