@@ -120,13 +120,13 @@ class Instance:
                     if self._shared is None or self._shared_pid != os.getpid():
                         # (a forked child, an rq work horse, opens its own sessions)
                         shared = pginstance.Connection(str(self.settings.database_url))
-                        if (self.home / INSTANCE_DB_FILE).exists():
+                        if (file := self.home / INSTANCE_DB_FILE).exists():
                             # The first start after KLUIS_DATABASE_URL was set (storage.pgcopy).
                             from vault.storage import pgcopy
 
                             try:
                                 pgcopy.copy_instance_db(
-                                    self.home, self.key, shared, seal_jwk=self.seal_jwk,
+                                    file, self.key, shared, seal_jwk=self.seal_jwk,
                                     inbox_tag=self.inbox_key_tag,
                                     synchronous=self.settings.sqlite_synchronous)
                             except BaseException:

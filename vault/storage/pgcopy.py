@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vault.clock import now_iso
 from vault.config import ConfigError
 from vault.storage import db, migrations
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kluis.storage")
 
-INSTANCE_DB_FILE = "instance.db"
 #: The ``instance_meta`` key of the copy marker.
 MARKER = "instance_db_copied"
 #: Tables a freshly started PostgreSQL instance may already hold rows in (a node without
@@ -72,13 +72,12 @@ def marker(key: bytes) -> str:
     return hmac.new(key, b"kluis: instance.db copied into PostgreSQL", hashlib.sha256).hexdigest()
 
 
-def copy_instance_db(home: Path, key: bytes, conn: Connection, *,
+def copy_instance_db(path: Path, key: bytes, conn: Connection, *,
                      seal_jwk: Callable[[str, str], str],
                      inbox_tag: Callable[[str, bytes], bytes],
                      synchronous: str = "FULL") -> bool:
-    """Copy ``home``'s instance.db into the instance tables behind ``conn`` and remove the
-    file. Returns True when this call copied, False when there was nothing to do."""
-    path = home / INSTANCE_DB_FILE
+    """Copy the instance.db at ``path`` into the instance tables behind ``conn`` and remove
+    the file. Returns True when this call copied, False when there was nothing to do."""
     if not path.exists():
         return False
     copied = False
@@ -148,7 +147,7 @@ def _copy(path: Path, key: bytes, conn: Connection, seal_jwk: Callable[[str, str
                     row[jwk] = seal_jwk(row[kid], row[jwk])
                 if any(r[columns.index("retired_at")] is None for r in rows):
                     conn.execute("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL",
-                                 (_now(),))
+                                 (now_iso(),))
             names = ", ".join(columns)
             marks = ", ".join("?" for _ in columns)
             sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
@@ -168,12 +167,6 @@ def _copy(path: Path, key: bytes, conn: Connection, seal_jwk: Callable[[str, str
         return total
     finally:
         source.close()
-
-
-def _now() -> str:
-    from vault.clock import now_iso
-
-    return now_iso()
 
 
 def _columns(conn: Connection) -> dict[str, list[str]]:
@@ -222,8 +215,3 @@ def _parents_first(conn: Connection, tables: list[str]) -> list[str]:
         ordered.extend(ready)
         placed.update(ready)
     return ordered
-
-
-def pending(home: Path) -> bool:
-    """Whether ``home`` still has an instance.db waiting to be copied."""
-    return (home / INSTANCE_DB_FILE).exists()
