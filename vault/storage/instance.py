@@ -101,7 +101,7 @@ class Instance:
         self._commits = 0
         #: Every write takes it shared, so ``kluis backup`` can stop them all (storage.hold).
         self.hold = hold.for_home(self.home)
-        self._head_key: bytes | None = None
+        self._subkeys: dict[str, bytes] = {}
         self.conn  # noqa: B018 - open and migrate now, so errors surface at start-up
 
     @property
@@ -196,10 +196,16 @@ class Instance:
         return id(conn), conn.execute("PRAGMA data_version").fetchone()[0], self._commits
 
     def subkey(self, purpose: str) -> bytes:
-        """A key derived from the instance key for one purpose (cookies, credentials)."""
-        from vault.crypto.kdf import hkdf
+        """A key derived from the instance key for one purpose (cookies, credentials), derived
+        once per purpose (the log commitments, the inbox key tags and the signing key's seal
+        ask for theirs on every use)."""
+        found = self._subkeys.get(purpose)
+        if found is None:
+            from vault.crypto.kdf import hkdf
 
-        return hkdf(self.key, info=b"kluis instance subkey:" + purpose.encode())
+            found = self._subkeys[purpose] = hkdf(
+                self.key, info=b"kluis instance subkey:" + purpose.encode())
+        return found
 
     @property
     def pg(self) -> pg.Database | None:
@@ -213,9 +219,7 @@ class Instance:
     @property
     def head_key(self) -> bytes:
         """The key of the vaults' log commitments (:mod:`vault.storage.heads`)."""
-        if self._head_key is None:
-            self._head_key = self.subkey("vault-log-head")
-        return self._head_key
+        return self.subkey("vault-log-head")
 
     def vault_path(self, vault_id: str) -> Path:
         if not vault_id.isalnum():
