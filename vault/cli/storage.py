@@ -80,7 +80,7 @@ def register_commands(cli: click.Group) -> None:
                   for place in (pgmove.FILE, pgmove.POSTGRESQL, pgmove.MISSING)}
         if as_json:
             click.echo(json.dumps({
-                "backend": backend, "instance": backend, "counts": counts,
+                "backend": backend, "counts": counts,
                 "not_moved": counts[pgmove.FILE] if backend == pgmove.POSTGRESQL else None,
                 "vaults": [{"vault_id": vault_id, "username": names[vault_id], "location": place,
                             **({"file_left_over": True} if vault_id in leftovers else {})}
