@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -189,3 +190,22 @@ def failover_url(*servers: PgServer, database: str = "kluis") -> str:
     (``target_session_attrs=read-write``), as KLUIS_DATABASE_URL is set with replicas."""
     hosts = ",".join(f"127.0.0.1:{s.port}" for s in servers)
     return f"postgresql://kluis@{hosts}/{database}?target_session_attrs=read-write"
+
+
+#: A bytea value in a plain-format dump's COPY data: ``\\x`` and hex digits.
+_BYTEA = re.compile(rb"\\\\x([0-9a-f]*)")
+
+
+def dump_holds(dump: bytes, needle: bytes) -> bool:
+    """Whether a plain-format ``pg_dump`` holds ``needle``: in its text, or inside a bytea
+    value. pg_dump writes bytea as hex, so a search of the raw dump would not see a plaintext
+    that sits in a bytea column, and hex digits can match a short all-digit canary ("2025")
+    by chance; here bytea values are searched decoded and the rest as text."""
+    blobs: list[bytes] = []
+
+    def take(match: re.Match[bytes]) -> bytes:
+        blobs.append(bytes.fromhex(match.group(1).decode()))
+        return b"\\\\x"
+
+    text = _BYTEA.sub(take, dump)
+    return needle in text or any(needle in blob for blob in blobs)
